@@ -1,0 +1,38 @@
+"""The exceptions codeclm raises: each message is one line that names the file, field or step and the fix."""
+
+
+class CodecLMError(Exception):
+    """Base class: a user-facing error whose message says what to fix."""
+
+
+class ConfigError(CodecLMError):
+    """A program YAML that is missing, malformed or has a bad key or value."""
+
+
+class SeedsError(CodecLMError):
+    """A seeds file that is missing, empty, malformed or lacks the configured field."""
+
+
+class TemplateError(CodecLMError):
+    """A prompt template that is missing, fails to parse or uses an undefined variable."""
+
+
+class StepError(CodecLMError):
+    """One item failed in one step (unparseable LLM answer, endpoint error); the run goes on."""
+
+    def __init__(self, step: str, reason: str):
+        super().__init__(f"{step}: {reason}")
+        self.step = step
+        self.reason = reason
+
+
+class EndpointError(CodecLMError):
+    """An LLM endpoint that cannot be reached or keeps failing."""
+
+
+class LocalModelError(CodecLMError):
+    """Embedded local model problems: missing or corrupt weights, a server that will not start."""
+
+
+class JudgeCalibrationError(CodecLMError):
+    """The judge cannot tell a known-better answer from a worse one; its verdicts would be noise."""

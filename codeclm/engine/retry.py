@@ -1,0 +1,151 @@
+"""Retry policy for endpoint calls: exponential backoff, full jitter, Retry-After.
+
+Built on tenacity (already a DSPy dependency): its ``wait_random_exponential`` is
+exactly "full jitter" (uniform in [0, min(max, base * 2**n)]), and a server's
+Retry-After hint takes precedence when present.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, Callable, TypeVar
+
+import tenacity
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
+_MAX_CHAIN = 8
+
+
+def parse_retry_after(value: Any) -> float | None:
+    """Seconds from a Retry-After value (delta-seconds or an HTTP date); None if unusable."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError, OverflowError):
+        if not isinstance(value, str):
+            return None
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _chain(exc: BaseException):
+    """The exception and its causes (DSPy error -> lm15 error -> litellm/openai error)."""
+    seen = 0
+    while exc is not None and seen < _MAX_CHAIN:
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+
+
+def _header(headers: Any, name: str) -> Any:
+    if not headers:
+        return None
+    items = headers.items() if hasattr(headers, "items") else headers
+    return next((v for k, v in items if str(k).lower() == name), None)
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """The server's Retry-After hint anywhere in the exception chain, in seconds."""
+    for err in _chain(exc):
+        hint = parse_retry_after(getattr(err, "retry_after", None))
+        if hint is not None:
+            return hint
+        for headers in (getattr(err, "litellm_response_headers", None),
+                        getattr(getattr(err, "response", None), "headers", None),
+                        getattr(err, "headers", None)):
+            hint = parse_retry_after(_header(headers, "retry-after"))
+            if hint is not None:
+                return hint
+    return None
+
+
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status carried by the exception or its causes, if any."""
+    for err in _chain(exc):
+        status = getattr(err, "status", None) or getattr(err, "status_code", None)
+        if isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599:
+            return status
+    return None
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Transient failures: 429, 5xx, timeouts, dropped connections, unparseable replies.
+
+    DSPy 3.4.1 projects litellm errors onto ``dspy.utils.exceptions`` types
+    (LMRateLimitError, LMServerError, LMTimeoutError, LMTransportError); those decide
+    first. Billing (429 insufficient_quota), auth, 400 and 404 are never retried.
+    """
+    from dspy.utils.exceptions import LMBillingError, LMError, is_retryable_lm_error
+
+    if isinstance(exc, LMBillingError):
+        return False
+    if isinstance(exc, LMError):
+        return is_retryable_lm_error(exc)
+    for err in _chain(exc):
+        if isinstance(err, (TimeoutError, ConnectionError)):
+            return True
+        if type(err).__name__ in {"ConnectError", "ReadTimeout", "ConnectTimeout", "RemoteProtocolError",
+                                  "APIConnectionError", "APITimeoutError", "Timeout", "ReadError"}:
+            return True
+    status = status_of(exc)
+    return status in RETRYABLE_STATUS
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries: ``max_tries`` attempts in all, each with ``timeout`` seconds.
+
+    Waits are full-jitter exponential (``base_delay * 2**n`` capped at
+    ``max_delay``); a Retry-After hint replaces the jittered wait, also capped.
+    """
+
+    max_tries: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+    timeout: float = 120.0
+
+    def __post_init__(self):
+        if self.max_tries < 1:
+            raise ValueError(f"RetryPolicy.max_tries must be >= 1, got {self.max_tries}")
+        if self.base_delay < 0 or self.max_delay < 0 or self.timeout <= 0:
+            raise ValueError("RetryPolicy delays must be >= 0 and timeout > 0")
+
+    def _wait(self) -> Callable[[tenacity.RetryCallState], float]:
+        jitter = tenacity.wait_random_exponential(multiplier=self.base_delay, max=self.max_delay)
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            hint = retry_after(exc) if exc is not None else None
+            return min(hint, self.max_delay) if hint is not None else jitter(state)
+
+        return wait
+
+    def call(self, fn: Callable[[], T], *, on_retry: Callable[[BaseException, float, int], None] | None = None) -> T:
+        """Run ``fn`` until it succeeds, fails for good, or tries run out (last error re-raised)."""
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            if on_retry is not None:
+                on_retry(state.outcome.exception(), state.next_action.sleep, state.attempt_number)
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.max_tries),
+            wait=self._wait(),
+            retry=tenacity.retry_if_exception(is_retryable),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        return retrying(fn)

@@ -1,0 +1,172 @@
+"""Program files: YAML -> a validated `ProgramConfig`. Errors name the file and the key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from codeclm.errors import ConfigError
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSpec(_Strict):
+    """One role's model: an embedded `local` model, or any OpenAI-compatible endpoint."""
+
+    local: str | None = Field(None, description="name of an embedded local model (see `codeclm models`)")
+    model: str | None = Field(None, description="model id, e.g. 'gpt-4o-mini' or 'openai/gpt-4o-mini'")
+    api_base: str | None = None
+    api_key_env: str | None = Field(None, description="NAME of the environment variable holding the key")
+    temperature: float | None = Field(None, ge=0, le=2, description="overrides the role's default")
+    max_tokens: int | None = Field(None, gt=0)
+    timeout: float = Field(120.0, gt=0)
+    max_concurrency: int = Field(4, ge=1)
+    rpm: float | None = Field(None, gt=0, description="requests per minute limit for this endpoint")
+    tpm: float | None = Field(None, gt=0, description="tokens per minute limit for this endpoint")
+    price_in_per_1m: float | None = Field(None, ge=0)
+    price_out_per_1m: float | None = Field(None, ge=0)
+    adapter: Literal["chat", "json", "local-json"] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ModelSpec":
+        if bool(self.local) == bool(self.model):
+            raise ValueError("give exactly one of `local` (embedded model) or `model` (endpoint model id)")
+        return self
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
+            raise ValueError("must be the NAME of an environment variable (e.g. OPENAI_API_KEY), never the key itself")
+        return value
+
+    @property
+    def label(self) -> str:
+        return f"local:{self.local}" if self.local else str(self.model)
+
+
+class Roles(_Strict):
+    strong: ModelSpec
+    target: ModelSpec
+    judge: ModelSpec | None = Field(None, description="defaults to the strong model")
+
+
+class SeedsSpec(_Strict):
+    path: str = Field(..., description="JSONL/JSON/CSV/text file, or 'benchmark:NAME'")
+    field: str = "instruction"
+    input_field: str | None = Field(None, description="optional field appended to the instruction as its input")
+    limit: int | None = Field(None, gt=0)
+
+
+class Sampling(_Strict):
+    temperature: float = Field(..., ge=0, le=2)
+    max_tokens: int = Field(..., gt=0)
+
+
+class Ablation(_Strict):
+    """The paper's ablation switches (Table 3): turn a component off to measure it."""
+
+    metadata: bool = True
+    self_rubrics: bool = True
+    contrastive_filtering: bool = True
+
+
+class ProgramConfig(_Strict):
+    name: str = "codeclm"
+    program: Literal["codeclm"] = "codeclm"
+    prompts: str = "../prompts"
+    models: Roles
+    seeds: SeedsSpec
+    output: str
+    num_metadata: int = Field(200, gt=0, description="metadata after enlargement (paper: 200)")
+    instructions_per_metadata: int = Field(2, gt=0)
+    num_skills: int = Field(3, ge=1, le=3, description="skills per metadata (paper: up to 3)")
+    num_rubrics: int = Field(4, ge=1, description="rubrics and actions per metadata (paper: 4)")
+    max_iterations: int = Field(4, ge=1, description="Self-Rubrics iterations; 1 = the basic instruction")
+    theta: float = Field(3.0, ge=0, description="Contrastive Filtering gap threshold (paper: 3 on 1-10)")
+    seed: int = 0
+    generation: Sampling = Sampling(temperature=0.7, max_tokens=512)
+    answering: Sampling = Sampling(temperature=0.7, max_tokens=512)
+    judging: Sampling = Sampling(temperature=0.0, max_tokens=256)
+    max_attempts: int = Field(3, ge=1, description="tries per step when an answer does not parse")
+    concurrency: int = Field(4, ge=1, description="items processed at once")
+    ablation: Ablation = Ablation()
+
+    base_dir: Path = Field(Path("."), exclude=True, description="directory the YAML was read from")
+
+    def resolve(self, path: str) -> Path:
+        """Paths in a program file are relative to that file."""
+        if path.startswith("benchmark:"):
+            return Path(path)
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else (self.base_dir / candidate)
+
+    def template_variables(self) -> dict[str, Any]:
+        """What prompts/*.jinja may use."""
+        return {
+            "num_skills": self.num_skills,
+            "num_instructions": self.instructions_per_metadata,
+            "num_rubrics": self.num_rubrics,
+        }
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> dict[str, Any]:
+    """Apply `a.b=value` overrides; values are parsed as YAML (so 3, true, null work)."""
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set num_metadata=10")
+        node = data
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {item!r}: {part} in {source} is not a mapping")
+            node = child
+        try:
+            node[parts[-1]] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            node[parts[-1]] = raw
+    return data
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{source}: {where}: {message}{more}"
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> ProgramConfig:
+    """Read and validate a program YAML; raise ConfigError naming the file and key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: program file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of program settings at the top level")
+    data = apply_overrides(data, list(overrides or []), str(path))
+    try:
+        config = ProgramConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, str(path))) from None
+    config.base_dir = path.resolve().parent
+    return config

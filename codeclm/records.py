@@ -1,0 +1,63 @@
+"""What a run produces: kept instruction-response pairs and dropped items, each with its provenance."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from codeclm.signatures import Metadata
+from codeclm.steps.judge import Verdict
+
+
+class Seed(BaseModel):
+    id: str
+    text: str
+
+
+class Attempt(BaseModel):
+    """One Self-Rubrics iteration of an instruction and the filter's verdict on it."""
+
+    iteration: int
+    instruction: str
+    action: str | None = None
+    gap: float | None = None
+    decision: str
+
+
+class Record(BaseModel):
+    """One kept pair for fine-tuning the target, with everything needed to explain it."""
+
+    id: str
+    instruction: str
+    response: str
+    response_source: Literal["strong", "target"]
+    response_model: str
+    metadata: Metadata
+    metadata_origin: str  # "encoded:<seed id>" or "enlarged"
+    iteration: int
+    actions: list[str]
+    strong_response: str | None
+    target_response: str | None
+    judge: Verdict | None
+    gap: float | None
+    theta: float
+    decision: str
+    history: list[Attempt]
+    models: dict[str, str]
+    templates: dict[str, str]
+    program: str
+
+
+class Dropped(BaseModel):
+    """An item that yielded no record: too easy at the cap, or failed at a step (with the reason)."""
+
+    id: str
+    stage: str
+    reason: str
+    kind: Literal["filtered", "failed"]
+    instruction: str | None = None
+    metadata: Metadata | None = None
+    iteration: int | None = None
+    history: list[Attempt] = []
+    program: str

@@ -1,0 +1,137 @@
+"""Run a program file end to end: models up, seeds in, records out (resumable), summary and manifest."""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import time
+from collections import Counter
+from contextlib import ExitStack
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from codeclm.config import ProgramConfig, load_config
+from codeclm.io import JsonlSink, read_seeds
+from codeclm.models import build_lms
+from codeclm.program import CodecLM
+from codeclm.records import Dropped, Record
+from codeclm.runner import Outcome, Runner
+
+log = logging.getLogger(__name__)
+
+
+def dropped_path(output: Path) -> Path:
+    return output.with_name(output.stem + ".dropped.jsonl")
+
+
+def manifest_path(output: Path) -> Path:
+    return output.with_name(output.stem + ".manifest.json")
+
+
+class RecordingRunner(Runner):
+    """Writes each record the moment its item finishes and shows rich progress per stage."""
+
+    def __init__(self, concurrency: int, kept: JsonlSink, dropped: JsonlSink, progress: Progress | None):
+        super().__init__(concurrency)
+        self.kept, self.dropped, self.progress = kept, dropped, progress
+        self._tasks: dict[str, Any] = {}
+
+    def stage_started(self, stage: str, total: int) -> None:
+        if self.progress is not None:
+            self._tasks[stage] = self.progress.add_task(stage, total=total)
+
+    def item_done(self, stage: str, outcome: Outcome) -> None:
+        if stage == "filter" and outcome.ok:
+            sink = self.kept if isinstance(outcome.value, Record) else self.dropped
+            sink.write(outcome.value)
+        if self.progress is not None and stage in self._tasks:
+            self.progress.advance(self._tasks[stage])
+
+
+def run(config: ProgramConfig, *, seeds_path: str | None = None, output: str | None = None, console: Console | None = None) -> dict[str, Any]:
+    """Run `config`; return the summary also written to the run manifest."""
+    console = console or Console(stderr=True)
+    started = time.time()
+    out = Path(output) if output else config.resolve(config.output)
+    seeds = read_seeds(seeds_path or config.resolve(config.seeds.path), config.seeds.field, config.seeds.input_field, config.seeds.limit)
+    forget_failures(dropped_path(out))
+    kept, dropped = JsonlSink(out), JsonlSink(dropped_path(out))
+    resumed = len(kept.ids) + len(dropped.ids)
+    if resumed:
+        console.print(f"[bold]Resuming[/]: {resumed} finished items in {out} are kept and skipped")
+    with ExitStack() as stack:
+        lms = build_lms(config, stack)
+        program = CodecLM(config, lms)
+        progress = stack.enter_context(_progress(console))
+        runner = RecordingRunner(config.concurrency, kept, dropped, progress)
+        result = program(seeds=seeds, runner=runner, done=kept.ids | dropped.ids)
+        for item in result.dropped:
+            dropped.write(item)
+    summary = summarize(config, out, program, time.time() - started)
+    manifest_path(out).write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    return summary
+
+
+def forget_failures(path: Path) -> None:
+    """Failed items are retried on a rerun: remove them from the dropped file (atomic rewrite)."""
+    lines = _lines(path)
+    keep = [line for line in lines if '"kind":"failed"' not in line.replace(" ", "")]
+    if len(keep) != len(lines):
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
+        tmp.replace(path)
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description:<8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=False,
+    )
+
+
+def summarize(config: ProgramConfig, out: Path, program: CodecLM, seconds: float) -> dict[str, Any]:
+    """Counts over the whole output files (this run and resumed ones)."""
+    kept = [Record.model_validate_json(line) for line in _lines(out)]
+    dropped = [Dropped.model_validate_json(line) for line in _lines(dropped_path(out))]
+    return {
+        "program": config.name,
+        "output": str(out),
+        "dropped_output": str(dropped_path(out)),
+        "kept": len(kept),
+        "dropped": len(dropped),
+        "dropped_by_reason": dict(Counter(_reason(d) for d in dropped)),
+        "iterations": dict(sorted(Counter(r.iteration for r in kept).items())),
+        "kept_by_source": dict(Counter(r.response_source for r in kept)),
+        "models": program.model_names(),
+        "templates": program.templates,
+        "config": config.model_dump(mode="json"),
+        "wall_seconds": round(seconds, 2),
+        "versions": _versions(),
+    }
+
+
+def _reason(item: Dropped) -> str:
+    return f"failed at {item.stage}" if item.kind == "failed" else "filtered: too easy at the cap"
+
+
+def _lines(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()] if path.exists() else []
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in ("codeclm", "dspy", "litellm", "jinja2", "llama_cpp_python"):
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def run_file(path: str, overrides: list[str] | None = None, **kwargs: Any) -> dict[str, Any]:
+    return run(load_config(path, overrides), **kwargs)

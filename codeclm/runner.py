@@ -1,0 +1,65 @@
+"""How a program maps a step over items: concurrently, with progress, one failure never ending the run."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
+from dataclasses import dataclass
+from typing import Any, Callable, Generic, Iterable, TypeVar
+
+from codeclm.errors import StepError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class Outcome(Generic[T, R]):
+    """One item's result: `value`, or `error` with the step that failed."""
+
+    item: T
+    value: R | None = None
+    error: str | None = None
+    stage: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Runner:
+    """Maps a function over items with a thread pool. Subclass hooks report progress and results."""
+
+    def __init__(self, concurrency: int = 1):
+        self.concurrency = max(1, concurrency)
+
+    def map(self, stage: str, fn: Callable[[T], R], items: Iterable[T]) -> list[Outcome[T, R]]:
+        items = list(items)
+        self.stage_started(stage, len(items))
+        if self.concurrency == 1 or len(items) <= 1:
+            outcomes = [self._one(stage, fn, item) for item in items]
+        else:
+            with ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"codeclm-{stage}") as pool:
+                # Each task runs in a copy of this context, so dspy.context() settings carry over.
+                futures = [pool.submit(copy_context().run, self._one, stage, fn, item) for item in items]
+                outcomes = [f.result() for f in futures]
+        self.stage_finished(stage)
+        return outcomes
+
+    def _one(self, stage: str, fn: Callable[[T], R], item: T) -> Outcome[T, R]:
+        try:
+            outcome = Outcome(item, value=fn(item))
+        except StepError as exc:
+            log.warning("%s: item %s failed: %s", stage, getattr(item, "id", item), exc)
+            outcome = Outcome(item, error=str(exc), stage=exc.step)
+        self.item_done(stage, outcome)
+        return outcome
+
+    # Hooks: progress bars and record sinks override these.
+    def stage_started(self, stage: str, total: int) -> None: ...
+
+    def item_done(self, stage: str, outcome: Outcome[Any, Any]) -> None: ...
+
+    def stage_finished(self, stage: str) -> None: ...

@@ -1,0 +1,71 @@
+"""What every LLM step shares: a predictor built from its template, its role's LM, bounded re-asks."""
+
+from __future__ import annotations
+
+import hashlib
+from contextlib import nullcontext
+from typing import Any, Callable, TypeVar
+
+import dspy
+from pydantic import ValidationError
+
+from codeclm.errors import CodecLMError, StepError
+from codeclm.templates import RenderedPrompt
+
+T = TypeVar("T")
+
+# Answers that do not parse or validate; the step asks again (new rollout), then gives up.
+INVALID_ANSWER = (ValueError, ValidationError, dspy.utils.exceptions.AdapterParseError)
+
+
+def rollout_id(*parts: Any) -> int:
+    """A stable integer for an (item, attempt): keys the LLM cache so reruns reproduce the data."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:6], "big")
+
+
+class Step(dspy.Module):
+    """A CodecLM step: one `dspy.Predict` whose instructions and demos come from a template."""
+
+    name: str = "step"
+    signature: type[dspy.Signature]
+
+    def __init__(self, prompt: RenderedPrompt, lm: dspy.BaseLM | None = None, max_attempts: int = 3, **lm_config):
+        super().__init__()
+        self.predict = dspy.Predict(self.signature.with_instructions(prompt.instructions))
+        self.predict.demos = [dspy.Example(**demo) for demo in prompt.demos]
+        self.template_sha256 = prompt.sha256
+        self.lm = lm
+        self.lm_config = lm_config
+        self.max_attempts = max_attempts
+
+    @property
+    def model_name(self) -> str | None:
+        return getattr(self.lm, "model", None)
+
+    def ask(self, key: Any, validate: Callable[[dspy.Prediction], T], **inputs: Any) -> T:
+        """Call the predictor and validate its answer; re-ask up to `max_attempts` times.
+
+        `key` identifies the item, so each attempt is its own cache entry.
+        Raises StepError naming this step when no attempt gives a valid answer.
+        """
+        problem = "no attempt made"
+        for attempt in range(self.max_attempts):
+            config = dict(self.lm_config, rollout_id=rollout_id(self.name, key, attempt))
+            if attempt and not config.get("temperature"):
+                config["temperature"] = 0.7  # a deterministic re-ask would repeat the same bad answer
+            try:
+                with dspy.context(lm=self.lm) if self.lm is not None else nullcontext():
+                    return validate(self.predict(**inputs, config=config))
+            except INVALID_ANSWER as exc:
+                problem = _one_line(exc)
+            except CodecLMError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - an endpoint failure ends this item, not the run
+                raise StepError(self.name, f"LLM call failed: {_one_line(exc)}") from exc
+        raise StepError(self.name, f"no valid answer after {self.max_attempts} attempts: {problem}")
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -22,3 +22,39 @@ def _no_dspy_cache():
 @pytest.fixture
 def root() -> Path:
     return ROOT
+
+
+# ---- Cassettes (pytest-recording / vcrpy) -------------------------------------------------
+# Recorded against a real OpenAI-compatible server. Requests match on method, path and body
+# (never host or port: a local server's port changes every start). Keys never reach a file.
+SECRET_HEADERS = ["authorization", "api-key", "x-api-key", "openai-organization", "cookie", "set-cookie"]
+REPLAY_API_BASE = "http://127.0.0.1:9/v1"  # nothing listens there: a replay miss fails loudly
+
+
+def _scrub_response(response):
+    headers = response.get("headers", {})
+    for name in list(headers):
+        if name.lower() in SECRET_HEADERS:
+            headers.pop(name)
+    return response
+
+
+@pytest.fixture(scope="module")
+def vcr_config():
+    return {
+        "filter_headers": SECRET_HEADERS,
+        "match_on": ["method", "path", "body"],
+        "before_record_response": _scrub_response,
+        "decode_compressed_response": True,
+    }
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request):
+    return str(ROOT / "cassettes" / request.module.__name__.split(".")[-1])
+
+
+@pytest.fixture
+def recorded_api_base() -> str:
+    """The server a recording session talks to (CODECLM_RECORD_API_BASE); a dead port on replay."""
+    return os.environ.get("CODECLM_RECORD_API_BASE", REPLAY_API_BASE)

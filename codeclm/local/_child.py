@@ -2,6 +2,10 @@
 
 Usage: ``python -m codeclm.local._child PARENT_PID [llama_cpp.server args...]``. The guard keeps a
 server from outliving a parent that was SIGKILLed (where no atexit hook or ``finally`` runs).
+
+It also turns off llama.cpp's extra (repacked) weight buffers when the build has AMX kernels:
+on AMX CPUs, llama-cpp-python 0.3.36 built natively segfaults in ``ggml_backend_amx_mul_mat``
+on any multi-token batch. Set ``CODECLM_LLAMA_EXTRA_BUFTS=1`` to keep them.
 """
 
 import os
@@ -17,11 +21,31 @@ def _watch(parent: int) -> None:
     os._exit(0)
 
 
+def _avoid_amx_crash() -> None:
+    import llama_cpp.llama_cpp as lib
+
+    forced = os.environ.get("CODECLM_LLAMA_EXTRA_BUFTS")
+    info = lib.llama_print_system_info().decode(errors="replace")
+    if forced == "1" or (forced != "0" and "AMX_INT8 = 1" not in info):
+        return
+    default_params = lib.llama_model_default_params
+
+    def params():
+        p = default_params()
+        p.use_extra_bufts = False
+        return p
+
+    lib.llama_model_default_params = params
+    print("codeclm: AMX build detected; extra weight buffers off (CODECLM_LLAMA_EXTRA_BUFTS=1 keeps them)",
+          file=sys.stderr, flush=True)
+
+
 def main() -> None:
     parent = int(sys.argv[1])
     if os.getppid() != parent:
         sys.exit(0)
     threading.Thread(target=_watch, args=(parent,), daemon=True, name="parent-guard").start()
+    _avoid_amx_crash()
     sys.argv = ["llama_cpp.server", *sys.argv[2:]]
     runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 

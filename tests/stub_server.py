@@ -5,7 +5,8 @@ fixed latency and fault injection, either scripted (consumed one per request, in
 order) or at set rates (seeded, so runs are repeatable). Faults:
 
 ``"429"`` rate limit with ``Retry-After`` (``retry_after`` seconds, or an HTTP date
-when ``retry_after_date`` is set), ``"500"``, ``"400"``, ``"401"``, ``"404"``,
+when ``retry_after_date`` is set), ``"500"``, ``"400"``, ``"404"``, ``"401"`` (its
+message echoes the bearer token, as some providers do),
 ``"slow"`` (sleeps ``slow_seconds`` before answering), ``"drop"`` (closes the
 connection without a reply), ``"garbage"`` (HTTP 200 with an unparseable body).
 
@@ -183,9 +184,11 @@ class _Handler(BaseHTTPRequestHandler):
                 headers["Retry-After"] = (email.utils.formatdate(time.time() + stub.retry_after, usegmt=True)
                                           if stub.retry_after_date else f"{stub.retry_after:g}")
             return self._error(429, "rate limited", "rate_limit_error", headers)
-        if fault in ("400", "401", "404", "500"):
-            kinds = {"400": "invalid_request_error", "401": "authentication_error",
-                     "404": "not_found", "500": "server_error"}
+        if fault == "401":  # echoes the credential, as some providers do: callers must scrub it
+            token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+            return self._error(401, f"stub fault 401: incorrect API key provided: {token}", "authentication_error")
+        if fault in ("400", "404", "500"):
+            kinds = {"400": "invalid_request_error", "404": "not_found", "500": "server_error"}
             return self._error(int(fault), f"stub fault {fault}", kinds[fault])
         if fault == "slow":
             time.sleep(stub.slow_seconds)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable, TypeVar
@@ -111,12 +112,14 @@ class RetryPolicy:
 
     Waits are full-jitter exponential (``base_delay * 2**n`` capped at
     ``max_delay``); a Retry-After hint replaces the jittered wait, also capped.
+    ``sleep`` is injectable so tests can record waits instead of sleeping.
     """
 
     max_tries: int = 5
     base_delay: float = 1.0
     max_delay: float = 60.0
     timeout: float = 120.0
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
 
     def __post_init__(self):
         if self.max_tries < 1:
@@ -146,6 +149,7 @@ class RetryPolicy:
             wait=self._wait(),
             retry=tenacity.retry_if_exception(is_retryable),
             before_sleep=before_sleep,
+            sleep=self.sleep,
             reraise=True,
         )
         return retrying(fn)

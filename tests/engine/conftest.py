@@ -1,0 +1,47 @@
+"""Fixtures for the call-layer tests: a stub endpoint and an EngineLM factory."""
+
+from __future__ import annotations
+
+import pytest
+from stub_server import StubServer
+
+from codeclm.engine import CallCache, EngineLM, RetryPolicy, UsageLedger
+from engine_helpers import ANSWER, SECRET, Sleeps
+
+
+@pytest.fixture
+def stub():
+    with StubServer(0.0, responder=lambda body: ANSWER) as server:
+        yield server
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def cache(tmp_path):
+    store = CallCache(tmp_path / "calls.sqlite")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def ledger() -> UsageLedger:
+    return UsageLedger({"strong": (1.0, 2.0)})
+
+
+@pytest.fixture
+def make_lm(stub, cache, ledger, sleeps):
+    """EngineLM against the stub; keyword overrides go straight to the constructor."""
+
+    def make(**overrides) -> EngineLM:
+        args = dict(model="openai/stub-model", api_base=stub.url, api_key=SECRET, role="strong", cache=cache,
+                    limiter=None, ledger=ledger,
+                    retry=RetryPolicy(max_tries=3, base_delay=0.01, max_delay=1.0, timeout=2.0, sleep=sleeps))
+        args.update(overrides)
+        return EngineLM(args.pop("model"), **args)
+
+    return make
+

@@ -53,8 +53,11 @@ class RecordingRunner(Runner):
             self.progress.advance(self._tasks[stage])
 
 
-def run(config: ProgramConfig, *, seeds_path: str | None = None, output: str | None = None, console: Console | None = None) -> dict[str, Any]:
-    """Run `config`; return the summary also written to the run manifest."""
+def run(
+    config: ProgramConfig, *, seeds_path: str | None = None, output: str | None = None,
+    console: Console | None = None, lms: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run `config` (on `lms` if given, else the YAML's models); return the summary also written to the manifest."""
     console = console or Console(stderr=True)
     started = time.time()
     out = Path(output) if output else config.resolve(config.output)
@@ -65,7 +68,7 @@ def run(config: ProgramConfig, *, seeds_path: str | None = None, output: str | N
     if resumed:
         console.print(f"[bold]Resuming[/]: {resumed} finished items in {out} are kept and skipped")
     with ExitStack() as stack:
-        lms = build_lms(config, stack)
+        lms = lms if lms is not None else build_lms(config, stack)
         program = CodecLM(config, lms)
         progress = stack.enter_context(_progress(console))
         runner = RecordingRunner(config.concurrency, kept, dropped, progress)

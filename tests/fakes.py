@@ -32,8 +32,8 @@ def field_value(messages: list[dict[str, Any]], name: str) -> str:
     """The value of input field `name` in the last user message."""
     text = messages[-1]["content"]
     start = text.index(f"[[ ## {name} ## ]]") + len(f"[[ ## {name} ## ]]")
-    end = text.find("[[ ##", start)
-    return text[start:end if end >= 0 else None].strip()
+    ends = [i for i in (text.find("[[ ##", start), text.find("\n\nRespond with the corresponding", start)) if i >= 0]
+    return text[start:min(ends) if ends else None].strip()
 
 
 def chat_answer(fields: dict[str, Any]) -> str:

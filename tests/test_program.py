@@ -1,0 +1,180 @@
+"""The composed CodecLM program on fake LMs: the paper's loop, provenance, failures, templates, save/load."""
+
+import json
+import shutil
+
+import pytest
+import yaml
+from fakes import ScriptedLM, field_value
+
+from codeclm import CodecLM, load_config
+from codeclm.run import dropped_path, run
+
+SEEDS = ["Write a Python function that checks for palindromes.", "Plan a weekend in Rome on a budget."]
+
+
+def strong_script(judge=None):
+    """A strong LM that encodes, decodes, writes rubrics, improves and answers; `judge` scores pairs."""
+
+    def script(step, messages):
+        if step == "encode":
+            text = field_value(messages, "instruction")
+            return {"use_case": "code generation" if "Python" in text else "travel planning", "skills": ["planning", "python"]}
+        if step == "decode":
+            return {"new_instructions": [f"Task about {field_value(messages, 'use_case')} number {i}" for i in (1, 2)]}
+        if step == "rubrics":
+            return {"rubrics": ["many constraints", "deep reasoning", "rare facts"], "actions": ["add a constraint", "require reasoning steps", "ask for rare facts"]}
+        if step == "improve":
+            return {"improved_instruction": field_value(messages, "instruction") + " [harder: " + field_value(messages, "action") + "]"}
+        if step == "respond":
+            return {"response": "STRONG answer"}
+        if step == "judge":
+            return (judge or default_judge)(messages)
+        raise AssertionError(step)
+
+    return script
+
+
+def default_judge(messages):
+    first_is_strong = field_value(messages, "answer_1") == "STRONG answer"
+    return {"score_1": 9 if first_is_strong else 4, "score_2": 4 if first_is_strong else 9, "explanation": "ok"}
+
+
+def harder_wins(messages):
+    """Gap 0 for basic instructions; a clear gap once an action made the instruction harder."""
+    hard = "[harder:" in field_value(messages, "instruction")
+    strong_first = field_value(messages, "answer_1") == "STRONG answer"
+    s, t = (9, 2) if hard else (7, 7)
+    return {"score_1": s if strong_first else t, "score_2": t if strong_first else s, "explanation": "ok"}
+
+
+def target_lm():
+    return ScriptedLM(lambda step, m: {"response": "target answer"}, model="fake/target")
+
+
+@pytest.fixture
+def config(root):
+    return load_config(root / "programs" / "codeclm.yaml", ["num_metadata=2", "instructions_per_metadata=2", "max_iterations=4"])
+
+
+def test_kept_records_carry_full_provenance(config):
+    strong = ScriptedLM(strong_script(), model="fake/strong")
+    out = CodecLM(config, {"strong": strong, "target": target_lm()})(seeds=SEEDS)
+    assert len(out.records) == 4 and out.dropped == []
+    record = out.records[0]
+    assert record.id == "m0-i0" and record.response == "STRONG answer" and record.response_source == "strong"
+    assert record.response_model == "fake/strong" and record.models == {"strong": "fake/strong", "target": "fake/target", "judge": "fake/strong"}
+    assert record.metadata.use_case == "code generation" and record.metadata_origin == "encoded:s0"
+    assert record.iteration == 1 and record.actions == []
+    assert record.judge.gap == 5.0 and record.judge.orders_agree and len(record.judge.orders) == 2
+    assert {o.order for o in record.judge.orders} == {"strong_first", "target_first"}
+    assert set(record.templates) == {"encode", "decode", "rubrics", "improve", "respond", "judge"}
+    assert record.target_response == "target answer"
+
+
+def test_too_easy_loops_back_through_self_rubrics(config):
+    strong = ScriptedLM(strong_script(harder_wins), model="fake/strong")
+    out = CodecLM(config, {"strong": strong, "target": target_lm()})(seeds=SEEDS)
+    assert len(out.records) == 4
+    for record in out.records:
+        assert record.iteration == 2 and len(record.actions) == 1
+        assert "[harder: " + record.actions[0] + "]" in record.instruction
+        assert [a.gap for a in record.history] == [0.0, 7.0]
+    assert strong.steps().count("rubrics") == 2  # once per metadata, not per instruction
+
+
+def test_actions_are_drawn_without_replacement_then_dropped_at_cap(config):
+    never = lambda m: {"score_1": 6, "score_2": 6, "explanation": "tie"}  # noqa: E731
+    strong = ScriptedLM(strong_script(never), model="fake/strong")
+    out = CodecLM(config, {"strong": strong, "target": target_lm()})(seeds=SEEDS)
+    assert out.records == [] and len(out.dropped) == 4
+    for dropped in out.dropped:
+        assert dropped.kind == "filtered" and dropped.iteration == 4 and "after 4 iterations" in dropped.reason
+        actions = [a.action for a in dropped.history[1:]]
+        assert len(set(actions)) == 3  # three distinct actions over iterations 2..4
+
+
+def test_target_much_better_keeps_target_answer(config):
+    reverse = lambda m: {"score_1": 1 if field_value(m, "answer_1") == "STRONG answer" else 9,  # noqa: E731
+                         "score_2": 9 if field_value(m, "answer_1") == "STRONG answer" else 1, "explanation": "x"}
+    out = CodecLM(config, {"strong": ScriptedLM(strong_script(reverse)), "target": target_lm()})(seeds=SEEDS)
+    assert {r.response_source for r in out.records} == {"target"}
+    assert all(r.response == "target answer" and r.gap == -8.0 for r in out.records)
+
+
+def test_unparseable_score_is_reasked_not_misread(config):
+    """'Assistant 1: 8/10' must never become scores; the step asks again."""
+    answers = iter(["[[ ## score_1 ## ]]\nAssistant 1: 8/10\n\n[[ ## score_2 ## ]]\n7/10\n\n[[ ## explanation ## ]]\nx\n\n[[ ## completed ## ]]"])
+
+    def judge(messages):
+        return next(answers, None) or default_judge(messages)
+
+    strong = ScriptedLM(strong_script(judge))
+    out = CodecLM(config, {"strong": strong, "target": target_lm()})(seeds=SEEDS[:1])
+    assert all(r.gap == 5.0 for r in out.records)
+    assert strong.steps().count("judge") > 2 * len(out.records)  # the garbled verdict was asked again
+
+
+def test_item_that_never_parses_fails_alone(config):
+    def respond_garbage_for_one(step, messages):
+        if step == "respond" and "number 1" in field_value(messages, "instruction"):
+            return "I refuse to use your format."
+        return strong_script()(step, messages)
+
+    out = CodecLM(config, {"strong": ScriptedLM(respond_garbage_for_one), "target": target_lm()})(seeds=SEEDS)
+    failed = [d for d in out.dropped if d.kind == "failed"]
+    assert len(out.records) == 2 and len(failed) == 2
+    assert all(d.stage == "respond" and "no valid answer after 3 attempts" in d.reason for d in failed)
+
+
+def test_template_edit_reaches_the_request(config, root, tmp_path):
+    prompts = tmp_path / "prompts"
+    shutil.copytree(root / "prompts", prompts)
+    (prompts / "respond.jinja").write_text("Answer like a pirate, {{ num_skills }} times.")
+    edited = config.model_copy(update={"prompts": str(prompts)})
+    target = target_lm()
+    CodecLM(edited, {"strong": ScriptedLM(strong_script()), "target": target})(seeds=SEEDS[:1])
+    system = target.calls[0][1][0]["content"]
+    assert "Answer like a pirate, 3 times." in system
+
+
+def test_every_step_is_a_named_predictor_and_saves(config, tmp_path):
+    program = CodecLM(config, {"strong": ScriptedLM(strong_script()), "target": target_lm()})
+    names = [name for name, _ in program.named_predictors()]
+    assert names == [
+        "encode.predict", "decode.predict", "rubrics.predict", "improve.predict",
+        "contrastive_filter.respond_strong.predict", "contrastive_filter.respond_target.predict",
+        "contrastive_filter.judge.predict",
+    ]
+    program.encode.predict.signature = program.encode.predict.signature.with_instructions("TUNED encode text")
+    path = tmp_path / "tuned.json"
+    program.save(str(path))
+    saved = json.loads(path.read_text())
+    assert "lm" not in json.dumps(saved["encode.predict"]).replace('"lm": null', "")  # models are not part of a program
+    fresh = CodecLM(config, {"strong": (strong := ScriptedLM(strong_script())), "target": target_lm()})
+    fresh.load(str(path))
+    fresh(seeds=SEEDS[:1])
+    assert "TUNED encode text" in strong.calls[0][1][0]["content"]
+
+
+def test_run_writes_files_and_resumes_without_duplicates(config, tmp_path):
+    out = tmp_path / "data.jsonl"
+    strong = ScriptedLM(strong_script(harder_wins))
+    summary = run(config, output=str(out), lms={"strong": strong, "target": target_lm()})
+    lines = out.read_text().splitlines()
+    assert summary["kept"] == len(lines) == 4 and summary["iterations"] == {2: 4}
+    manifest = json.loads(out.with_name("data.manifest.json").read_text())
+    assert manifest["kept"] == 4 and manifest["templates"]["judge"]
+    # Lose the last record, as if killed before writing it: a rerun completes exactly that one.
+    out.write_text("\n".join(lines[:3]) + "\n")
+    strong2 = ScriptedLM(strong_script(harder_wins))
+    run(config, output=str(out), lms={"strong": strong2, "target": target_lm()})
+    ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    assert sorted(ids) == sorted(json.loads(line)["id"] for line in lines) and len(ids) == 4
+    assert strong2.steps().count("improve") == 1  # only the missing item went through the filter loop
+    assert not dropped_path(out).exists() or dropped_path(out).read_text() == ""
+
+
+def test_yaml_round_trip_of_shipped_program(root):
+    data = yaml.safe_load((root / "programs" / "codeclm.yaml").read_text())
+    assert data["models"]["strong"] == {"local": "qwen2.5-coder-1.5b-instruct"}

@@ -1,0 +1,98 @@
+"""Benchmarks for CRR evaluation: bundled Vicuna / Self-Instruct sets, or any JSONL with an instruction field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codeclm.errors import CodecLMError, SeedsError
+from codeclm.io import BENCHMARK_PREFIX, _rows, bundled_path
+
+
+class BenchmarkError(CodecLMError):
+    """A benchmark that is unknown, empty, malformed or lacks the configured field."""
+
+
+@dataclass(frozen=True)
+class BenchmarkItem:
+    id: str
+    instruction: str
+    category: str
+
+
+@dataclass(frozen=True)
+class Fields:
+    """Where a row keeps its instruction, optional input, category and id (dotted paths, e.g. instances.0.input)."""
+
+    instruction: str = "instruction"
+    input: str | None = None
+    category: str | None = "category"
+    id: str | None = "id"
+
+
+BUNDLED = {
+    "vicuna": Fields(instruction="text", category="category", id="question_id"),
+    "self_instruct": Fields(instruction="instruction", input="instances.0.input", category="motivation_app", id="id"),
+}
+
+
+def lookup(row: dict[str, Any], path: str) -> Any:
+    """`row['a']['0']['b']` for 'a.0.b'; None when any part is missing."""
+    node: Any = row
+    for part in path.split("."):
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def resolve(name: str) -> tuple[str, Path, Fields]:
+    """'vicuna', 'benchmark:vicuna' or a file path -> (display name, path, default fields)."""
+    bare = name[len(BENCHMARK_PREFIX):] if name.startswith(BENCHMARK_PREFIX) else name
+    if bare in BUNDLED:
+        return bare, bundled_path(bare), BUNDLED[bare]
+    path = Path(name).expanduser()
+    if path.is_file():
+        return path.stem, path, Fields()
+    raise BenchmarkError(f"unknown benchmark '{name}': not a bundled set ({', '.join(BUNDLED)}) and no such file")
+
+
+def load_benchmark(name: str, field: str | None = None, input_field: str | None = None,
+                   category_field: str | None = None, limit: int | None = None) -> tuple[str, list[BenchmarkItem]]:
+    """Read a benchmark's instructions (+ input) and categories; BenchmarkError names the file, row and field."""
+    display, path, defaults = resolve(name)
+    fields = Fields(field or defaults.instruction, input_field or defaults.input,
+                    category_field or defaults.category, defaults.id)
+    try:
+        rows = _rows(path)
+    except SeedsError as exc:
+        raise BenchmarkError(str(exc)) from None
+    if not rows:
+        raise BenchmarkError(f"{path}: empty benchmark file")
+    items: list[BenchmarkItem] = []
+    for number, row in enumerate(rows, 1):
+        if isinstance(row, str):
+            row = {fields.instruction: row}
+        if not isinstance(row, dict):
+            raise BenchmarkError(f"{path}: row {number} is neither text nor an object")
+        text = lookup(row, fields.instruction)
+        if text is None:
+            raise BenchmarkError(f"{path}: row {number} has no field '{fields.instruction}' "
+                                 f"(fields: {', '.join(map(str, row))}); pass --field")
+        extra = lookup(row, fields.input) if fields.input else None
+        text = f"{str(text).strip()}\n\n{str(extra).strip()}" if extra and str(extra).strip() else str(text).strip()
+        if not text:
+            continue
+        raw_id = lookup(row, fields.id) if fields.id else None
+        category = lookup(row, fields.category) if fields.category else None
+        items.append(BenchmarkItem(id=str(raw_id if raw_id is not None else f"q{number}"), instruction=text,
+                                   category=str(category) if category not in (None, "") else "all"))
+        if limit and len(items) >= limit:
+            break
+    if not items:
+        raise BenchmarkError(f"{path}: every instruction in field '{fields.instruction}' is empty")
+    return display, items

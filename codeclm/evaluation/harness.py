@@ -1,0 +1,121 @@
+"""CRR evaluation (paper Sec. 4.1): candidate and reference answer a benchmark, the judge compares both orders."""
+
+from __future__ import annotations
+
+import json
+import re
+from contextlib import ExitStack
+from pathlib import Path
+
+import dspy
+
+from codeclm.config import load_config
+from codeclm.errors import StepError
+from codeclm.evaluation.benchmarks import BenchmarkItem, load_benchmark
+from codeclm.evaluation.models import build_eval_lms, model_spec
+from codeclm.evaluation.results import EvalReport, ItemJudgment
+from codeclm.evaluation.rules import RULES, item_outcome, order_outcome
+from codeclm.io import read_jsonl
+from codeclm.runner import Runner
+from codeclm.steps.judge import Judge
+from codeclm.steps.respond import Respond
+from codeclm.templates import PromptLibrary
+
+
+class Evaluator(dspy.Module):
+    """Both models answer through the same Respond step; the same Judge step as Contrastive Filtering compares.
+
+    The judge sees the reference in the Judge's `strong` slot and the candidate in its `target` slot.
+    """
+
+    def __init__(self, respond_prompt, judge_prompt, lms: dict[str, dspy.BaseLM], *, answering: dict,
+                 judging: dict, max_attempts: int, rule: str):
+        super().__init__()
+        self.respond_candidate = Respond(respond_prompt, lms["candidate"], role="candidate", max_attempts=max_attempts, **answering)
+        self.respond_reference = Respond(respond_prompt, lms["reference"], role="reference", max_attempts=max_attempts, **answering)
+        self.judge = Judge(judge_prompt, lms["judge"], max_attempts=max_attempts, **dict(judging, temperature=0.0))
+        self.rule = rule
+
+    def forward(self, item: BenchmarkItem, models: dict[str, str]) -> ItemJudgment:
+        """One item; an unparseable answer or judgment marks this item (error), never the run."""
+        result = ItemJudgment(id=item.id, category=item.category, instruction=item.instruction, rule=self.rule, models=models)
+        try:
+            result.candidate_response = self.respond_candidate(instruction=item.instruction, key=item.id)
+            result.reference_response = self.respond_reference(instruction=item.instruction, key=item.id)
+            result.verdict = self.judge(instruction=item.instruction, strong=result.reference_response,
+                                        target=result.candidate_response, key=item.id)
+        except StepError as exc:
+            result.error = str(exc)
+            return result
+        return score(result, self.rule)
+
+
+def score(item: ItemJudgment, rule: str) -> ItemJudgment:
+    """Per-order outcomes for the candidate and the item's outcome under `rule`."""
+    orders = [order_outcome(o.target, o.strong) for o in item.verdict.orders]
+    return item.model_copy(update={"order_outcomes": orders, "outcome": item_outcome(orders, rule), "rule": rule})
+
+
+def default_out(benchmark: str, candidate: str, reference: str) -> Path:
+    slug = "__".join(re.sub(r"[^A-Za-z0-9.-]+", "-", part).strip("-") for part in (benchmark, candidate, "vs", reference))
+    return Path("data") / "eval" / f"{slug}.jsonl"
+
+
+def evaluate(benchmark: str, candidate: str, reference: str = "strong", judge: str = "judge", *,
+             program: str | Path = "programs/codeclm.yaml", overrides: list[str] | None = None,
+             limit: int | None = None, field: str | None = None, input_field: str | None = None,
+             category_field: str | None = None, rule: str = "paper", out: str | Path | None = None,
+             seed: int = 0, bootstrap: int = 1000, confidence: float = 0.95,
+             api_base: str | None = None, api_key_env: str | None = None,
+             lms: dict[str, dspy.BaseLM] | None = None, runner: Runner | None = None) -> EvalReport:
+    """Evaluate `candidate` against `reference` on `benchmark`; write per-item JSONL and return the report.
+
+    candidate / reference / judge: 'strong', 'target', 'judge' (roles of `program`), 'local:NAME', or a model id
+    (`api_base` / `api_key_env` apply to model ids). `lms` (keys candidate/reference/judge) replaces them, e.g. fakes.
+    Items already judged in `out` by the same models are reused (a rerun never pays twice).
+    """
+    if rule not in RULES:
+        raise ValueError(f"unknown rule '{rule}'; choose one of {', '.join(RULES)}")
+    config = load_config(program, overrides)
+    name, items = load_benchmark(benchmark, field, input_field, category_field, limit)
+    labels = {"candidate": candidate, "reference": reference, "judge": judge}
+    specs = {role: model_spec(value, config, api_base, api_key_env) for role, value in labels.items()}
+    models = {role: f"{labels[role]}={spec.label}" if labels[role] != spec.label else spec.label for role, spec in specs.items()}
+    out_path = Path(out) if out else default_out(name, models["candidate"], models["reference"])
+    previous = _previous(out_path, models)
+    prompts = PromptLibrary(config.resolve(config.prompts), config.template_variables())
+    with ExitStack() as stack:
+        bound = lms if lms is not None else build_eval_lms(specs, stack, "codeclm eval")
+        evaluator = Evaluator(prompts.render("respond"), prompts.render("judge"), bound, rule=rule,
+                              answering=config.answering.model_dump(), judging=config.judging.model_dump(),
+                              max_attempts=config.max_attempts)
+        todo = [item for item in items if item.id not in previous]
+        runner = runner or Runner(config.concurrency)
+        outcomes = runner.map("eval", lambda item: evaluator(item=item, models=models), todo)
+    fresh = {o.item.id: o.value if o.ok else ItemJudgment(id=o.item.id, category=o.item.category, instruction=o.item.instruction,
+                                                          rule=rule, error=o.error, models=models) for o in outcomes}
+    judged = [score(previous[i.id], rule) if i.id in previous else fresh[i.id] for i in items]
+    _write(out_path, judged)
+    report = EvalReport.build(judged, confidence=confidence, samples=bootstrap, seed=seed, benchmark=name, rule=rule,
+                              judge_scheme=evaluator.judge.scheme, items_path=str(out_path), **models)
+    summary_path(out_path).write_text(report.model_dump_json(indent=2, exclude={"items"}) + "\n", encoding="utf-8")
+    return report
+
+
+def summary_path(out: Path) -> Path:
+    return out.with_name(out.stem + ".summary.json")
+
+
+def _previous(path: Path, models: dict[str, str]) -> dict[str, ItemJudgment]:
+    """Judged items of an earlier run with the same three models (errors are retried)."""
+    if not path.exists():
+        return {}
+    rows = [ItemJudgment.model_validate(row) for row in read_jsonl(path)]
+    return {r.id: r for r in rows if r.verdict is not None and r.error is None and r.models == models}
+
+
+def _write(path: Path, items: list[ItemJudgment]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(i.model_dump(mode="json"), ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
+    tmp.replace(path)

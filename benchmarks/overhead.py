@@ -9,7 +9,9 @@ fixed latency. The same N distinct chat requests go out at concurrency C through
 
 Printed per client: wall seconds, wall / raw, and the stub's busy fraction,
 defined as  sum over requests of in-server seconds / (wall * C)  — 1.0 means the
-server always had C requests in progress. Targets: EngineLM/raw <= 1.05, busy >= 0.95.
+server always had C requests in progress. Client CPU ms per request (all threads,
+process time) is printed too: it is what the GIL serializes, and it is steadier
+than wall time on a loaded machine. Targets: EngineLM/raw <= 1.05, busy >= 0.95.
 
     .venv/bin/python benchmarks/overhead.py --n 200 --concurrency 8 --latency 0.05
 """
@@ -49,10 +51,11 @@ def stub_call(url: str, path: str, method: str = "GET") -> dict:
 def timed(url: str, concurrency: int, fn, items) -> tuple[float, dict]:
     stub_call(url, "reset", "POST")
     with ThreadPoolExecutor(concurrency) as pool:
-        start = time.perf_counter()
+        cpu, start = time.process_time(), time.perf_counter()
         list(pool.map(fn, items))
         wall = time.perf_counter() - start
-    return wall, stub_call(url, "stats")
+        cpu = time.process_time() - cpu
+    return wall, {**stub_call(url, "stats"), "cpu_ms": cpu * 1000 / len(items)}
 
 
 def main() -> None:
@@ -102,12 +105,13 @@ def main() -> None:
     ideal = -(-n // c) * args.latency
     print(f"N={n} requests, concurrency C={c}, stub latency {args.latency * 1000:.0f} ms, "
           f"ideal wall {ideal:.3f} s, cpus={os.cpu_count()}")
-    print(f"{'client':<10} {'wall s':>8} {'/raw':>7} {'busy':>6} {'requests':>9} {'max in flight':>14}")
+    print(f"{'client':<10} {'wall s':>8} {'/raw':>7} {'busy':>6} {'requests':>9} {'max in flight':>14} "
+          f"{'client CPU ms/req':>18}")
     base = results["raw"][0]
     for name, (wall, stats) in results.items():
         busy = stats["busy_seconds"] / (wall * c)
         print(f"{name:<10} {wall:>8.3f} {wall / base:>7.3f} {busy:>6.3f} {stats['requests']:>9} "
-              f"{stats['max_in_flight']:>14}")
+              f"{stats['max_in_flight']:>14} {stats['cpu_ms']:>18.2f}")
     wall = results["EngineLM"][0]
     print(f"EngineLM / raw = {wall / base:.3f} (target <= 1.05); EngineLM / dspy.LM = "
           f"{wall / results['dspy.LM'][0]:.3f}; EngineLM busy fraction = "

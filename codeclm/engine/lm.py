@@ -85,6 +85,12 @@ class EngineLM(dspy.LM):
                                 {"role": self.role, "model": self.model, "endpoint": self.endpoint})
         return response
 
+    async def aforward(self, prompt=None, messages=None, **kwargs):
+        """Async calls take the same path (cache, limits, retries) in a worker thread."""
+        import asyncio
+
+        return await asyncio.to_thread(self.forward, prompt, messages, **kwargs)
+
     def _call(self, prompt, messages, kwargs, estimate: float):
         start = time.monotonic()
         tries = 0

@@ -7,7 +7,6 @@ Retry-After hint takes precedence when present.
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -17,7 +16,6 @@ from typing import Any, Callable, TypeVar
 
 import tenacity
 
-logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})

@@ -216,3 +216,30 @@ def test_dump_state_and_copy_keep_secrets_out_and_share_resources(make_lm, cache
     assert SECRET not in repr(lm.dump_state())
     twin = lm.copy(rollout_id=3, temperature=1.0)
     assert twin.call_cache is cache and twin.kwargs["rollout_id"] == 3
+
+
+def test_async_predict_takes_the_same_path(make_lm, stub, ledger):
+    import asyncio
+
+    lm = make_lm()
+    predict = dspy.Predict("question -> answer")
+
+    async def twice():
+        with dspy.context(lm=lm):
+            return [await predict.acall(question="async?") for _ in range(2)]
+
+    assert [p.answer for p in asyncio.run(twice())] == ["42", "42"]
+    assert stub.stats()["requests"] == 1 and ledger.summary()["roles"]["strong"]["cache_hits"] == 1
+
+
+def test_vcr_records_and_replays_engine_calls_without_the_key(make_lm, stub, tmp_path):
+    import vcr
+
+    cassette = tmp_path / "engine.yaml"
+    recorder = vcr.VCR(filter_headers=["authorization"], record_mode="once")
+    with recorder.use_cassette(str(cassette)):
+        recorded = chat(make_lm(cache=None), "record me").choices[0].message.content
+    assert stub.stats()["requests"] == 1 and SECRET not in cassette.read_text()
+    with recorder.use_cassette(str(cassette)):
+        replayed = chat(make_lm(cache=None), "record me").choices[0].message.content
+    assert replayed == recorded and stub.stats()["requests"] == 1

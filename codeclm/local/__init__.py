@@ -1,0 +1,40 @@
+"""Zero-configuration embedded local LLM: pinned GGUF weights served by ``llama_cpp.server`` on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from codeclm.local.catalog import CATALOG, ModelSpec, get_spec
+from codeclm.local.registry import find_running, serve_forever
+from codeclm.local.server import LocalServer
+from codeclm.local.weights import cache_dir, ensure_weights
+
+DEFAULT_STRONG = "qwen2.5-coder-1.5b-instruct"
+DEFAULT_TARGET = "smollm2-135m-instruct"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where to send OpenAI-compatible requests for one local model (``model`` is the server's alias)."""
+
+    api_base: str
+    model: str
+    name: str
+    started_here: bool
+
+
+def open_endpoint(name: str, stack: contextlib.ExitStack) -> Endpoint:
+    """Reuse a healthy server from ``codeclm serve`` or start one whose stop is registered on ``stack``."""
+    get_spec(name)
+    api_base = find_running(name)
+    if api_base:
+        return Endpoint(api_base=api_base, model=name, name=name, started_here=False)
+    server = stack.enter_context(LocalServer(name))
+    return Endpoint(api_base=server.api_base, model=server.model, name=name, started_here=True)
+
+
+__all__ = [
+    "CATALOG", "DEFAULT_STRONG", "DEFAULT_TARGET", "Endpoint", "LocalServer", "ModelSpec",
+    "cache_dir", "ensure_weights", "find_running", "get_spec", "open_endpoint", "serve_forever",
+]

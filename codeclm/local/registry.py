@@ -1,0 +1,109 @@
+"""``servers.json`` in the cache dir: servers that ``codeclm serve`` keeps up, for ``codeclm run`` to reuse."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from codeclm.errors import LocalModelError
+from codeclm.local import catalog
+from codeclm.local.server import LocalServer, healthy
+from codeclm.local.weights import cache_dir
+
+log = logging.getLogger(__name__)
+
+
+def registry_path() -> Path:
+    return cache_dir() / "servers.json"
+
+
+@contextlib.contextmanager
+def _locked() -> Iterator[list[dict]]:
+    """Yield the entries under an exclusive lock; what the caller leaves in the list is written back atomically."""
+    path = registry_path()
+    with open(path.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            entries = json.loads(path.read_text())
+            if not isinstance(entries, list):
+                entries = []
+        except (OSError, ValueError):
+            entries = []
+        before = list(entries)
+        yield entries
+        if entries != before:
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(entries, indent=2))
+            os.replace(tmp, path)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def register(server: LocalServer) -> None:
+    entry = {"name": server.name, "api_base": server.api_base, "model": server.model,
+             "pid": server.pid, "sha256": server.sha256}
+    with _locked() as entries:
+        entries[:] = [e for e in entries if e.get("pid") != server.pid] + [entry]
+
+
+def unregister(pid: int | None) -> None:
+    with _locked() as entries:
+        entries[:] = [e for e in entries if e.get("pid") != pid]
+
+
+def find_running(name: str) -> str | None:
+    """The api_base of a registered, healthy server for ``name`` (pid alive and ``/v1/models`` lists it)."""
+    sha = catalog.get_spec(name).sha256
+    with _locked() as entries:
+        entries[:] = [e for e in entries if isinstance(e.get("pid"), int) and pid_alive(e["pid"])]
+        candidates = [e for e in entries if e.get("name") == name and e.get("sha256") == sha]
+    for e in candidates:
+        if healthy(e["api_base"], e.get("model", name)):
+            return e["api_base"]
+    return None
+
+
+def serve_forever(names: list[str], *, ready: Callable[[list[LocalServer]], None] | None = None,
+                  stop: threading.Event | None = None, poll_s: float = 2.0) -> None:
+    """Start one server per name, register them, and block until Ctrl-C/SIGTERM/``stop``; then stop and unregister.
+
+    ``ready`` is called once with the started servers (e.g. to print their api_base).
+    Raises LocalModelError if a server dies while serving.
+    """
+    stop = stop or threading.Event()
+    on_main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if on_main else None
+    with contextlib.ExitStack() as stack:
+        if on_main:
+            stack.callback(signal.signal, signal.SIGTERM, old)
+        servers = []
+        for name in names:
+            if find_running(name):
+                raise LocalModelError(f"a server for {name} is already running ({find_running(name)}); stop it first")
+            server = stack.enter_context(LocalServer(name))
+            register(server)
+            stack.callback(unregister, server.pid)
+            servers.append(server)
+        if ready:
+            ready(servers)
+        try:
+            while not stop.wait(poll_s):
+                for server in servers:
+                    server.check()
+        except KeyboardInterrupt:
+            log.info("stopping local servers")

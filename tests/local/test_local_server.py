@@ -1,0 +1,78 @@
+"""LocalServer life cycle against fake server commands (no llama.cpp, no weights)."""
+
+import os
+import socket
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from codeclm.errors import LocalModelError
+from codeclm.local.server import LocalServer, check_port_free, free_port
+from local_helpers import SMALL, fake_command
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_free_port_is_bindable_and_busy_port_is_refused():
+    port = free_port()
+    check_port_free(port)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
+        s.listen()
+        with pytest.raises(LocalModelError, match=f"port {port} .* in use"):
+            check_port_free(port)
+        with pytest.raises(LocalModelError, match="in use"):
+            LocalServer(SMALL, port=port, command=fake_command()).start()
+
+
+def test_starts_answers_and_stops(cache):
+    with LocalServer(SMALL, command=fake_command()) as server:
+        assert server.api_base == f"http://127.0.0.1:{server.port}/v1"
+        assert server.model == SMALL and server.alive
+        with urllib.request.urlopen(server.api_base + "/models", timeout=5) as r:
+            assert r.status == 200
+        pid = server.pid
+    assert gone(pid)
+    assert (cache / "logs" / f"{SMALL}.log").read_text().count("=== codeclm: starting") == 1
+
+
+def test_process_that_exits_at_once_is_a_one_line_error(cache):
+    cmd = [sys.executable, "-c", "print('error loading model: bad magic'); raise SystemExit(3)"]
+    with pytest.raises(LocalModelError) as info:
+        LocalServer(SMALL, command=cmd).start()
+    msg = str(info.value)
+    assert "exited with code 3" in msg and "bad magic" in msg and "full log" in msg and "\n" not in msg
+
+
+def test_never_healthy_times_out_and_is_stopped(cache):
+    cmd = [sys.executable, "-c", "import time; time.sleep(60)"]
+    server = LocalServer(SMALL, command=cmd, startup_timeout=1.0)
+    with pytest.raises(LocalModelError, match="not healthy after 1 s"):
+        server.start()
+    assert server.proc.poll() is not None
+
+
+def test_death_mid_run_is_reported(cache):
+    with LocalServer(SMALL, command=fake_command()) as server:
+        server.check()
+        server.proc.kill()
+        server.proc.wait()
+        with pytest.raises(LocalModelError, match="died with code"):
+            server.check()
+
+
+def test_stop_kills_a_server_that_ignores_sigterm(cache):
+    cmd = [sys.executable, "-c", "import signal, runpy, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+           f"sys.argv = ['s', '{{port}}', '{SMALL}']; runpy.run_path({fake_command()[1]!r}, run_name='__main__')"]
+    server = LocalServer(SMALL, command=cmd).start()
+    t0 = time.monotonic()
+    server.stop(timeout=0.5)
+    assert server.proc.poll() is not None and time.monotonic() - t0 < 5

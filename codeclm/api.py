@@ -10,6 +10,7 @@ import dspy
 
 from codeclm.config import load_config
 from codeclm.models import build_lms
+from codeclm.baselines.registry import build_program
 from codeclm.program import CodecLM
 
 _servers = ExitStack()  # local servers started for loaded programs stop when Python exits
@@ -23,7 +24,7 @@ def load_program(path: str | Path, overrides: list[str] | None = None, lms: dict
     started and stopped at interpreter exit). Call it as `program(seeds=[...])`.
     """
     config = load_config(path, overrides)
-    program = CodecLM(config, lms if lms is not None else build_lms(config, _servers))
+    program = build_program(config, lms if lms is not None else build_lms(config, _servers))  # `program:` picks the class
     if tuned:
         program.load(str(tuned))
     return program

@@ -74,14 +74,42 @@ class Sampling(_Strict):
 class Ablation(_Strict):
     """The paper's ablation switches (Table 3): turn a component off to measure it."""
 
-    metadata: bool = True
+    metadata: bool = Field(True, description="false: instructions are generated from the seed instructions directly")
     self_rubrics: bool = True
     contrastive_filtering: bool = True
+
+    @model_validator(mode="after")
+    def _rubrics_need_metadata(self) -> "Ablation":
+        if not self.metadata and self.self_rubrics:
+            raise ValueError("Self-Rubrics are written per metadata: with metadata: false also set self_rubrics: false")
+        return self
+
+
+class SelfInstructSettings(_Strict):
+    """Self-Instruct baseline (Wang et al., 2022): sample a seed pool, generate, drop near-duplicates."""
+
+    num_instructions: int = Field(20, gt=0, description="new instructions to keep after filtering")
+    seed_examples: int = Field(6, ge=1, description="seed instructions shown per prompt (paper: 6)")
+    generated_examples: int = Field(2, ge=0, description="generated instructions shown per prompt (paper: 2)")
+    new_per_prompt: int = Field(4, gt=0, description="instructions asked for per generation call")
+    rouge_threshold: float = Field(0.7, gt=0, le=1, description="drop one whose ROUGE-L F1 with any pool instruction is above")
+    max_rounds: int = Field(50, gt=0, description="generation calls at most")
+    max_calls: int | None = Field(None, gt=0, description="LLM call budget (generation + answers), for equal-budget comparisons")
+
+
+class EvolInstructSettings(_Strict):
+    """Evol-Instruct baseline (WizardLM, Xu et al., 2023): in-depth and in-breadth evolution of seeds."""
+
+    rounds: int = Field(2, ge=1, description="evolution rounds per seed (WizardLM: 4)")
+    breadth_share: float = Field(0.2, ge=0, le=1, description="chance a round is in-breadth (WizardLM: 1 of 5 operations)")
+    depth_methods: list[Literal["constraints", "deepen", "concretize", "reasoning"]] = Field(
+        ["constraints", "deepen", "concretize", "reasoning"], min_length=1)
+    max_calls: int | None = Field(None, gt=0, description="LLM call budget (evolutions + answers), for equal-budget comparisons")
 
 
 class ProgramConfig(_Strict):
     name: str = "codeclm"
-    program: Literal["codeclm"] = "codeclm"
+    program: Literal["codeclm", "self_instruct", "evol_instruct"] = "codeclm"
     prompts: str = "../prompts"
     models: Roles
     seeds: SeedsSpec
@@ -99,6 +127,8 @@ class ProgramConfig(_Strict):
     max_attempts: int = Field(3, ge=1, description="tries per step when an answer does not parse")
     concurrency: int = Field(4, ge=1, description="items processed at once")
     ablation: Ablation = Ablation()
+    self_instruct: SelfInstructSettings | None = Field(None, description="settings of program: self_instruct")
+    evol_instruct: EvolInstructSettings | None = Field(None, description="settings of program: evol_instruct")
 
     base_dir: Path = Field(Path("."), exclude=True, description="directory the YAML was read from")
 

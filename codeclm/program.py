@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import dspy
 
+from codeclm.baselines.self_instruct import GenerateInstructions
 from codeclm.config import ProgramConfig
 from codeclm.records import Attempt, Dropped, Record, Seed
 from codeclm.runner import Outcome, Runner
@@ -66,14 +67,24 @@ class CodecLM(dspy.Module):
         )
         self.templates = {step: rendered[step].sha256 for step in STEPS}
 
+        if not config.ablation.metadata:  # ablation: new instructions from each seed, Self-Instruct style
+            seeded = prompts.render("self_instruct")
+            self.from_seeds = GenerateInstructions(seeded, strong, num=config.instructions_per_metadata, **common, **gen)
+            self.templates["self_instruct"] = seeded.sha256
+
     def forward(self, seeds: list[Seed | str], runner: Runner | None = None, done: set[str] = frozenset()):
         """Run the pipeline; `done` lists instruction ids already recorded (resume)."""
         runner = runner or Runner()
         seeds = [s if isinstance(s, Seed) else Seed(id=f"s{i}", text=s) for i, s in enumerate(seeds)]
-        encoded = runner.map("encode", lambda s: self.encode(instruction=s.text, key=s.id), seeds)
-        pool = self.metadata_pool([o for o in encoded if o.ok])
-        rubrics = self.rubrics_for(pool, runner)
-        decoded = runner.map("decode", lambda m: self.decode(metadata=m.metadata, key=m.id), pool)
+        if self.config.ablation.metadata:
+            encoded = runner.map("encode", lambda s: self.encode(instruction=s.text, key=s.id), seeds)
+            pool = self.metadata_pool([o for o in encoded if o.ok])
+            rubrics = self.rubrics_for(pool, runner)
+            decoded = runner.map("decode", lambda m: self.decode(metadata=m.metadata, key=m.id), pool)
+        else:  # paper Table 3, "no metadata": instructions generated from the seed instructions directly
+            encoded, pool, rubrics, text = [], [], {}, {s.id: s.text for s in seeds}
+            sources = [MetadataItem(s.id, None, f"seed:{s.id}") for s in seeds]
+            decoded = runner.map("decode", lambda m: self.from_seeds(examples=[text[m.id]], key=m.id), sources)
         instructions = [
             InstructionItem(id=f"{o.item.id}-i{j}", instruction=text, source=o.item, rubrics=rubrics.get(o.item.id))
             for o in decoded

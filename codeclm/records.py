@@ -33,15 +33,15 @@ class Record(BaseModel):
     response: str
     response_source: Literal["strong", "target"]
     response_model: str
-    metadata: Metadata
-    metadata_origin: str  # "encoded:<seed id>" or "enlarged"
+    metadata: Metadata | None  # None where a program has no metadata (baselines, no-metadata ablation)
+    metadata_origin: str | None  # "encoded:<seed id>", "enlarged", "seed:<seed id>" or None
     iteration: int
     actions: list[str]
     strong_response: str | None
     target_response: str | None
     judge: Verdict | None
     gap: float | None
-    theta: float
+    theta: float | None
     decision: str
     history: list[Attempt]
     models: dict[str, str]

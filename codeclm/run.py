@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from codeclm.config import ProgramConfig, load_config
 from codeclm.io import JsonlSink, read_seeds
 from codeclm.models import build_lms
+from codeclm.baselines.registry import build_program
 from codeclm.program import CodecLM
 from codeclm.records import Dropped, Record
 from codeclm.runner import Outcome, Runner
@@ -69,7 +70,8 @@ def run(
         console.print(f"[bold]Resuming[/]: {resumed} finished items in {out} are kept and skipped")
     with ExitStack() as stack:
         lms = lms if lms is not None else build_lms(config, stack)
-        program = CodecLM(config, lms)
+        program = build_program(config, lms)  # `program:` picks CodecLM or a baseline
+        calibration = check_judge(config, program, seeds, console)
         progress = stack.enter_context(_progress(console))
         runner = RecordingRunner(config.concurrency, kept, dropped, progress)
         result = program(seeds=seeds, runner=runner, done=kept.ids | dropped.ids)

@@ -1,0 +1,51 @@
+"""What the baseline programs share with CodecLM: templates, role LMs, Respond, and the Record format."""
+
+from __future__ import annotations
+
+import dspy
+
+from codeclm.config import ProgramConfig
+from codeclm.records import Attempt, Dropped, Record
+from codeclm.runner import Outcome
+from codeclm.steps.respond import Respond
+from codeclm.templates import PromptLibrary, RenderedPrompt
+
+
+class Baseline(dspy.Module):
+    """A data program whose records are (instruction, strong response); no metadata, no judge."""
+
+    steps: tuple[str, ...] = ("respond",)
+
+    def __init__(self, config: ProgramConfig, lms: dict[str, dspy.BaseLM | None] | None = None):
+        super().__init__()
+        lms = dict(lms or {})
+        self.config = config
+        self.strong = lms.get("strong")
+        prompts = PromptLibrary(config.resolve(config.prompts), config.template_variables())
+        self.rendered: dict[str, RenderedPrompt] = {step: prompts.render(step) for step in self.steps}
+        self.templates = {step: prompt.sha256 for step, prompt in self.rendered.items()}
+        self.common = {"max_attempts": config.max_attempts}
+        self.respond = Respond(self.rendered["respond"], self.strong, role="strong", **self.common, **config.answering.model_dump())
+
+    def model_names(self) -> dict[str, str]:
+        name = self.respond.model_name or "?"
+        return {"strong": name, "target": "-", "judge": "-"}
+
+    def record(self, id: str, instruction: str, response: str, *, iteration: int = 1, actions: list[str] | None = None,
+               decision: str, history: list[Attempt] | None = None) -> Record:
+        models = self.model_names()
+        return Record(
+            id=id, instruction=instruction, response=response, response_source="strong", response_model=models["strong"],
+            metadata=None, metadata_origin=None, iteration=iteration, actions=list(actions or []),
+            strong_response=response, target_response=None, judge=None, gap=None, theta=None, decision=decision,
+            history=history or [Attempt(iteration=iteration, instruction=instruction, decision=decision)],
+            models=models, templates=self.templates, program=self.config.name,
+        )
+
+    def dropped(self, id: str, stage: str, reason: str, instruction: str | None, kind: str = "filtered", **extra) -> Dropped:
+        return Dropped(id=id, stage=stage, kind=kind, reason=reason, instruction=instruction, program=self.config.name, **extra)
+
+    def failure(self, outcome: Outcome) -> Dropped:
+        item = outcome.item
+        return self.dropped(getattr(item, "id", "?"), outcome.stage or "unknown", outcome.error or "",
+                            getattr(item, "instruction", None) or getattr(item, "text", None), kind="failed")

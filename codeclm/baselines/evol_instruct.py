@@ -1,0 +1,115 @@
+"""Evol-Instruct (WizardLM, Xu et al., 2023) as a data program: evolve each seed in depth or breadth, eliminate, answer."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import dspy
+
+from codeclm.baselines.base import Baseline
+from codeclm.baselines.budget import CallBudget
+from codeclm.baselines.filters import eliminated
+from codeclm.baselines.signatures import EvolBreadthSignature, EvolDepthSignature
+from codeclm.config import EvolInstructSettings
+from codeclm.records import Attempt, Dropped, Record, Seed
+from codeclm.runner import Runner
+from codeclm.steps.base import Step, rollout_id
+
+
+def _text(name: str):
+    def validate(prediction) -> str:
+        text = str(getattr(prediction, name) or "").strip()
+        if not text:
+            raise ValueError(f"empty {name}")
+        return text
+    return validate
+
+
+class EvolveInDepth(Step):
+    """Make an instruction harder by one method: constraints, deepen, concretize, reasoning (prompts/evol_depth.jinja)."""
+
+    name = "evol_depth"
+    signature = EvolDepthSignature
+
+    def forward(self, instruction: str, method: str, key: str) -> str:
+        return self.ask(key, _text("evolved_instruction"), instruction=instruction, method=method)
+
+
+class EvolveInBreadth(Step):
+    """A new, rarer instruction in the same domain (prompts/evol_breadth.jinja)."""
+
+    name = "evol_breadth"
+    signature = EvolBreadthSignature
+
+    def forward(self, instruction: str, key: str) -> str:
+        return self.ask(key, _text("created_instruction"), instruction=instruction)
+
+
+@dataclass
+class Lineage:
+    """One seed's line of evolutions; a failed evolution leaves it where it was (WizardLM)."""
+
+    id: str
+    instruction: str
+    actions: list[str] = field(default_factory=list)
+    history: list[Attempt] = field(default_factory=list)
+
+
+class EvolInstruct(Baseline):
+    """Each round, every seed's latest instruction evolves once (in-depth or in-breadth); each survivor is a record."""
+
+    steps = ("evol_depth", "evol_breadth", "respond")
+
+    def __init__(self, config, lms=None):
+        super().__init__(config, lms)
+        self.settings = config.evol_instruct or EvolInstructSettings()
+        gen = config.generation.model_dump()
+        self.depth = EvolveInDepth(self.rendered["evol_depth"], self.strong, **self.common, **gen)
+        self.breadth = EvolveInBreadth(self.rendered["evol_breadth"], self.strong, **self.common, **gen)
+
+    def forward(self, seeds: list[Seed | str], runner: Runner | None = None, done: set[str] = frozenset()):
+        runner = runner or Runner()
+        seeds = [s if isinstance(s, Seed) else Seed(id=f"s{i}", text=s) for i, s in enumerate(seeds)]
+        lineages = [Lineage(s.id, s.text) for s in seeds]
+        budget = CallBudget(self.settings.max_calls)
+        records: list[Record] = []
+        dropped: list[Dropped] = []
+        for round_ in range(1, self.settings.rounds + 1):
+            outcomes = runner.map("filter", lambda lin, r=round_: self.evolve(lin, r, budget), lineages)
+            for outcome in outcomes:
+                if not outcome.ok:
+                    dropped.append(self.failure(outcome))
+                elif isinstance(outcome.value, Record):
+                    records.append(outcome.value)
+                else:
+                    dropped.append(outcome.value)
+        return dspy.Prediction(records=records, dropped=dropped, metadata=[])
+
+    def operation(self, lineage: Lineage, round_: int) -> str:
+        """In-breadth with probability `breadth_share`, else one in-depth method; seeded per seed and round."""
+        rng = random.Random(rollout_id(self.config.seed, lineage.id, round_))
+        if rng.random() < self.settings.breadth_share:
+            return "breadth"
+        return rng.choice(self.settings.depth_methods)
+
+    def evolve(self, lineage: Lineage, round_: int, budget: CallBudget) -> Record | Dropped:
+        """One evolution and its answer; on elimination the lineage keeps its previous instruction."""
+        item_id, op = f"{lineage.id}-e{round_}", self.operation(lineage, round_)
+        if not budget.take(2):
+            return self.dropped(item_id, "budget", "call budget spent", lineage.instruction)
+        if op == "breadth":
+            evolved = self.breadth(instruction=lineage.instruction, key=item_id)
+        else:
+            evolved = self.depth(instruction=lineage.instruction, method=op, key=item_id)
+        reason = eliminated(lineage.instruction, evolved)
+        response = None if reason else self.respond(instruction=evolved, key=item_id)
+        reason = reason or eliminated(lineage.instruction, evolved, response)
+        attempt = Attempt(iteration=round_, instruction=evolved, action=op, decision=f"eliminated: {reason}" if reason else "kept")
+        lineage.history.append(attempt)
+        if reason:
+            return self.dropped(item_id, "eliminate", reason, evolved, iteration=round_, history=list(lineage.history))
+        lineage.instruction = evolved
+        lineage.actions.append(op)
+        return self.record(item_id, evolved, response, iteration=round_, actions=lineage.actions, decision="kept",
+                           history=list(lineage.history))

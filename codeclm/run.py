@@ -71,7 +71,6 @@ def run(
     with ExitStack() as stack:
         lms = lms if lms is not None else build_lms(config, stack)
         program = build_program(config, lms)  # `program:` picks CodecLM or a baseline
-        calibration = check_judge(config, program, seeds, console)
         progress = stack.enter_context(_progress(console))
         runner = RecordingRunner(config.concurrency, kept, dropped, progress)
         result = program(seeds=seeds, runner=runner, done=kept.ids | dropped.ids)

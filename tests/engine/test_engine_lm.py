@@ -126,9 +126,9 @@ def test_retry_after_capped_by_max_delay(make_lm, stub, sleeps):
 
 @pytest.mark.parametrize("fault", ["500", "drop", "garbage", "slow"])
 def test_transient_faults_back_off_then_succeed(make_lm, stub, sleeps, ledger, fault):
-    stub.slow_seconds = 1.0
+    stub.slow_seconds = 2.0  # well past the client timeout below
     stub.script.append(fault)
-    lm = make_lm(retry=RetryPolicy(max_tries=3, base_delay=0.01, max_delay=1.0, timeout=0.3, sleep=sleeps))
+    lm = make_lm(retry=RetryPolicy(max_tries=3, base_delay=0.01, max_delay=1.0, timeout=0.5, sleep=sleeps))
     assert chat(lm).choices[0].message.content
     assert len(sleeps) == 1 and 0 <= sleeps[0] <= 0.01 * 2
     assert stub.stats()["requests"] == 2

@@ -58,8 +58,8 @@ def cache_key(*, api_base: str | None, model: str, messages: Any, params: dict[s
 
 
 def scrub(text: str, secrets: Iterable[str | None]) -> str:
-    """``text`` with every occurrence of each secret replaced by ***."""
+    """``text`` with every occurrence of each secret (8+ characters) replaced by ***."""
     for secret in secrets:
-        if secret and len(secret) >= 4:
+        if secret and len(secret) >= 8:  # placeholders such as "none" or "local" are not secrets
             text = text.replace(secret, "***")
     return text

@@ -60,3 +60,4 @@ def test_redact_url_and_scrub():
     assert redact_url("https://user:pw@Example.com:8443/v1/?key=abc") == "https://example.com:8443/v1"
     assert redact_url(None) == "<provider default>"
     assert scrub("token sk-abcdef here sk-abcdef", ["sk-abcdef", None, ""]) == "token *** here ***"
+    assert scrub("none of it", ["none"]) == "none of it"

@@ -8,6 +8,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from codeclm.api import load_program  # noqa: E402
 from codeclm.config import ProgramConfig, load_config  # noqa: E402
 from codeclm.errors import CodecLMError  # noqa: E402
+from codeclm.evaluation import evaluate  # noqa: E402
+from codeclm.export import to_hf_dataset  # noqa: E402
 from codeclm.program import CodecLM  # noqa: E402
 from codeclm.records import Dropped, Record, Seed  # noqa: E402
 from codeclm.run import run, run_file  # noqa: E402
@@ -16,5 +18,5 @@ from codeclm.signatures import Metadata  # noqa: E402
 __version__ = "0.1.0"
 __all__ = [
     "CodecLM", "CodecLMError", "Dropped", "Metadata", "ProgramConfig", "Record", "Seed",
-    "load_config", "load_program", "run", "run_file", "__version__",
+    "evaluate", "load_config", "load_program", "run", "run_file", "to_hf_dataset", "__version__",
 ]

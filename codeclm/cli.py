@@ -45,6 +45,38 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    """CRR of a candidate against a reference on a benchmark (both orders, explicit rule)."""
+    from codeclm.evaluation import evaluate
+    from codeclm.evaluation.display import print_report
+
+    report = evaluate(
+        args.benchmark, args.candidate, args.reference, args.judge, program=args.program, overrides=args.set,
+        limit=args.limit, field=args.field, input_field=args.input_field, category_field=args.category_field,
+        rule=args.rule, out=args.out, seed=args.seed, bootstrap=args.bootstrap,
+        api_base=args.api_base, api_key_env=args.api_key_env,
+    )
+    print_report(report, console)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    """Side-by-side dataset statistics with PNG plots."""
+    from codeclm.report import report
+
+    result = report(args.data, args.out, plots=not args.no_plots, sample=args.sample, seed=args.seed, console=console)
+    console.print(f"report: {result['text']}, {result['json']}" + (f", {result['plot']}" if result["plot"] else ""))
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    """Alpaca / ShareGPT / OpenAI-chat files for fine-tuning tools."""
+    from codeclm.export import export
+
+    console.print(f"wrote {export(args.data, args.format, args.out)}")
+    return 0
+
+
 def _print_summary(summary: dict) -> None:
     table = Table(title=f"codeclm run: {summary['program']}", show_header=False)
     table.add_row("kept records", str(summary["kept"]))
@@ -82,6 +114,38 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="keep local model servers up so runs reuse them (Ctrl-C stops)")
     p.add_argument("models", nargs="*", help="local model names (default: the strong and target defaults)")
     p.set_defaults(func=_cmd_serve)
+    p = sub.add_parser("eval", help="Capacity Recovery Ratio of a candidate against a reference on a benchmark")
+    p.add_argument("--benchmark", required=True, help="vicuna, self_instruct, or a JSONL/JSON/CSV file")
+    p.add_argument("--candidate", required=True, help="strong/target/judge (roles of --program), local:NAME or a model id")
+    p.add_argument("--reference", default="strong", help="the model the candidate is compared with (default: strong)")
+    p.add_argument("--judge", default="judge", help="the judging model (default: the program's judge, else strong)")
+    p.add_argument("--program", default="programs/codeclm.yaml", help="program YAML: roles, prompts, sampling")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a program setting")
+    p.add_argument("--limit", type=int, help="first N benchmark instructions only")
+    p.add_argument("--field", help="instruction field of a benchmark file (default: the set's, else 'instruction')")
+    p.add_argument("--input-field", help="optional field appended to the instruction (dotted path, e.g. instances.0.input)")
+    p.add_argument("--category-field", help="category field for the per-category table (default: 'category')")
+    p.add_argument("--rule", choices=["paper", "alpagasus"], default="paper", help="both-orders rule (see docs/evaluation.md)")
+    p.add_argument("--out", help="per-item judgments JSONL (default: data/eval/<benchmark>__<candidate>__vs__<reference>.jsonl)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CI")
+    p.add_argument("--api-base", help="endpoint for model ids given to --candidate/--reference/--judge")
+    p.add_argument("--api-key-env", help="NAME of the environment variable holding that endpoint's key")
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("report", help="dataset statistics side by side, with PNG plots")
+    p.add_argument("data", nargs="+", help="dataset JSONL files (codeclm run output)")
+    p.add_argument("--out", help="output folder (default: <first data>.report/)")
+    p.add_argument("--sample", type=int, default=100, help="instructions sampled for mean pairwise ROUGE-L")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed")
+    p.add_argument("--no-plots", action="store_true", help="text and JSON only (no matplotlib needed)")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("export", help="write a dataset as Alpaca, ShareGPT or OpenAI-chat for fine-tuning tools")
+    p.add_argument("data", help="dataset JSONL (codeclm run output)")
+    p.add_argument("--format", required=True, choices=["alpaca", "sharegpt", "openai-chat"])
+    p.add_argument("--out", help="output file (default: next to the data)")
+    p.set_defaults(func=_cmd_export)
     return parser
 
 

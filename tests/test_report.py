@@ -1,0 +1,64 @@
+"""`codeclm report` numbers on a small fixture, and the PNG."""
+
+import json
+
+import pytest
+
+from codeclm.cli import main
+from codeclm.report import ReportError, dataset_stats, distinct_n, mean_pairwise_rouge_l, report
+
+ROWS = [
+    {"id": "a", "instruction": "write a poem about the sea", "response": "waves roll in", "response_source": "strong",
+     "iteration": 1, "metadata": {"use_case": "Poetry", "skills": ["rhyme", "imagery"]}, "program": "codeclm"},
+    {"id": "b", "instruction": "write a poem about the sky", "response": "blue and wide above us", "response_source": "target",
+     "iteration": 2, "metadata": {"use_case": "poetry", "skills": ["imagery"]}, "program": "codeclm"},
+    {"id": "c", "instruction": "explain gravity", "response": "mass attracts mass", "response_source": "strong",
+     "iteration": 1, "metadata": None, "program": "codeclm"},
+]
+
+
+@pytest.fixture
+def data(tmp_path):
+    path = tmp_path / "data.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    (tmp_path / "data.dropped.jsonl").write_text(json.dumps({"id": "d"}) + "\n")
+    return path
+
+
+def test_numbers(data):
+    s = dataset_stats(data)
+    assert (s["records"], s["dropped"], s["with_metadata"], s["use_cases"], s["skills"]) == (3, 1, 2, 1, 2)
+    assert s["iterations"] == {1: 2, 2: 1} and s["kept_by_source"] == {"strong": 2, "target": 1}
+    assert s["instruction_words"] == {"mean": 4.7, "median": 6, "p90": 6, "max": 6}
+    # 14 unigrams, 9 distinct (write a poem about the x2 + sea, sky, explain, gravity)
+    assert s["distinct_1"] == round(9 / 14, 4)
+    assert distinct_n(["a b a b"], 2) == pytest.approx(2 / 3)
+
+
+def test_rouge_diversity():
+    assert mean_pairwise_rouge_l(["same text here", "same text here"]) == pytest.approx(1.0)
+    assert mean_pairwise_rouge_l(["alpha beta", "gamma delta"]) == 0.0
+    texts = [f"task number {i} about topic {i * 7}" for i in range(50)]
+    assert mean_pairwise_rouge_l(texts, sample=10, seed=1) == mean_pairwise_rouge_l(texts, sample=10, seed=1)
+    assert mean_pairwise_rouge_l(["one"]) is None
+
+
+def test_report_side_by_side_with_plot(data, tmp_path):
+    pytest.importorskip("matplotlib")
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps(ROWS[2]) + "\n")
+    result = report([data, other], tmp_path / "rep")
+    text = (tmp_path / "rep" / "report.txt").read_text()
+    assert "data" in text and "other" in text and "distinct use cases" in text
+    assert (tmp_path / "rep" / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [d["records"] for d in result["datasets"]] == [3, 1]
+
+
+def test_cli_and_errors(data, tmp_path, capsys):
+    assert main(["report", str(data), "--out", str(tmp_path / "r2"), "--no-plots"]) == 0
+    assert (tmp_path / "r2" / "report.json").exists() and not (tmp_path / "r2" / "report.png").exists()
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(ReportError, match="no records"):
+        dataset_stats(empty)
+    assert main(["report", str(tmp_path / "missing.jsonl")]) == 2

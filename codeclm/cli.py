@@ -45,6 +45,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_judge_check(args: argparse.Namespace) -> int:
+    """Calibrate the program's judge on its seeds; exit 1 when the configured scheme fails."""
+    from codeclm.judging.cli import judge_check
+
+    return judge_check(args.program, args.set, schemes=args.scheme, all_schemes=args.all, use_cache=not args.no_cache, console=console)
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     """CRR of a candidate against a reference on a benchmark (both orders, explicit rule)."""
     from codeclm.evaluation import evaluate
@@ -86,6 +93,14 @@ def _print_summary(summary: dict) -> None:
     table.add_row("Self-Rubrics iteration", json.dumps(summary["iterations"]))
     for key, value in summary.get("extra_rows", {}).items():
         table.add_row(key, str(value))
+    for role, usage in summary.get("usage", {}).get("roles", {}).items():
+        cost = f", ${usage['cost']:.4f}" if usage.get("cost") is not None else ""
+        table.add_row(
+            f"calls ({role})",
+            f"{usage['calls']} calls, {usage['cache_hits']} cached, {usage['prompt_tokens']} tokens in / {usage['completion_tokens']} out{cost}",
+        )
+    if summary.get("calls_per_kept_record") is not None:
+        table.add_row("calls per kept record", str(summary["calls_per_kept_record"]))
     table.add_row("wall time", f"{summary['wall_seconds']} s")
     table.add_row("output", summary["output"])
     console.print(table)
@@ -114,6 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="keep local model servers up so runs reuse them (Ctrl-C stops)")
     p.add_argument("models", nargs="*", help="local model names (default: the strong and target defaults)")
     p.set_defaults(func=_cmd_serve)
+
+    judge = sub.add_parser("judge", help="judge tools").add_subparsers(dest="judge_command", required=True)
+    p = judge.add_parser("check", help="calibrate the judge on pairs with a known better answer built from the seeds")
+    p.add_argument("program", help="program YAML, e.g. programs/codeclm.yaml")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
+    p.add_argument("--scheme", action="append", default=[], help="scheme to check (repeatable; default: the configured one)")
+    p.add_argument("--all", action="store_true", help="check every scheme")
+    p.add_argument("--no-cache", action="store_true", help="judge again even when a stored result exists")
+    p.set_defaults(func=_cmd_judge_check)
     p = sub.add_parser("eval", help="Capacity Recovery Ratio of a candidate against a reference on a benchmark")
     p.add_argument("--benchmark", required=True, help="vicuna, self_instruct, or a JSONL/JSON/CSV file")
     p.add_argument("--candidate", required=True, help="strong/target/judge (roles of --program), local:NAME or a model id")

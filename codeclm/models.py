@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import dspy
 
 from codeclm.config import ModelSpec, ProgramConfig
+from codeclm.engine import CallCache, EngineLM, RetryPolicy, UsageLedger, limiter_for
 from codeclm.errors import ConfigError
 
 ROLES = ("strong", "target", "judge")
@@ -44,23 +45,56 @@ def resolve_endpoint(role: str, spec: ModelSpec, stack: ExitStack, source: str =
     return Endpoint(model=litellm_model(spec.model or ""), api_base=spec.api_base, api_key=api_key, label=spec.label)
 
 
-def make_lm(role: str, spec: ModelSpec, endpoint: Endpoint) -> dspy.BaseLM:
-    """One role's LM. Calls go through litellm so that cassettes can record them."""
-    return dspy.LM(
+@dataclass
+class Engine:
+    """What every role's LM shares in one run: the call cache and the usage ledger."""
+
+    cache: CallCache | None
+    ledger: UsageLedger
+
+
+def open_engine(config: ProgramConfig, stack: ExitStack) -> Engine:
+    """The run's call cache (unless disabled) and a ledger priced from the YAML."""
+    prices = {}
+    for role, spec in role_specs(config).items():
+        if spec.price_in_per_1m is not None or spec.price_out_per_1m is not None:
+            prices[role] = (spec.price_in_per_1m or 0.0, spec.price_out_per_1m or 0.0)
+    cache = None
+    if config.cache.enabled:
+        cache = CallCache(config.resolve(config.cache.path) if config.cache.path else default_cache_path())
+        stack.callback(cache.close)
+    return Engine(cache=cache, ledger=UsageLedger(prices))
+
+
+def default_cache_path():
+    from codeclm.local.weights import cache_dir
+
+    return cache_dir() / "calls.sqlite"
+
+
+def role_specs(config: ProgramConfig) -> dict[str, ModelSpec]:
+    models = config.models
+    return {"strong": models.strong, "target": models.target, "judge": models.judge or models.strong}
+
+
+def make_lm(role: str, spec: ModelSpec, endpoint: Endpoint, engine: Engine | None = None) -> EngineLM:
+    """One role's LM: cached, rate-limited per endpoint, retried; calls go through litellm (cassettes see them)."""
+    return EngineLM(
         endpoint.model,
         api_base=endpoint.api_base,
         api_key=endpoint.api_key or "none",
-        engine="litellm",
-        cache=False,
-        num_retries=0,
-        timeout=spec.timeout,
+        role=role,
+        cache=engine.cache if engine else None,
+        limiter=limiter_for(endpoint.api_base or endpoint.model, spec.max_concurrency, spec.rpm, spec.tpm),
+        retry=RetryPolicy(max_tries=spec.max_tries, timeout=spec.timeout),
+        ledger=engine.ledger if engine else None,
     )
 
 
-def build_lms(config: ProgramConfig, stack: ExitStack) -> dict[str, dspy.BaseLM]:
+def build_lms(config: ProgramConfig, stack: ExitStack, engine: Engine | None = None) -> dict[str, dspy.BaseLM]:
     """LMs for every role; the judge defaults to the strong model (the paper uses one strong LLM)."""
     source = str(config.base_dir)
-    specs = {"strong": config.models.strong, "target": config.models.target, "judge": config.models.judge or config.models.strong}
+    specs = role_specs(config)
     endpoints: dict[str, Endpoint] = {}
     lms = {}
     for role in ROLES:
@@ -68,5 +102,5 @@ def build_lms(config: ProgramConfig, stack: ExitStack) -> dict[str, dspy.BaseLM]
         key = spec.model_dump_json()  # one server / endpoint per distinct spec, shared by roles
         if key not in endpoints:
             endpoints[key] = resolve_endpoint(role, spec, stack, source)
-        lms[role] = make_lm(role, spec, endpoints[key])
+        lms[role] = make_lm(role, spec, endpoints[key], engine)
     return lms

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from codeclm.config import ProgramConfig, load_config
 from codeclm.io import JsonlSink, read_seeds
-from codeclm.models import build_lms
+from codeclm.models import build_lms, open_engine
 from codeclm.baselines.registry import build_program
 from codeclm.program import CodecLM
 from codeclm.records import Dropped, Record
@@ -69,14 +69,16 @@ def run(
     if resumed:
         console.print(f"[bold]Resuming[/]: {resumed} finished items in {out} are kept and skipped")
     with ExitStack() as stack:
-        lms = lms if lms is not None else build_lms(config, stack)
+        engine = open_engine(config, stack)
+        lms = lms if lms is not None else build_lms(config, stack, engine)
         program = build_program(config, lms)  # `program:` picks CodecLM or a baseline
+        calibration = check_judge(config, program, seeds, console)
         progress = stack.enter_context(_progress(console))
         runner = RecordingRunner(config.concurrency, kept, dropped, progress)
         result = program(seeds=seeds, runner=runner, done=kept.ids | dropped.ids)
         for item in result.dropped:
             dropped.write(item)
-    summary = summarize(config, out, program, time.time() - started)
+    summary = summarize(config, out, program, time.time() - started, calibration)
     manifest_path(out).write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     return summary
 
@@ -98,7 +100,21 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def summarize(config: ProgramConfig, out: Path, program: CodecLM, seconds: float) -> dict[str, Any]:
+def check_judge(config: ProgramConfig, program, seeds: list, console: Console):
+    """Judge calibration before Contrastive Filtering (cached); JudgeCalibrationError when the judge is at chance."""
+    cal = config.judging.calibration
+    if not (cal.enabled and config.ablation.contrastive_filtering and hasattr(program, "contrastive_filter")):
+        return None
+    from codeclm.judging.calibration import require_passed
+    from codeclm.judging.check import calibrate
+
+    console.print(f"[bold]Judge calibration[/] ({config.judging.scheme}, {cal.seeds} seeds x 3 pairs, cached)")
+    report = calibrate(config, program, seeds)[0]
+    console.print(f"judge calibration: {report.line()}{' (cached)' if report.cached else ''}", highlight=False)
+    return require_passed(report)
+
+
+def summarize(config: ProgramConfig, out: Path, program: CodecLM, seconds: float, calibration=None) -> dict[str, Any]:
     """Counts over the whole output files (this run and resumed ones)."""
     kept = [Record.model_validate_json(line) for line in _lines(out)]
     dropped = [Dropped.model_validate_json(line) for line in _lines(dropped_path(out))]
@@ -112,11 +128,38 @@ def summarize(config: ProgramConfig, out: Path, program: CodecLM, seconds: float
         "iterations": dict(sorted(Counter(r.iteration for r in kept).items())),
         "kept_by_source": dict(Counter(r.response_source for r in kept)),
         "models": program.model_names(),
+        "judge": judge_summary(config, calibration),
+        "extra_rows": judge_rows(config, calibration),
         "templates": program.templates,
         "config": config.model_dump(mode="json"),
         "wall_seconds": round(seconds, 2),
         "versions": _versions(),
     }
+
+
+def judge_summary(config: ProgramConfig, calibration) -> dict[str, Any]:
+    """The scheme, theta and calibration figures (without per-pair verdicts) for the manifest."""
+    figures = calibration.model_dump(exclude={"results"}) if calibration is not None else None
+    return {"scheme": config.judging.scheme, "theta": config.theta, "calibration": figures}
+
+
+def judge_rows(config: ProgramConfig, calibration) -> dict[str, str]:
+    """Summary rows: the judge's scheme and calibration beside the kept/dropped counts."""
+    if not config.ablation.contrastive_filtering or config.program != "codeclm":
+        return {}
+    rows = {"judge scheme": f"{config.judging.scheme} (theta {config.theta:g})"}
+    rows["judge calibration"] = calibration.line() if calibration is not None else "not run (judging.calibration.enabled: false)"
+    judge = config.models.judge or config.models.strong
+    if judge.local:
+        rows["judge note"] = (f"local judge {judge.local}: the filter catches gross defects only (cut-off, off-topic "
+                              "answers), not real quality gaps; use a stronger judge for real data (docs/judging.md)")
+    return rows
+
+
+def _calls_per_record(summary: dict[str, Any]) -> float | None:
+    """Paid LLM calls (not cache hits) of this invocation per kept record."""
+    calls = summary["usage"]["total"]["calls"]
+    return round(calls / summary["kept"], 2) if summary["kept"] else None
 
 
 def _reason(item: Dropped) -> str:

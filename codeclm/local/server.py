@@ -102,7 +102,10 @@ class LocalServer:
             try:
                 self._spawn(argv, port)
                 return self
-            except _PortTaken:
+            except BaseException as exc:  # Ctrl-C while waiting must not leave the process behind
+                self.stop()
+                if not isinstance(exc, _PortTaken):
+                    raise
                 if self._port is not None or attempt == 2:
                     raise LocalModelError(f"port {port} on {HOST} is in use; pick another port or leave it unset") from None
         raise AssertionError("unreachable")

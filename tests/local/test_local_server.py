@@ -76,3 +76,10 @@ def test_stop_kills_a_server_that_ignores_sigterm(cache):
     t0 = time.monotonic()
     server.stop(timeout=0.5)
     assert server.proc.poll() is not None and time.monotonic() - t0 < 5
+
+
+def test_guard_exits_when_its_parent_is_not_the_caller():
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "codeclm.local._child", "1", "--help"], timeout=60)
+    assert done.returncode == 0

@@ -93,8 +93,9 @@ def serve_forever(names: list[str], *, ready: Callable[[list[LocalServer]], None
             stack.callback(signal.signal, signal.SIGTERM, old)
         servers = []
         for name in names:
-            if find_running(name):
-                raise LocalModelError(f"a server for {name} is already running ({find_running(name)}); stop it first")
+            running = find_running(name)
+            if running:
+                raise LocalModelError(f"a server for {name} is already running at {running}; stop it first")
             server = stack.enter_context(LocalServer(name))
             register(server)
             stack.callback(unregister, server.pid)

@@ -3,55 +3,26 @@
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import weakref
-from pathlib import Path
 
 from codeclm.errors import LocalModelError
 from codeclm.local import catalog
+from codeclm.local.net import HOST, check_port_free, free_port, healthy
 from codeclm.local.weights import cache_dir, ensure_weights
 
 log = logging.getLogger(__name__)
-HOST = "127.0.0.1"
 _LIVE: weakref.WeakSet[LocalServer] = weakref.WeakSet()
 _SCRUB_ENV = ("HOST", "PORT", "CONFIG_FILE")  # llama_cpp.server lets these override its flags
 
 
-def free_port() -> int:
-    """A loopback port that was free a moment ago (the OS picks it: bind port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def check_port_free(port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind((HOST, port))
-        except OSError:
-            raise LocalModelError(f"port {port} on {HOST} is in use; pick another port or leave it unset") from None
-
-
 def cpu_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def healthy(api_base: str, model: str | None = None, timeout: float = 1.0) -> bool:
-    """True when ``GET {api_base}/models`` answers 200 (and lists ``model``, if given)."""
-    try:
-        with urllib.request.urlopen(f"{api_base}/models", timeout=timeout) as r:
-            ids = {m.get("id") for m in json.load(r).get("data", [])}
-    except (OSError, ValueError, AttributeError):
-        return False
-    return model is None or model in ids
 
 
 class LocalServer:

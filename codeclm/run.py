@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from codeclm.config import ProgramConfig, load_config
 from codeclm.io import JsonlSink, read_seeds
 from codeclm.models import build_lms, open_engine
+from codeclm.progress import StageProgress
 from codeclm.baselines.registry import build_program
 from codeclm.program import CodecLM
 from codeclm.records import Dropped, Record
@@ -35,23 +35,22 @@ def manifest_path(output: Path) -> Path:
 
 
 class RecordingRunner(Runner):
-    """Writes each record the moment its item finishes and shows rich progress per stage."""
+    """Writes each record the moment its item finishes, and reports progress per stage."""
 
-    def __init__(self, concurrency: int, kept: JsonlSink, dropped: JsonlSink, progress: Progress | None):
+    def __init__(self, concurrency: int, kept: JsonlSink, dropped: JsonlSink, progress: StageProgress | None):
         super().__init__(concurrency)
         self.kept, self.dropped, self.progress = kept, dropped, progress
-        self._tasks: dict[str, Any] = {}
 
     def stage_started(self, stage: str, total: int) -> None:
         if self.progress is not None:
-            self._tasks[stage] = self.progress.add_task(stage, total=total)
+            self.progress.start(stage, total)
 
     def item_done(self, stage: str, outcome: Outcome) -> None:
         if stage == "filter" and outcome.ok:
             sink = self.kept if isinstance(outcome.value, Record) else self.dropped
             sink.write(outcome.value)
-        if self.progress is not None and stage in self._tasks:
-            self.progress.advance(self._tasks[stage])
+        if self.progress is not None:
+            self.progress.advance(stage)
 
 
 def run(
@@ -73,7 +72,7 @@ def run(
         lms = lms if lms is not None else build_lms(config, stack, engine)
         program = build_program(config, lms)  # `program:` picks CodecLM or a baseline
         calibration = check_judge(config, program, seeds, console)
-        progress = stack.enter_context(_progress(console))
+        progress = stack.enter_context(StageProgress(console))
         runner = RecordingRunner(config.concurrency, kept, dropped, progress)
         result = program(seeds=seeds, runner=runner, done=kept.ids | dropped.ids)
         for item in result.dropped:
@@ -91,13 +90,6 @@ def forget_failures(path: Path) -> None:
         tmp = path.with_suffix(".tmp")
         tmp.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
         tmp.replace(path)
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description:<8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=False,
-    )
 
 
 def check_judge(config: ProgramConfig, program, seeds: list, console: Console):

@@ -6,46 +6,12 @@ import shutil
 import pytest
 import yaml
 from fakes import ScriptedLM, field_value
+from pipeline_scripts import default_judge, harder_wins, strong_script
 
 from codeclm import CodecLM, load_config
 from codeclm.run import dropped_path, run
 
 SEEDS = ["Write a Python function that checks for palindromes.", "Plan a weekend in Rome on a budget."]
-
-
-def strong_script(judge=None):
-    """A strong LM that encodes, decodes, writes rubrics, improves and answers; `judge` scores pairs."""
-
-    def script(step, messages):
-        if step == "encode":
-            text = field_value(messages, "instruction")
-            return {"use_case": "code generation" if "Python" in text else "travel planning", "skills": ["planning", "python"]}
-        if step == "decode":
-            return {"new_instructions": [f"Task about {field_value(messages, 'use_case')} number {i}" for i in (1, 2)]}
-        if step == "rubrics":
-            return {"rubrics": ["many constraints", "deep reasoning", "rare facts"], "actions": ["add a constraint", "require reasoning steps", "ask for rare facts"]}
-        if step == "improve":
-            return {"improved_instruction": field_value(messages, "instruction") + " [harder: " + field_value(messages, "action") + "]"}
-        if step == "respond":
-            return {"response": "STRONG answer"}
-        if step == "judge":
-            return (judge or default_judge)(messages)
-        raise AssertionError(step)
-
-    return script
-
-
-def default_judge(messages):
-    first_is_strong = field_value(messages, "answer_1") == "STRONG answer"
-    return {"score_1": 9 if first_is_strong else 4, "score_2": 4 if first_is_strong else 9, "explanation": "ok"}
-
-
-def harder_wins(messages):
-    """Gap 0 for basic instructions; a clear gap once an action made the instruction harder."""
-    hard = "[harder:" in field_value(messages, "instruction")
-    strong_first = field_value(messages, "answer_1") == "STRONG answer"
-    s, t = (9, 2) if hard else (7, 7)
-    return {"score_1": s if strong_first else t, "score_2": t if strong_first else s, "explanation": "ok"}
 
 
 def target_lm():
@@ -54,7 +20,8 @@ def target_lm():
 
 @pytest.fixture
 def config(root):
-    return load_config(root / "programs" / "codeclm.yaml", ["num_metadata=2", "instructions_per_metadata=2", "max_iterations=4"])
+    return load_config(root / "programs" / "codeclm.yaml", ["num_metadata=2", "instructions_per_metadata=2", "max_iterations=4",
+                                                             "judging.scheme=pairwise-1-10", "judging.calibration.enabled=false"])  # judging: tests/judging
 
 
 def test_kept_records_carry_full_provenance(config):

@@ -1,0 +1,54 @@
+"""Progress per stage: live rich bars on a terminal, plain periodic lines in logs and CI."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+class StageProgress:
+    """One bar (or log line series) per pipeline stage; a context manager."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self._live = console.is_terminal
+        self._bars = Progress(
+            TextColumn("[bold]{task.description:<8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console, transient=False,
+        ) if self._live else None
+        self._tasks: dict[str, Any] = {}
+        self._counts: dict[str, list[float]] = {}  # stage -> [done, total, started]
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> "StageProgress":
+        if self._bars is not None:
+            self._bars.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._bars is not None:
+            self._bars.__exit__(*exc)
+
+    def start(self, stage: str, total: int) -> None:
+        with self._lock:
+            self._counts[stage] = [0, total, time.monotonic()]
+        if self._bars is not None:
+            self._tasks[stage] = self._bars.add_task(stage, total=total)
+        else:
+            self.console.print(f"{stage}: {total} items", highlight=False)
+
+    def advance(self, stage: str) -> None:
+        if self._bars is not None:
+            self._bars.advance(self._tasks[stage])
+            return
+        with self._lock:
+            counts = self._counts[stage]
+            counts[0] += 1
+            done, total, started = counts
+        step = max(1, int(total) // 10)
+        if done == total or done % step == 0:
+            self.console.print(f"{stage}: {int(done)}/{int(total)} ({time.monotonic() - started:.0f} s)", highlight=False)

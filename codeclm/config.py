@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from codeclm.errors import ConfigError
+from codeclm.judging.scales import SCALES, SchemeName
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -27,7 +28,9 @@ class ModelSpec(_Strict):
     api_key_env: str | None = Field(None, description="NAME of the environment variable holding the key")
     temperature: float | None = Field(None, ge=0, le=2, description="overrides the role's default")
     max_tokens: int | None = Field(None, gt=0)
-    timeout: float = Field(120.0, gt=0)
+    timeout: float = Field(120.0, gt=0, description="seconds per request")
+    max_tries: int = Field(5, ge=1, description="tries per request on 429/5xx/timeouts, with backoff")
+    backoff: float = Field(1.0, ge=0, description="base seconds of the jittered exponential backoff")
     max_concurrency: int = Field(4, ge=1)
     rpm: float | None = Field(None, gt=0, description="requests per minute limit for this endpoint")
     tpm: float | None = Field(None, gt=0, description="tokens per minute limit for this endpoint")
@@ -69,6 +72,31 @@ class SeedsSpec(_Strict):
 class Sampling(_Strict):
     temperature: float = Field(..., ge=0, le=2)
     max_tokens: int = Field(..., gt=0)
+
+
+class CalibrationSettings(_Strict):
+    """Judge calibration before a run: pairs with a known better answer built from the seeds."""
+
+    enabled: bool = Field(True, description="check the judge at the start of a run (cached); false skips it")
+    seeds: int = Field(3, ge=2, description="seeds used; 3 pairs each (truncated, off-topic, refusal)")
+    min_accuracy: float = Field(0.75, gt=0.5, le=1, description="below this the run stops (chance is 0.5)")
+    cache: bool = Field(True, description="reuse a stored result for the same judge, scheme, prompt and pairs")
+
+
+class JudgeSettings(_Strict):
+    """The judge of Contrastive Filtering: scheme, sampling and calibration (see docs/judging.md)."""
+
+    scheme: SchemeName = Field("pairwise-1-10", description="pairwise-1-10 (paper), logprob-pairwise, pointwise-logprob")
+    temperature: float = Field(0.0, ge=0, le=2)
+    max_tokens: int | None = Field(None, gt=0, description="default: the scheme's (256 pairwise, 32 logprob)")
+    calibration: CalibrationSettings = CalibrationSettings()
+
+
+class CacheSpec(_Strict):
+    """The persistent LLM-call cache: a rerun never pays twice, and a killed run resumes for free."""
+
+    enabled: bool = True
+    path: str | None = Field(None, description="sqlite file; default: the user cache dir (CODECLM_CACHE_DIR)")
 
 
 class Ablation(_Strict):
@@ -119,18 +147,33 @@ class ProgramConfig(_Strict):
     num_skills: int = Field(3, ge=1, le=3, description="skills per metadata (paper: up to 3)")
     num_rubrics: int = Field(4, ge=1, description="rubrics and actions per metadata (paper: 4)")
     max_iterations: int = Field(4, ge=1, description="Self-Rubrics iterations; 1 = the basic instruction")
-    theta: float = Field(3.0, ge=0, description="Contrastive Filtering gap threshold (paper: 3 on 1-10)")
+    theta: float | None = Field(
+        None, ge=0, description="Contrastive Filtering gap threshold on the judging scheme's scale; default the scheme's "
+        "(pairwise-1-10: 3 as in the paper, logprob-pairwise: 0.1, pointwise-logprob: 1)")
     seed: int = 0
     generation: Sampling = Sampling(temperature=0.7, max_tokens=512)
     answering: Sampling = Sampling(temperature=0.7, max_tokens=512)
-    judging: Sampling = Sampling(temperature=0.0, max_tokens=256)
+    judging: JudgeSettings = JudgeSettings()
     max_attempts: int = Field(3, ge=1, description="tries per step when an answer does not parse")
     concurrency: int = Field(4, ge=1, description="items processed at once")
+    cache: CacheSpec = CacheSpec()
     ablation: Ablation = Ablation()
     self_instruct: SelfInstructSettings | None = Field(None, description="settings of program: self_instruct")
     evol_instruct: EvolInstructSettings | None = Field(None, description="settings of program: evol_instruct")
 
     base_dir: Path = Field(Path("."), exclude=True, description="directory the YAML was read from")
+
+    @model_validator(mode="after")
+    def _theta_on_scheme_scale(self) -> "ProgramConfig":
+        scale = SCALES[self.judging.scheme]
+        if self.theta is None:
+            self.theta = scale.threshold
+        elif self.theta >= scale.gap_max:
+            raise ValueError(
+                f"theta {self.theta} is off the {scale.scheme} scale (|gap| <= {scale.gap_max:g}): nothing could be kept; "
+                f"use e.g. theta: {scale.threshold:g}, or remove theta for the scheme's default"
+            )
+        return self
 
     def resolve(self, path: str) -> Path:
         """Paths in a program file are relative to that file."""

@@ -20,10 +20,11 @@ class TemplateError(CodecLMError):
 class StepError(CodecLMError):
     """One item failed in one step (unparseable LLM answer, endpoint error); the run goes on."""
 
-    def __init__(self, step: str, reason: str):
+    def __init__(self, step: str, reason: str, endpoint_failure: bool = False):
         super().__init__(f"{step}: {reason}")
         self.step = step
         self.reason = reason
+        self.endpoint_failure = endpoint_failure
 
 
 class EndpointError(CodecLMError):

@@ -86,7 +86,7 @@ def make_lm(role: str, spec: ModelSpec, endpoint: Endpoint, engine: Engine | Non
         role=role,
         cache=engine.cache if engine else None,
         limiter=limiter_for(endpoint.api_base or endpoint.model, spec.max_concurrency, spec.rpm, spec.tpm),
-        retry=RetryPolicy(max_tries=spec.max_tries, timeout=spec.timeout),
+        retry=RetryPolicy(max_tries=spec.max_tries, base_delay=spec.backoff, timeout=spec.timeout),
         ledger=engine.ledger if engine else None,
     )
 

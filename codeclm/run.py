@@ -78,6 +78,8 @@ def run(
         for item in result.dropped:
             dropped.write(item)
     summary = summarize(config, out, program, time.time() - started, calibration)
+    summary["usage"] = engine.ledger.summary()
+    summary["calls_per_kept_record"] = _calls_per_record(summary)
     manifest_path(out).write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     return summary
 

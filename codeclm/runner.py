@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
-from codeclm.errors import StepError
+from codeclm.errors import EndpointError, StepError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -30,10 +31,18 @@ class Outcome(Generic[T, R]):
 
 
 class Runner:
-    """Maps a function over items with a thread pool. Subclass hooks report progress and results."""
+    """Maps a function over items with a thread pool. Subclass hooks report progress and results.
 
-    def __init__(self, concurrency: int = 1):
+    An item whose step fails is recorded as failed and the run goes on; but after
+    `abort_after` endpoint failures in a row the endpoint is taken as down and the
+    run stops with EndpointError (finished records are already on disk).
+    """
+
+    def __init__(self, concurrency: int = 1, abort_after: int = 8):
         self.concurrency = max(1, concurrency)
+        self.abort_after = abort_after
+        self._failures_in_a_row = 0
+        self._lock = threading.Lock()
 
     def map(self, stage: str, fn: Callable[[T], R], items: Iterable[T]) -> list[Outcome[T, R]]:
         items = list(items)
@@ -54,8 +63,22 @@ class Runner:
         except StepError as exc:
             log.warning("%s: item %s failed: %s", stage, getattr(item, "id", item), exc)
             outcome = Outcome(item, error=str(exc), stage=exc.step)
+            self._count_failure(exc)
+        else:
+            with self._lock:
+                self._failures_in_a_row = 0
         self.item_done(stage, outcome)
         return outcome
+
+    def _count_failure(self, exc: StepError) -> None:
+        with self._lock:
+            self._failures_in_a_row = self._failures_in_a_row + 1 if exc.endpoint_failure else 0
+            down = self._failures_in_a_row >= self.abort_after
+        if down:
+            raise EndpointError(
+                f"{self.abort_after} items in a row failed on their endpoint, last: {exc}; "
+                "check the endpoint, then rerun the same command to resume"
+            )
 
     # Hooks: progress bars and record sinks override these.
     def stage_started(self, stage: str, total: int) -> None: ...

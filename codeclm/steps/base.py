@@ -9,7 +9,7 @@ from typing import Any, Callable, TypeVar
 import dspy
 from pydantic import ValidationError
 
-from codeclm.errors import CodecLMError, StepError
+from codeclm.errors import CodecLMError, EndpointError, StepError
 from codeclm.templates import RenderedPrompt
 
 T = TypeVar("T")
@@ -59,10 +59,12 @@ class Step(dspy.Module):
                     return validate(self.predict(**inputs, config=config))
             except INVALID_ANSWER as exc:
                 problem = _one_line(exc)
+            except EndpointError as exc:  # retried below us already; this item fails, the run goes on
+                raise StepError(self.name, str(exc), endpoint_failure=True) from None
             except CodecLMError:
                 raise
             except Exception as exc:  # noqa: BLE001 - an endpoint failure ends this item, not the run
-                raise StepError(self.name, f"LLM call failed: {_one_line(exc)}") from exc
+                raise StepError(self.name, f"LLM call failed: {_one_line(exc)}", endpoint_failure=True) from exc
         raise StepError(self.name, f"no valid answer after {self.max_attempts} attempts: {problem}")
 
 

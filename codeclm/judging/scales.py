@@ -1,0 +1,41 @@
+"""The judging schemes' names, score scales and default thresholds (no DSPy import: config reads this).
+
+Each scheme reports gap = strong - target on its own scale, and Contrastive Filtering keeps an
+instruction when |gap| > theta. The paper's theta = 3 belongs to the 1-10 pairwise scale only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+SchemeName = Literal["pairwise-1-10", "logprob-pairwise", "pointwise-logprob"]
+
+
+@dataclass(frozen=True)
+class Scale:
+    scheme: str
+    template: str  # prompts/<template>.jinja
+    threshold: float  # default theta
+    gap_max: float  # |gap| never exceeds this
+    max_tokens: int  # default judge answer cap
+    description: str
+
+
+SCALES: dict[str, Scale] = {
+    "pairwise-1-10": Scale(
+        "pairwise-1-10", "judge", 3.0, 9.0, 256,
+        "paper's Vicuna-style judge: both answers scored 1-10 in one call, both orders averaged; "
+        "gap = strong - target in [-9, 9]; default theta 3 (paper)",
+    ),
+    "logprob-pairwise": Scale(
+        "logprob-pairwise", "judge_preference", 0.1, 1.0, 32,
+        "one-token 'A or B' preference read from top_logprobs, both orders averaged: P = P(strong better); "
+        "gap = 2P - 1 in [-1, 1]; default theta 0.1",
+    ),
+    "pointwise-logprob": Scale(
+        "pointwise-logprob", "judge_pointwise", 1.0, 9.0, 32,
+        "each answer rated alone; expected 1-10 rating from digit logprobs ('10' split as '1','0' handled); "
+        "gap = E[strong] - E[target] in [-9, 9]; default theta 1",
+    ),
+}

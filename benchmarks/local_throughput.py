@@ -1,4 +1,4 @@
-"""Generated tokens/s through codeclm's path (dspy.LM -> litellm) vs a raw HTTP request, same local server.
+"""Generated tokens/s through codeclm's path (EngineLM -> dspy.LM -> litellm) vs raw HTTP, same local server.
 
 Usage: python benchmarks/local_throughput.py [--model smollm2-135m-instruct] [--reps 5] [--max-tokens 128]
 Both sides send the same messages, max_tokens and temperature 0, interleaved, after one warm-up each.
@@ -32,9 +32,19 @@ def raw_call(api_base: str, model: str, max_tokens: int) -> int:
         return json.load(r)["usage"]["completion_tokens"]
 
 
-def dspy_call(lm: dspy.LM) -> int:
-    lm(messages=MESSAGES)
-    return lm.history[-1]["usage"]["completion_tokens"]
+def make_lm(api_base: str, model: str, max_tokens: int):
+    """codeclm's own LM (no cache, no limiter); plain dspy.LM where the engine is absent."""
+    try:
+        from codeclm.engine.lm import EngineLM
+    except ImportError:
+        return dspy.LM(f"openai/{model}", api_base=api_base, api_key="local", engine="litellm", cache=False,
+                       temperature=0, max_tokens=max_tokens)
+    return EngineLM(f"openai/{model}", api_base=api_base, api_key="local", role="bench",
+                    temperature=0, max_tokens=max_tokens)
+
+
+def lm_call(lm) -> int:
+    return lm.forward(messages=MESSAGES).usage.completion_tokens
 
 
 def timed(fn) -> tuple[float, int]:
@@ -54,14 +64,13 @@ def main() -> None:
     t0 = time.perf_counter()
     with LocalServer(args.model) as server:
         start_s = time.perf_counter() - t0
-        lm = dspy.LM(f"openai/{server.model}", api_base=server.api_base, api_key="local", engine="litellm",
-                     cache=False, temperature=0, max_tokens=args.max_tokens)
+        lm = make_lm(server.api_base, server.model, args.max_tokens)
         raw = lambda: raw_call(server.api_base, server.model, args.max_tokens)  # noqa: E731
-        via = lambda: dspy_call(lm)  # noqa: E731
+        via = lambda: lm_call(lm)  # noqa: E731
         raw(), via()  # warm-up: page in weights, fill the prompt cache, import litellm's lazy parts
-        rates: dict[str, list[float]] = {"raw HTTP": [], "codeclm (dspy.LM)": []}
+        rates: dict[str, list[float]] = {"raw HTTP": [], "codeclm (EngineLM)": []}
         for _ in range(args.reps):
-            for label, fn in (("raw HTTP", raw), ("codeclm (dspy.LM)", via)):
+            for label, fn in (("raw HTTP", raw), ("codeclm (EngineLM)", via)):
                 rate, tokens = timed(fn)
                 rates[label].append(rate)
     print(f"model {args.model}: server start (weights check + load + healthy) {start_s:.1f} s; "
@@ -69,7 +78,7 @@ def main() -> None:
     for label, values in rates.items():
         print(f"  {label:18s} median {statistics.median(values):6.1f} tok/s  "
               f"(min {min(values):.1f}, max {max(values):.1f})")
-    ratio = statistics.median(rates["codeclm (dspy.LM)"]) / statistics.median(rates["raw HTTP"])
+    ratio = statistics.median(rates["codeclm (EngineLM)"]) / statistics.median(rates["raw HTTP"])
     print(f"  ratio codeclm/raw = {ratio:.3f} (target >= 0.95)")
 
 

@@ -15,7 +15,7 @@ from codeclm.steps.contrast import Contrast, ContrastiveFilter, decide
 from codeclm.steps.decode import Decode
 from codeclm.steps.encode import Encode
 from codeclm.steps.enlarge import Enlarge
-from codeclm.steps.judge import Judge
+from codeclm.judging.schemes import judge_from_config
 from codeclm.steps.respond import Respond
 from codeclm.steps.rubrics import Improve, Rubrics, SelfRubrics
 from codeclm.templates import PromptLibrary
@@ -63,9 +63,9 @@ class CodecLM(dspy.Module):
         self.contrastive_filter = ContrastiveFilter(
             respond_strong=Respond(rendered["respond"], strong, role="strong", **common, **answer),
             respond_target=Respond(rendered["respond"], target, role="target", **common, **answer),
-            judge=Judge(rendered["judge"], judge, **common, **config.judging.model_dump()),
+            judge=judge_from_config(config, prompts, judge),
         )
-        self.templates = {step: rendered[step].sha256 for step in STEPS}
+        self.templates = {step: rendered[step].sha256 for step in STEPS} | {"judge": self.contrastive_filter.judge.template_sha256}
 
         if not config.ablation.metadata:  # ablation: new instructions from each seed, Self-Instruct style
             seeded = prompts.render("self_instruct")

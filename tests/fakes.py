@@ -16,21 +16,29 @@ STEP_BY_FIELD = {
     "improved_instruction": "improve",
     "response": "respond",
     "score_1": "judge",
+    "preferred": "judge",  # logprob-pairwise judge
+    "rating": "judge",  # pointwise-logprob judge
 }
 
 
 def step_of(messages: list[dict[str, Any]]) -> str:
     system = messages[0]["content"]
     outputs = system.split("Your output fields are:", 1)[-1].split("All interactions", 1)[0]
-    for field in ("improved_instruction", "score_1", "actions", "new_instructions", "response", "use_case"):
+    for field in ("improved_instruction", "score_1", "preferred", "rating", "actions", "new_instructions", "response", "use_case"):
         if f"`{field}`" in outputs:
             return STEP_BY_FIELD[field]
     raise AssertionError(f"unknown step for prompt: {system[:200]}")
 
 
+# Pairwise-judge scripts read answer_1/answer_2; the logprob-pairwise judge calls them answer_a/answer_b.
+_ALIASES = {"answer_1": "answer_a", "answer_2": "answer_b"}
+
+
 def field_value(messages: list[dict[str, Any]], name: str) -> str:
     """The value of input field `name` in the last user message."""
     text = messages[-1]["content"]
+    if f"[[ ## {name} ## ]]" not in text and f"[[ ## {_ALIASES.get(name)} ## ]]" in text:
+        name = _ALIASES[name]
     start = text.index(f"[[ ## {name} ## ]]") + len(f"[[ ## {name} ## ]]")
     ends = [i for i in (text.find("[[ ##", start), text.find("\n\nRespond with the corresponding", start)) if i >= 0]
     return text[start:min(ends) if ends else None].strip()
@@ -42,6 +50,32 @@ def chat_answer(fields: dict[str, Any]) -> str:
         rendered = value if isinstance(value, str) else json.dumps(value)
         parts.append(f"[[ ## {name} ## ]]\n{rendered}")
     return "\n\n".join(parts + ["[[ ## completed ## ]]"])
+
+
+class WithLogprobs:
+    """A scripted answer that also carries `logprobs.content` (a list of {token, logprob, top_logprobs})."""
+
+    def __init__(self, answer: Any, content: list[dict[str, Any]]):
+        self.answer, self.content = answer, content
+
+
+def logprob_tokens(text: str, choice_at: str, top: dict[str, float]) -> list[dict[str, Any]]:
+    """`text` split at `choice_at` into tokens; the token `choice_at` gets `top` as its alternatives."""
+    before, _, after = text.partition(choice_at)
+    tokens = [{"token": before, "logprob": 0.0, "top_logprobs": []}] if before else []
+    tokens.append({"token": choice_at, "logprob": top.get(choice_at, -0.1),
+                   "top_logprobs": [{"token": t, "logprob": lp} for t, lp in top.items()]})
+    return tokens + ([{"token": after, "logprob": 0.0, "top_logprobs": []}] if after else [])
+
+
+def as_preference(scores: dict[str, Any]) -> WithLogprobs:
+    """A pairwise 1-10 script answer turned into a logprob-pairwise one: P(A) = sigmoid(score_1 - score_2)."""
+    import math
+
+    p_a = 1 / (1 + math.exp(float(scores["score_2"]) - float(scores["score_1"])))
+    label = "A" if p_a >= 0.5 else "B"
+    text = chat_answer({"preferred": label})
+    return WithLogprobs(text, logprob_tokens(text, label, {"A": math.log(max(p_a, 1e-12)), "B": math.log(max(1 - p_a, 1e-12))}))
 
 
 class ScriptedLM(dspy.BaseLM):
@@ -58,10 +92,18 @@ class ScriptedLM(dspy.BaseLM):
         with self._lock:
             self.calls.append((step, messages, kwargs))
         answer = self.script(step, messages)
+        logprobs = None
+        if isinstance(answer, dict) and "score_1" in answer and "`preferred`" in messages[0]["content"]:
+            answer = as_preference(answer)
+        if isinstance(answer, WithLogprobs):
+            answer, logprobs = answer.answer, {"content": answer.content}
         content = answer if isinstance(answer, str) else chat_answer(answer)
+        choice = {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        if logprobs is not None:
+            choice["logprobs"] = logprobs
         return litellm.ModelResponse(
             model=self.model,
-            choices=[{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            choices=[choice],
             usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
         )
 

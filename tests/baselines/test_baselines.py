@@ -139,7 +139,8 @@ def test_no_metadata_ablation(root, tmp_path, seeds_file):
     target = FieldLM({"response": lambda m: {"response": "bad answer"}})
     lm = FieldLM({"new_instructions": lambda m: {"new_instructions": ["New task from " + json.loads(field_value(m, "examples"))[0]]},
                   "response": respond, "score_1": judge})
-    cfg = load_config(root / "programs" / "codeclm.yaml", ["ablation.metadata=false", "ablation.self_rubrics=false", "instructions_per_metadata=1"])
+    cfg = load_config(root / "programs" / "codeclm.yaml", ["ablation.metadata=false", "ablation.self_rubrics=false", "instructions_per_metadata=1",
+                                                          "judging.scheme=pairwise-1-10"])
     result = build_program(cfg, {"strong": lm, "target": target, "judge": lm})(seeds=SEEDS)
     assert "use_case" not in {output_field(c[1]) for c in lm.calls}  # no Encode
     assert sorted(r.instruction for r in result.records) == sorted("New task from " + s for s in SEEDS)

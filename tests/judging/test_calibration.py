@@ -111,3 +111,22 @@ def test_run_reports_calibration_beside_counts_and_records_name_the_scheme(confi
     summary2 = run(config, output=str(tmp_path / "out2.jsonl"), lms={"strong": strong2, "target": target()})
     assert summary2["judge"]["calibration"]["cached"] is True
     assert strong2.steps().count("judge") == 2 * len(records)
+
+
+def test_judge_check_subcommand_is_wired():
+    from codeclm.cli import build_parser
+
+    args = build_parser().parse_args(["judge", "check", "programs/codeclm.yaml", "--all", "--no-cache", "--set", "seeds.limit=3"])
+    assert args.all and args.no_cache and args.set == ["seeds.limit=3"] and args.func.__name__ == "_cmd_judge_check"
+
+
+def test_logprobs_survive_the_engine_cache_round_trip():
+    from codeclm.engine.lm import _from_cache, _to_dict
+    from codeclm.judging.logprobs import token_logprobs
+    from fakes import logprob_tokens
+    import litellm
+
+    content = logprob_tokens("[[ ## preferred ## ]]\nA", "A", {"A": -0.2, "B": -1.7})
+    response = litellm.ModelResponse(choices=[{"index": 0, "message": {"role": "assistant", "content": "x"}, "logprobs": {"content": content}}])
+    again = _from_cache(_to_dict(response))
+    assert token_logprobs(again.choices[0].logprobs) == token_logprobs(response.choices[0].logprobs)

@@ -54,6 +54,8 @@ def main() -> None:
         for scheme in args.schemes:
             reports.append(evaluate(make_judge(scheme, prompts, lm, max_attempts=2), pairs))
             console.print(f"{scheme}: {reports[-1].line()}, {reports[-1].seconds_per_pair:.1f} s/pair", highlight=False)
+            gaps = ", ".join(f"{r.pair_id} {r.verdict.gap:+.3f}" if r.verdict else f"{r.pair_id} failed" for r in reports[-1].results)
+            console.print(f"  gaps: {gaps}", highlight=False)
         console.print(table(reports))
 
 

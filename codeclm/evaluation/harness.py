@@ -17,7 +17,7 @@ from codeclm.evaluation.results import EvalReport, ItemJudgment
 from codeclm.evaluation.rules import RULES, item_outcome, order_outcome
 from codeclm.io import read_jsonl
 from codeclm.runner import Runner
-from codeclm.steps.judge import Judge
+from codeclm.judging.schemes import make_judge
 from codeclm.steps.respond import Respond
 from codeclm.templates import PromptLibrary
 
@@ -28,12 +28,12 @@ class Evaluator(dspy.Module):
     The judge sees the reference in the Judge's `strong` slot and the candidate in its `target` slot.
     """
 
-    def __init__(self, respond_prompt, judge_prompt, lms: dict[str, dspy.BaseLM], *, answering: dict,
-                 judging: dict, max_attempts: int, rule: str):
+    def __init__(self, respond_prompt, judge: dspy.Module, lms: dict[str, dspy.BaseLM], *, answering: dict,
+                 max_attempts: int, rule: str):
         super().__init__()
         self.respond_candidate = Respond(respond_prompt, lms["candidate"], role="candidate", max_attempts=max_attempts, **answering)
         self.respond_reference = Respond(respond_prompt, lms["reference"], role="reference", max_attempts=max_attempts, **answering)
-        self.judge = Judge(judge_prompt, lms["judge"], max_attempts=max_attempts, **dict(judging, temperature=0.0))
+        self.judge = judge
         self.rule = rule
 
     def forward(self, item: BenchmarkItem, models: dict[str, str]) -> ItemJudgment:
@@ -53,6 +53,8 @@ class Evaluator(dspy.Module):
 def score(item: ItemJudgment, rule: str) -> ItemJudgment:
     """Per-order outcomes for the candidate and the item's outcome under `rule`."""
     orders = [order_outcome(o.target, o.strong) for o in item.verdict.orders]
+    if len(orders) == 1:  # pointwise schemes rate each answer alone: one outcome, whatever the order
+        orders = orders * 2
     return item.model_copy(update={"order_outcomes": orders, "outcome": item_outcome(orders, rule), "rule": rule})
 
 
@@ -86,9 +88,10 @@ def evaluate(benchmark: str, candidate: str, reference: str = "strong", judge: s
     prompts = PromptLibrary(config.resolve(config.prompts), config.template_variables())
     with ExitStack() as stack:
         bound = lms if lms is not None else build_eval_lms(specs, stack, "codeclm eval")
-        evaluator = Evaluator(prompts.render("respond"), prompts.render("judge"), bound, rule=rule,
-                              answering=config.answering.model_dump(), judging=config.judging.model_dump(),
-                              max_attempts=config.max_attempts)
+        judge_step = make_judge(config.judging.scheme, prompts, bound["judge"], max_attempts=config.max_attempts,
+                                temperature=0.0, max_tokens=config.judging.max_tokens)  # the filter's scheme, at temperature 0
+        evaluator = Evaluator(prompts.render("respond"), judge_step, bound, rule=rule,
+                              answering=config.answering.model_dump(), max_attempts=config.max_attempts)
         todo = [item for item in items if item.id not in previous]
         runner = runner or Runner(config.concurrency)
         outcomes = runner.map("eval", lambda item: evaluator(item=item, models=models), todo)

@@ -45,6 +45,7 @@ def fakes():
 
 def run(root, bench, tmp_path, rule, lms=None):
     return evaluate(str(bench), "target", "strong", program=root / "programs" / "codeclm.yaml", field="prompt",
+                    overrides=["judging.scheme=pairwise-1-10"],
                     rule=rule, out=tmp_path / "out.jsonl", lms=lms or fakes(), bootstrap=200)
 
 
@@ -114,3 +115,13 @@ def test_bad_benchmarks(tmp_path):
         load_benchmark(str(empty))
     with pytest.raises(BenchmarkError, match="no field 'question'"):
         load_benchmark("vicuna", field="question")
+
+
+def test_pointwise_verdict_counts_for_both_orders():
+    from codeclm.evaluation.harness import score
+    from codeclm.evaluation.results import ItemJudgment
+    from codeclm.steps.judge import OrderVerdict, combine
+
+    verdict = combine([OrderVerdict(order="pointwise", strong=4.0, target=7.0)], "pointwise-logprob")
+    item = score(ItemJudgment(id="x", category="all", instruction="i", rule="paper", verdict=verdict), "paper")
+    assert item.order_outcomes == ["win", "win"] and item.outcome == "win"

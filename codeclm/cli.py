@@ -41,7 +41,12 @@ def _cmd_show(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from codeclm.local import DEFAULT_STRONG, DEFAULT_TARGET, serve_forever
 
-    serve_forever(args.models or [DEFAULT_STRONG, DEFAULT_TARGET])
+    def ready(servers) -> None:
+        for server in servers:
+            console.print(f"[bold]{server.model}[/] at {server.api_base}  (log: {server.log_path})", highlight=False)
+        console.print("`codeclm run` on this machine reuses these servers. Ctrl-C stops them.")
+
+    serve_forever(args.models or [DEFAULT_STRONG, DEFAULT_TARGET], ready=ready)
     return 0
 
 

@@ -18,7 +18,7 @@ console = Console(stderr=True)
 def _cmd_run(args: argparse.Namespace) -> int:
     from codeclm.run import run_file
 
-    summary = run_file(args.program, args.set, seeds_path=args.seeds, output=args.out, console=console)
+    summary = run_file(args.program, args.set, seeds_path=args.seeds, output=args.out, console=console, tuned=args.tuned)
     _print_summary(summary)
     return 0
 
@@ -89,6 +89,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_optimize(args: argparse.Namespace) -> int:
+    """Tune one step's prompt for the target LLM with a DSPy optimizer; save the whole program."""
+    from codeclm.optimize import optimize_file
+
+    optimize_file(args.program, args.set, step=args.step, optimizer=args.optimizer, trainset=args.trainset,
+                  heldout=args.heldout, out=args.out, tuned=args.tuned, demos=args.demos, seeds_path=args.seeds, console=console)
+    return 0
+
+
 def _print_summary(summary: dict) -> None:
     table = Table(title=f"codeclm run: {summary['program']}", show_header=False)
     table.add_row("kept records", str(summary["kept"]))
@@ -125,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = program_command("run", "run a program and write its dataset")
     p.add_argument("--seeds", help="seeds file (overrides seeds.path)")
     p.add_argument("--out", help="output JSONL (overrides output)")
+    p.add_argument("--tuned", help="tuned program JSON (codeclm optimize) whose prompts and demos replace the templates'")
     p.set_defaults(func=_cmd_run)
 
     p = program_command("show", "print the rendered prompt of each step")
@@ -175,6 +185,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", required=True, choices=["alpaca", "sharegpt", "openai-chat"])
     p.add_argument("--out", help="output file (default: next to the data)")
     p.set_defaults(func=_cmd_export)
+
+    p = program_command("optimize", "tune one step's prompt for the target LLM with a DSPy optimizer (docs/optimize.md)")
+    p.add_argument("--step", required=True, help="decode, improve or respond (strong role)")
+    p.add_argument("--optimizer", choices=["bootstrap", "mipro-light"], default="bootstrap", help="BootstrapFewShot or MIPROv2(auto='light')")
+    p.add_argument("--trainset", type=int, default=12, help="training metadata for the optimizer (default 12)")
+    p.add_argument("--heldout", type=int, help="held-out metadata for the before/after table (default: max(2, trainset/2))")
+    p.add_argument("--demos", type=int, default=4, help="max bootstrapped demos (default 4)")
+    p.add_argument("--seeds", help="seeds file (overrides seeds.path)")
+    p.add_argument("--tuned", help="start from this tuned program JSON (tune steps one after another)")
+    p.add_argument("--out", help="tuned program JSON (default: <program dir>/<name>.tuned.json)")
+    p.set_defaults(func=_cmd_optimize)
     return parser
 
 

@@ -55,9 +55,12 @@ class RecordingRunner(Runner):
 
 def run(
     config: ProgramConfig, *, seeds_path: str | None = None, output: str | None = None,
-    console: Console | None = None, lms: dict[str, Any] | None = None,
+    console: Console | None = None, lms: dict[str, Any] | None = None, tuned: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Run `config` (on `lms` if given, else the YAML's models); return the summary also written to the manifest."""
+    """Run `config` (on `lms` if given, else the YAML's models); return the summary also written to the manifest.
+
+    `tuned`: a saved (e.g. `codeclm optimize`d) program JSON whose instructions and demos replace the templates'.
+    """
     console = console or Console(stderr=True)
     started = time.time()
     out = Path(output) if output else config.resolve(config.output)
@@ -71,6 +74,8 @@ def run(
         engine = open_engine(config, stack)
         lms = lms if lms is not None else build_lms(config, stack, engine)
         program = build_program(config, lms)  # `program:` picks CodecLM or a baseline
+        if tuned:
+            program.load(str(tuned))
         calibration = check_judge(config, program, seeds, console)
         progress = stack.enter_context(StageProgress(console))
         runner = RecordingRunner(config.concurrency, kept, dropped, progress)

@@ -19,7 +19,7 @@ is the metric). See docs/optimize.md.
 
 from __future__ import annotations
 
-import logging
+import copy
 import random
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -66,6 +66,11 @@ class StepProgram(dspy.Module):
     def __init__(self, step: dspy.Module):
         super().__init__()
         self.step = step
+
+    def deepcopy(self) -> "StepProgram":
+        """Optimizers copy the program: copy the prompts, share the step's LM (a client with a cache, not a parameter)."""
+        lm = getattr(self.step, "lm", None)
+        return copy.deepcopy(self, {id(lm): lm} if lm is not None else {})
 
     def forward(self, **inputs: Any) -> dspy.Prediction:
         trace = dspy.settings.trace
@@ -289,15 +294,8 @@ def optimize(
 
 
 def _compile(optimizer: str, module: dspy.Module, train: list, metric: ContrastMetric, lm, config: ProgramConfig, demos: int) -> StepProgram:
-    student = StepProgram(module)
     teleprompter = make_optimizer(optimizer, metric, lm, config, demos)
-    base_log = logging.getLogger("dspy.primitives.base_module")
-    level = base_log.level
-    base_log.setLevel(logging.ERROR)  # deepcopy warns that the LM is shared, which is what we want
-    try:
-        return teleprompter.compile(student, trainset=train)
-    finally:
-        base_log.setLevel(level)
+    return teleprompter.compile(StepProgram(module), trainset=train)
 
 
 def _put_back(module: dspy.Module, tuned: dspy.Module, keep_template_demos: bool) -> None:
@@ -311,13 +309,14 @@ def _put_back(module: dspy.Module, tuned: dspy.Module, keep_template_demos: bool
 
 
 def print_result(result: OptimizeResult, console: Console) -> None:
-    table = Table(title=f"codeclm optimize: {result.step} ({result.optimizer}, {result.train_size} train examples)")
+    table = Table(title=f"optimize {result.step} ({result.optimizer})")
     table.add_column("held-out metric")
     table.add_column("before", justify="right")
     table.add_column("after", justify="right")
     table.add_row("mean (0-1)", f"{result.mean(result.before):.3f}", f"{result.mean(result.after):.3f}")
     table.add_row(f"passing (> {result.threshold:.3f})", f"{result.passed(result.before):.0%}", f"{result.passed(result.after):.0%}")
-    table.add_row("examples", str(len(result.before)), str(len(result.after)))
+    table.add_row("held-out examples", str(len(result.before)), str(len(result.after)))
+    table.add_row("train examples", str(result.train_size), "")
     console.print(table)
     console.print(f"{result.demos} demos on {result.step}; saved the tuned program: {result.out}", highlight=False)
     console.print(f"use it: codeclm run PROGRAM.yaml --tuned {result.out}", highlight=False)

@@ -109,3 +109,36 @@ def test_mipro_without_optuna_says_what_to_install(config, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "optuna", None)
     with pytest.raises(OptimizeError, match=r"pip install 'codeclm\[optimize\]'"):
         optimize(config, "decode", optimizer="mipro-light", trainset=2, heldout=1, lms=lms())
+
+
+class ProposerLM(ScriptedLM):
+    """The strong fake, also answering MIPROv2's proposer prompts (every output field: a tuned instruction)."""
+
+    def forward(self, prompt=None, messages=None, **kwargs):
+        try:
+            return super().forward(prompt=prompt, messages=messages, **kwargs)
+        except AssertionError:
+            import re
+
+            import litellm
+            from fakes import chat_answer
+
+            outputs = messages[0]["content"].split("Your output fields are:", 1)[1].split("All interactions", 1)[0]
+            content = chat_answer({name: "Write instructions the weak model fails." for name in re.findall(r"\d+\. `(\w+)`", outputs)})
+            return litellm.ModelResponse(model=self.model, choices=[{"index": 0, "message": {"role": "assistant", "content": content},
+                                         "finish_reason": "stop"}], usage={"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2})
+
+
+def test_mipro_light_picks_a_proposed_instruction_that_raises_the_metric(config, tmp_path):
+    pytest.importorskip("optuna")
+
+    def script(step, messages):
+        if step == "decode" and "weak model fails" in messages[0]["content"]:
+            return {"new_instructions": [f"Hard task {i} [harder: tuned]" for i in (1, 2)]}
+        return strong_script(harder_wins)(step, messages)
+
+    out = tmp_path / "mipro.json"
+    result = optimize(config, "decode", optimizer="mipro-light", trainset=4, heldout=2, out=out,
+                      lms={"strong": ProposerLM(script, model="fake/strong"), "target": target_lm()})
+    assert result.mean(result.before) == 0.0 and result.mean(result.after) == pytest.approx(7 / 9)
+    assert "weak model fails" in json.loads(out.read_text())["decode.predict"]["signature"]["instructions"]

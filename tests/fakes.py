@@ -21,8 +21,18 @@ STEP_BY_FIELD = {
 }
 
 
+# Plain-text judges (codeclm.judging.plain_adapter) label inputs by their descriptions.
+_PLAIN_LABELS = {"instruction": "User instruction", "answer_a": "Answer A", "answer_b": "Answer B", "answer": "Answer"}
+
+
+def is_plain(messages: list[dict[str, Any]]) -> bool:
+    return "[[ ##" not in messages[0]["content"]
+
+
 def step_of(messages: list[dict[str, Any]]) -> str:
     system = messages[0]["content"]
+    if is_plain(messages):
+        return "judge"  # only the log-probability judges use the plain adapter
     outputs = system.split("Your output fields are:", 1)[-1].split("All interactions", 1)[0]
     for field in ("improved_instruction", "score_1", "preferred", "rating", "actions", "new_instructions", "response", "use_case"):
         if f"`{field}`" in outputs:
@@ -37,11 +47,32 @@ _ALIASES = {"answer_1": "answer_a", "answer_2": "answer_b"}
 def field_value(messages: list[dict[str, Any]], name: str) -> str:
     """The value of input field `name` in the last user message."""
     text = messages[-1]["content"]
+    if is_plain(messages):
+        return _plain_value(text, _PLAIN_LABELS[_ALIASES.get(name, name) if name in _ALIASES and f"{_PLAIN_LABELS[_ALIASES[name]]}:" in text else name])
     if f"[[ ## {name} ## ]]" not in text and f"[[ ## {_ALIASES.get(name)} ## ]]" in text:
         name = _ALIASES[name]
     start = text.index(f"[[ ## {name} ## ]]") + len(f"[[ ## {name} ## ]]")
     ends = [i for i in (text.find("[[ ##", start), text.find("\n\nRespond with the corresponding", start)) if i >= 0]
     return text[start:min(ends) if ends else None].strip()
+
+
+def _plain_value(text: str, label: str) -> str:
+    start = text.index(f"{label}:\n") + len(label) + 2
+    ends = [text.find(f"\n\n{other}:\n", start) for other in _PLAIN_LABELS.values()]
+    ends = [e for e in ends if e >= 0] + [text.rfind("\n\n")]
+    return text[start:min(e for e in ends if e >= start)].strip()
+
+
+def to_plain(answer: Any) -> Any:
+    """A scripted chat-format answer as a plain-text judge's reply: the field value alone."""
+    if isinstance(answer, WithLogprobs):
+        content = [t for t in answer.content if t["top_logprobs"]] or answer.content
+        return WithLogprobs(to_plain(answer.answer), content)
+    if isinstance(answer, dict):
+        return str(next(iter(answer.values())))
+    if isinstance(answer, str) and answer.startswith("[[ ##"):
+        return answer.split("]]", 1)[1].split("[[ ##", 1)[0].strip()
+    return answer
 
 
 def chat_answer(fields: dict[str, Any]) -> str:
@@ -93,8 +124,10 @@ class ScriptedLM(dspy.BaseLM):
             self.calls.append((step, messages, kwargs))
         answer = self.script(step, messages)
         logprobs = None
-        if isinstance(answer, dict) and "score_1" in answer and "`preferred`" in messages[0]["content"]:
+        if isinstance(answer, dict) and "score_1" in answer and "Answer A:" in messages[-1]["content"]:
             answer = as_preference(answer)
+        if is_plain(messages):
+            answer = to_plain(answer)
         if isinstance(answer, WithLogprobs):
             answer, logprobs = answer.answer, {"content": answer.content}
         content = answer if isinstance(answer, str) else chat_answer(answer)

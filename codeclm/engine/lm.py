@@ -35,6 +35,8 @@ def silence_legacy_forward_warning() -> None:
     """
     warnings.filterwarnings("ignore", message=r"Implementing custom LMs through BaseLM\.forward\(\)",
                             category=DeprecationWarning)
+    # Our cache keys on rollout_id at every temperature (item identity); DSPy's warning is about its own cache.
+    warnings.filterwarnings("ignore", message=r"rollout_id has no effect when temperature=0", category=UserWarning)
 
 
 silence_legacy_forward_warning()

@@ -53,6 +53,8 @@ def answer_position(tokens: list[TokenLogprob], field_name: str) -> int:
         if found >= 0:
             end = found + len(marker)
             break
+    if end < 0 and "[[ ##" not in text and "{" not in text:
+        end = 0  # a plain-text answer (PlainAdapter): the first token with text is the answer
     if end < 0:
         raise ValueError(f"no `{field_name}` field in the judge's answer: {text[:120]!r}")
     for i, t in enumerate(tokens):

@@ -7,6 +7,7 @@ no position bias and one "pointwise" order per verdict (orders_agree is triviall
 
 from __future__ import annotations
 
+from codeclm.judging.plain_adapter import PlainAdapter
 from codeclm.judging.logprobs import answer_position, digit_distribution, expected_score, token_logprobs
 from codeclm.judging.preference import LOGPROB_CONFIG
 from codeclm.judging.signatures import PointwiseSignature
@@ -18,6 +19,7 @@ class PointwiseJudge(Step):
     """Rates the strong and the target answer separately; reads the expected rating."""
 
     name = "judge"
+    adapter = PlainAdapter()  # the answer token comes first, without DSPy's field scaffolding
     signature = PointwiseSignature
     scheme = "pointwise-logprob"
     scale = "gap of expected 1-10 ratings, -9..9"

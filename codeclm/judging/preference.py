@@ -8,6 +8,7 @@ the local 1.5B always answered "2" (../shared/LOCAL_MODELS.md).
 
 from __future__ import annotations
 
+from codeclm.judging.plain_adapter import PlainAdapter
 from codeclm.judging.logprobs import answer_position, label_distribution, token_logprobs
 from codeclm.judging.signatures import PreferenceSignature
 from codeclm.judging.verdict import OrderVerdict, Verdict, combine
@@ -21,6 +22,7 @@ class PreferenceJudge(Step):
     """Asks which answer is better (A or B) and reads the probability of each label."""
 
     name = "judge"
+    adapter = PlainAdapter()  # the answer token comes first, without DSPy's field scaffolding
     signature = PreferenceSignature
     scheme = "logprob-pairwise"
     scale = "2*P(strong better)-1, -1..1"

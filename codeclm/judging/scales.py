@@ -29,12 +29,12 @@ SCALES: dict[str, Scale] = {
         "gap = strong - target in [-9, 9]; default theta 3 (paper)",
     ),
     "logprob-pairwise": Scale(
-        "logprob-pairwise", "judge_preference", 0.1, 1.0, 32,
+        "logprob-pairwise", "judge_preference", 0.1, 1.0, 3,
         "one-token 'A or B' preference read from top_logprobs, both orders averaged: P = P(strong better); "
         "gap = 2P - 1 in [-1, 1]; default theta 0.1",
     ),
     "pointwise-logprob": Scale(
-        "pointwise-logprob", "judge_pointwise", 1.0, 9.0, 32,
+        "pointwise-logprob", "judge_pointwise", 1.0, 9.0, 3,
         "each answer rated alone; expected 1-10 rating from digit logprobs ('10' split as '1','0' handled); "
         "gap = E[strong] - E[target] in [-9, 9]; default theta 1",
     ),

@@ -29,6 +29,7 @@ class Step(dspy.Module):
 
     name: str = "step"
     signature: type[dspy.Signature]
+    adapter: dspy.Adapter | None = None  # None: DSPy's configured adapter (ChatAdapter)
 
     def __init__(self, prompt: RenderedPrompt, lm: dspy.BaseLM | None = None, max_attempts: int = 3, **lm_config):
         super().__init__()
@@ -55,7 +56,7 @@ class Step(dspy.Module):
             if attempt and not config.get("temperature"):
                 config["temperature"] = 0.7  # a deterministic re-ask would repeat the same bad answer
             try:
-                with dspy.context(lm=self.lm) if self.lm is not None else nullcontext():
+                with self._context():
                     return validate(self.predict(**inputs, config=config))
             except INVALID_ANSWER as exc:
                 problem = _one_line(exc)
@@ -66,6 +67,10 @@ class Step(dspy.Module):
             except Exception as exc:  # noqa: BLE001 - an endpoint failure ends this item, not the run
                 raise StepError(self.name, f"LLM call failed: {_one_line(exc)}", endpoint_failure=True) from exc
         raise StepError(self.name, f"no valid answer after {self.max_attempts} attempts: {problem}")
+
+    def _context(self):
+        settings = {k: v for k, v in (("lm", self.lm), ("adapter", self.adapter)) if v is not None}
+        return dspy.context(**settings) if settings else nullcontext()
 
 
 def _one_line(exc: BaseException, limit: int = 300) -> str:

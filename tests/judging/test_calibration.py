@@ -98,6 +98,7 @@ def test_run_stops_before_filtering_when_the_judge_is_at_chance(config, tmp_path
 
 
 def test_run_reports_calibration_beside_counts_and_records_name_the_scheme(config, tmp_path):
+    config = config.model_copy(update={"judging": config.judging.model_copy(update={"scheme": "logprob-pairwise"}), "theta": 0.1})
     judge = lambda m: preference(0.9 if strong_of(m) else 0.1)(m)  # noqa: E731
     strong = ScriptedLM(program_script(judge))
     summary = run(config, output=str(tmp_path / "out.jsonl"), lms={"strong": strong, "target": target()})

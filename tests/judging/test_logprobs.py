@@ -41,7 +41,8 @@ def test_answer_position_in_other_tokenizations(tokens, expected):
 
 def test_missing_field_or_empty_answer_is_a_value_error():
     with pytest.raises(ValueError, match="no `preferred` field"):
-        answer_position([tok("A")], "preferred")
+        answer_position([tok("[[ ## other ## ]]"), tok("A")], "preferred")
+    assert answer_position([tok("\n"), tok("A")], "preferred") == 1  # a plain-text reply: first token with text
     with pytest.raises(ValueError, match="empty"):
         answer_position([tok("[[ ## preferred ## ]]"), tok("\n")], "preferred")
 

@@ -1,0 +1,57 @@
+"""A plain-text DSPy adapter for one-token judges: no `[[ ## field ## ]]` scaffolding.
+
+Small local models read a plain "Instruction / Answer A / Answer B / question" prompt far
+better than DSPy's structured chat format, and the answer token comes first, which is where a
+log-probability scheme reads its distribution. The instructions still come from the signature
+(so from the template, and optimizers can tune them); the final question is the output
+field's description.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import dspy
+from dspy.adapters.utils import parse_value
+
+
+class PlainAdapter(dspy.Adapter):
+    """Formats input fields as labelled paragraphs; parses the whole reply into the one output field."""
+
+    def format_system_message(self, signature) -> str:
+        return signature.instructions
+
+    def format_field_description(self, signature) -> str:
+        return ""
+
+    def format_field_structure(self, signature) -> str:
+        return ""
+
+    def format_task_description(self, signature) -> str:
+        return signature.instructions
+
+    def format_user_message_content(self, signature, inputs: dict[str, Any], prefix: str = "", suffix: str = "", main_request: bool = False) -> str:
+        parts = [prefix] if prefix else []
+        for name, field in signature.input_fields.items():
+            if name in inputs:
+                label = (field.json_schema_extra or {}).get("desc") or name.replace("_", " ")
+                label = label if label and not label.startswith("${") else name.replace("_", " ")
+                parts.append(f"{label[:1].upper()}{label[1:]}:\n{inputs[name]}")
+        if main_request:
+            (output,) = signature.output_fields.values()
+            parts.append((output.json_schema_extra or {}).get("desc", "") or "")
+        if suffix:
+            parts.append(suffix)
+        return "\n\n".join(p for p in parts if p)
+
+    def format_assistant_message_content(self, signature, outputs: dict[str, Any], missing_field_message=None) -> str:
+        (name,) = signature.output_fields
+        return str(outputs.get(name, missing_field_message or ""))
+
+    def parse(self, signature, completion: str) -> dict[str, Any]:
+        (name, field), = signature.output_fields.items()
+        match = re.search(r"[A-Za-z0-9]+", completion or "")
+        if not match:
+            raise ValueError(f"empty judge answer: {completion!r:.80}")
+        return {name: parse_value(match.group(0), field.annotation)}

@@ -31,8 +31,9 @@ def is_plain(messages: list[dict[str, Any]]) -> bool:
 
 def step_of(messages: list[dict[str, Any]]) -> str:
     system = messages[0]["content"]
-    if is_plain(messages):
-        return "judge"  # only the log-probability judges use the plain adapter
+    if is_plain(messages):  # plain adapter: the log-probability judges and Respond
+        last = messages[-1]["content"]
+        return "judge" if ("Reply with one letter" in last or "Rate the answer" in last) else "respond"
     outputs = system.split("Your output fields are:", 1)[-1].split("All interactions", 1)[0]
     for field in ("improved_instruction", "score_1", "preferred", "rating", "actions", "new_instructions", "response", "use_case"):
         if f"`{field}`" in outputs:
@@ -47,6 +48,8 @@ _ALIASES = {"answer_1": "answer_a", "answer_2": "answer_b"}
 def field_value(messages: list[dict[str, Any]], name: str) -> str:
     """The value of input field `name` in the last user message."""
     text = messages[-1]["content"]
+    if is_plain(messages) and name == "instruction" and "User instruction:\n" not in text:
+        return text.strip()  # Respond sends the instruction alone
     if is_plain(messages):
         return _plain_value(text, _PLAIN_LABELS[_ALIASES.get(name, name) if name in _ALIASES and f"{_PLAIN_LABELS[_ALIASES[name]]}:" in text else name])
     if f"[[ ## {name} ## ]]" not in text and f"[[ ## {_ALIASES.get(name)} ## ]]" in text:

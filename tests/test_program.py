@@ -85,7 +85,7 @@ def test_unparseable_score_is_reasked_not_misread(config):
 def test_item_that_never_parses_fails_alone(config):
     def respond_garbage_for_one(step, messages):
         if step == "respond" and "number 1" in field_value(messages, "instruction"):
-            return "I refuse to use your format."
+            return {"response": "   "}  # an empty answer never validates
         return strong_script()(step, messages)
 
     out = CodecLM(config, {"strong": ScriptedLM(respond_garbage_for_one), "target": target_lm()})(seeds=SEEDS)

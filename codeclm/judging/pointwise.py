@@ -7,7 +7,7 @@ no position bias and one "pointwise" order per verdict (orders_agree is triviall
 
 from __future__ import annotations
 
-from codeclm.judging.plain_adapter import PlainAdapter
+from codeclm.plain_adapter import PlainAdapter
 from codeclm.judging.logprobs import answer_position, digit_distribution, expected_score, token_logprobs
 from codeclm.judging.preference import LOGPROB_CONFIG
 from codeclm.judging.signatures import PointwiseSignature

@@ -8,7 +8,7 @@ the local 1.5B always answered "2" (../shared/LOCAL_MODELS.md).
 
 from __future__ import annotations
 
-from codeclm.judging.plain_adapter import PlainAdapter
+from codeclm.plain_adapter import PlainAdapter
 from codeclm.judging.logprobs import answer_position, label_distribution, token_logprobs
 from codeclm.judging.signatures import PreferenceSignature
 from codeclm.judging.verdict import OrderVerdict, Verdict, combine

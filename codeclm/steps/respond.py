@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from codeclm.plain_adapter import PlainAdapter
 from codeclm.signatures import RespondSignature
 from codeclm.steps.base import Step
 
@@ -18,6 +19,7 @@ class Respond(Step):
 
     name = "respond"
     signature = RespondSignature
+    adapter = PlainAdapter()  # the instruction as the user message, the reply as the response
 
     def __init__(self, *args, role: str = "strong", **kwargs):
         super().__init__(*args, **kwargs)

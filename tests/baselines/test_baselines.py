@@ -17,7 +17,13 @@ from codeclm.run import run
 SEEDS = ["Give three tips for staying healthy.", "Write a haiku about autumn leaves.", "Explain how a bicycle gear works."]
 
 
+from fakes import is_plain  # noqa: E402
+from fakes import step_of as plain_step_of  # noqa: E402  (before FieldLM swaps fakes.step_of)
+
+
 def output_field(messages):
+    if is_plain(messages):  # Respond and the log-probability judges use the plain adapter
+        return "response" if plain_step_of(messages) == "respond" else "score_1"
     outputs = messages[0]["content"].split("Your output fields are:", 1)[-1].split("All interactions", 1)[0]
     for name in ("new_instructions", "evolved_instruction", "created_instruction", "response", "use_case", "score_1"):
         if f"`{name}`" in outputs:

@@ -3,7 +3,7 @@
 import dspy
 import pytest
 
-from codeclm.judging.plain_adapter import PlainAdapter
+from codeclm.plain_adapter import PlainAdapter
 from codeclm.judging.signatures import PointwiseSignature, PreferenceSignature
 
 
@@ -30,3 +30,14 @@ def test_reply_parses_into_the_output_field(signature, reply, expected):
 def test_unparseable_reply_is_an_error(signature, reply):
     with pytest.raises((ValueError, dspy.utils.exceptions.AdapterParseError)):
         PlainAdapter().parse(signature, reply)
+
+
+def test_respond_sends_the_instruction_alone_and_keeps_the_whole_reply():
+    from codeclm.signatures import RespondSignature
+
+    signature = RespondSignature.with_instructions("Be concise.")
+    messages = PlainAdapter().format(signature, demos=[], inputs={"instruction": "Name two primes."})
+    assert messages == [{"role": "system", "content": "Be concise."}, {"role": "user", "content": "Name two primes."}]
+    assert PlainAdapter().parse(signature, " 2 and 3.\n\nBoth are prime. ") == {"response": "2 and 3.\n\nBoth are prime."}
+    with pytest.raises(ValueError):
+        PlainAdapter().parse(signature, "   ")

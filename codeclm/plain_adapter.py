@@ -1,10 +1,12 @@
-"""A plain-text DSPy adapter for one-token judges: no `[[ ## field ## ]]` scaffolding.
+"""A plain-text DSPy adapter: no `[[ ## field ## ]]` scaffolding, for one-output steps.
 
-Small local models read a plain "Instruction / Answer A / Answer B / question" prompt far
-better than DSPy's structured chat format, and the answer token comes first, which is where a
-log-probability scheme reads its distribution. The instructions still come from the signature
-(so from the template, and optimizers can tune them); the final question is the output
-field's description.
+Used where the reply itself is the value: Respond (an answer should be the model's natural
+answer to the instruction, not its skill at DSPy's format; SmolLM2-135M often breaks that
+format) and the log-probability judges (small models read a plain "Instruction / Answer A /
+Answer B / question" prompt far better, and the answer token comes first, which is where the
+scheme reads its distribution). Instructions still come from the signature, so from the
+template, and optimizers can tune them; the final question is the output field's description.
+A signature with one input field sends that value alone as the user message.
 """
 
 from __future__ import annotations
@@ -33,14 +35,18 @@ class PlainAdapter(dspy.Adapter):
 
     def format_user_message_content(self, signature, inputs: dict[str, Any], prefix: str = "", suffix: str = "", main_request: bool = False) -> str:
         parts = [prefix] if prefix else []
-        for name, field in signature.input_fields.items():
+        if len(signature.input_fields) == 1:
+            (name,) = signature.input_fields
+            parts.append(str(inputs.get(name, "")))
+        for name, field in signature.input_fields.items() if len(signature.input_fields) > 1 else ():
             if name in inputs:
                 label = (field.json_schema_extra or {}).get("desc") or name.replace("_", " ")
                 label = label if label and not label.startswith("${") else name.replace("_", " ")
                 parts.append(f"{label[:1].upper()}{label[1:]}:\n{inputs[name]}")
         if main_request:
             (output,) = signature.output_fields.values()
-            parts.append((output.json_schema_extra or {}).get("desc", "") or "")
+            question = (output.json_schema_extra or {}).get("desc", "") or ""
+            parts.append("" if question.startswith("${") else question)
         if suffix:
             parts.append(suffix)
         return "\n\n".join(p for p in parts if p)
@@ -51,6 +57,10 @@ class PlainAdapter(dspy.Adapter):
 
     def parse(self, signature, completion: str) -> dict[str, Any]:
         (name, field), = signature.output_fields.items()
+        if field.annotation is str:
+            if not (completion or "").strip():
+                raise ValueError("empty reply")
+            return {name: completion.strip()}
         match = re.search(r"[A-Za-z0-9]+", completion or "")
         if not match:
             raise ValueError(f"empty judge answer: {completion!r:.80}")

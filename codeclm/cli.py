@@ -202,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:  # DSPy warns on every capped reply; the judges' 3-token caps are deliberate
+        logging.getLogger("dspy.clients.lm").setLevel(logging.ERROR)
     try:
         return args.func(args)
     except CodecLMError as exc:

@@ -1,0 +1,80 @@
+"""End to end from a cassette: the shipped program on the real local models, replayed offline.
+
+Recorded against the embedded llama.cpp servers (strong Qwen2.5-Coder-1.5B, target
+SmolLM2-135M). To re-record: CODECLM_RECORD=1 pytest -o addopts="" --record-mode=rewrite tests/test_pipeline_cassette.py
+"""
+
+import json
+import os
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from codeclm.config import load_config
+from codeclm.program import STEPS
+from codeclm.records import Dropped, Record
+from codeclm.run import dropped_path, manifest_path, run
+from codeclm.templates import PromptLibrary
+
+STRONG, TARGET = "qwen2.5-coder-1.5b-instruct", "smollm2-135m-instruct"
+OVERRIDES = ["seeds.limit=2", "num_metadata=2", "instructions_per_metadata=2", "max_iterations=2"]
+
+
+@pytest.fixture
+def endpoints():
+    """Real local servers while recording; a dead port on replay (requests match on path and body)."""
+    with ExitStack() as stack:
+        if os.environ.get("CODECLM_RECORD"):
+            from codeclm.local import open_endpoint
+
+            yield {name: open_endpoint(name, stack).api_base for name in (STRONG, TARGET)}
+        else:
+            yield {STRONG: "http://127.0.0.1:9/v1", TARGET: "http://127.0.0.1:9/v1"}
+
+
+@pytest.mark.vcr
+def test_codeclm_program_end_to_end(tmp_path, root, endpoints):
+    models = [
+        f"models.strong={{model: {STRONG}, api_base: '{endpoints[STRONG]}', max_tries: 1}}",
+        f"models.target={{model: {TARGET}, api_base: '{endpoints[TARGET]}', max_tries: 1}}",
+        f"cache.path={tmp_path / 'calls.sqlite'}",
+    ]
+    config = load_config(root / "programs" / "codeclm.yaml", OVERRIDES + models)
+    out = tmp_path / "data.jsonl"
+    summary = run(config, output=str(out))
+
+    kept = [Record.model_validate_json(line) for line in out.read_text().splitlines()]
+    dropped = [Dropped.model_validate_json(line) for line in dropped_path(out).read_text().splitlines()] if dropped_path(out).exists() else []
+    assert kept, "the recorded run kept no record"
+    assert summary["kept"] == len(kept) and summary["dropped"] == len(dropped)
+    ids = [r.id for r in kept] + [d.id for d in dropped]
+    assert len(ids) == len(set(ids)) == 4  # 2 metadata x 2 instructions, each kept or dropped once
+
+    prompts = PromptLibrary(config.resolve(config.prompts), config.template_variables())
+    hashes = {step: prompts.render(step).sha256 for step in STEPS if step != "judge"}
+    theta = summary["judge"]["theta"]
+    for record in kept:
+        assert record.instruction.strip() and record.response.strip()
+        assert record.response_source in ("strong", "target")
+        assert record.response == (record.strong_response if record.response_source == "strong" else record.target_response)
+        assert record.response_model == f"openai/{STRONG if record.response_source == 'strong' else TARGET}"
+        assert record.models == {"strong": f"openai/{STRONG}", "target": f"openai/{TARGET}", "judge": f"openai/{STRONG}"}
+        assert record.metadata.use_case and 1 <= len(record.metadata.skills) <= 3
+        assert record.metadata_origin.startswith(("encoded:s", "enlarged"))
+        assert 1 <= record.iteration <= 2 and len(record.actions) == record.iteration - 1
+        assert [a.iteration for a in record.history] == list(range(1, record.iteration + 1))
+        assert record.history[-1].instruction == record.instruction
+        assert record.judge.scheme == "pointwise-logprob"  # the local default: no position bias
+        assert [o.order for o in record.judge.orders] == ["pointwise"] and record.judge.orders[0].probabilities
+        assert record.gap == record.judge.gap and abs(record.gap) > theta
+        assert (record.gap > 0) == (record.response_source == "strong")
+        assert {k: v for k, v in record.templates.items() if k != "judge"} == hashes
+        assert len(record.templates["judge"]) == 64
+    for item in dropped:
+        assert item.reason and item.kind in ("filtered", "failed")
+    manifest = json.loads(manifest_path(out).read_text())
+    assert manifest["kept"] == len(kept) and manifest["usage"]["total"]["calls"] > 0
+    # The files load as a Hugging Face dataset where `datasets` is installed.
+    datasets = pytest.importorskip("datasets")
+    assert len(datasets.load_dataset("json", data_files=str(out), split="train")) == len(kept)

@@ -180,7 +180,7 @@ class ProgramConfig(_Strict):
         if path.startswith("benchmark:"):
             return Path(path)
         candidate = Path(path).expanduser()
-        return candidate if candidate.is_absolute() else (self.base_dir / candidate)
+        return candidate if candidate.is_absolute() else (self.base_dir / candidate).resolve()
 
     def template_variables(self) -> dict[str, Any]:
         """What prompts/*.jinja may use."""

@@ -23,6 +23,7 @@ class Endpoint:
     api_base: str | None
     api_key: str | None
     label: str
+    cache_id: str | None = None  # stable endpoint identity for cache keys (local servers change port)
 
 
 def litellm_model(model: str) -> str:
@@ -35,8 +36,11 @@ def resolve_endpoint(role: str, spec: ModelSpec, stack: ExitStack, source: str =
     if spec.local:
         from codeclm.local import open_endpoint
 
+        from codeclm.local import get_spec
+
         found = open_endpoint(spec.local, stack)
-        return Endpoint(model=f"openai/{found.model}", api_base=found.api_base, api_key="local", label=spec.label)
+        return Endpoint(model=f"openai/{found.model}", api_base=found.api_base, api_key="local", label=spec.label,
+                        cache_id=f"local:{spec.local}@{get_spec(spec.local).sha256}")
     api_key = None
     if spec.api_key_env:
         api_key = os.environ.get(spec.api_key_env)
@@ -88,6 +92,7 @@ def make_lm(role: str, spec: ModelSpec, endpoint: Endpoint, engine: Engine | Non
         limiter=limiter_for(endpoint.api_base or endpoint.model, spec.max_concurrency, spec.rpm, spec.tpm),
         retry=RetryPolicy(max_tries=spec.max_tries, base_delay=spec.backoff, timeout=spec.timeout),
         ledger=engine.ledger if engine else None,
+        endpoint_id=endpoint.cache_id,
     )
 
 

@@ -49,7 +49,10 @@ class EngineLM(dspy.LM):
 
     def __init__(self, model: str, *, api_base: str | None = None, api_key: str | None = None,
                  role: str = "default", cache: CallCache | None = None, limiter: EndpointLimiter | None = None,
-                 retry: RetryPolicy | None = None, ledger: UsageLedger | None = None, **lm_kwargs: Any):
+                 retry: RetryPolicy | None = None, ledger: UsageLedger | None = None,
+                 endpoint_id: str | None = None, **lm_kwargs: Any):
+        """`endpoint_id` names the endpoint in cache keys when `api_base` is not stable
+        (an embedded server listens on a new port each start); default: `api_base`."""
         fixed = sorted(set(lm_kwargs) & set(_FIXED))
         if fixed:
             raise TypeError(f"EngineLM sets {fixed} itself; drop them from the arguments")
@@ -59,6 +62,7 @@ class EngineLM(dspy.LM):
                          num_retries=0, **lm_kwargs)
         self.role = role
         self.api_base = api_base
+        self.endpoint_id = endpoint_id or api_base
         self.call_cache = cache
         self.limiter = limiter
         self.ledger = ledger
@@ -73,7 +77,7 @@ class EngineLM(dspy.LM):
         use_cache = kwargs.pop("cache", True) is not False and self.call_cache is not None
         params = {**self.kwargs, **kwargs}
         rendered = messages if messages is not None else [{"role": "user", "content": prompt}]
-        key = cache_key(api_base=self.api_base, model=self.model, messages=rendered, params=params)
+        key = cache_key(api_base=self.endpoint_id, model=self.model, messages=rendered, params=params)
         if use_cache:
             stored = self.call_cache.get(key)
             if stored is not None:

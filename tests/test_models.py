@@ -1,0 +1,42 @@
+"""Roles -> LMs: keys from the environment only, and a local model's cache survives a new port."""
+
+from contextlib import ExitStack
+
+import dspy
+import pytest
+from stub_server import StubServer
+
+import codeclm.local
+from codeclm.config import ModelSpec
+from codeclm.engine import CallCache
+from codeclm.errors import ConfigError
+from codeclm.models import Engine, make_lm, resolve_endpoint
+
+
+def test_missing_key_variable_is_a_config_error(monkeypatch):
+    monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
+    spec = ModelSpec(model="gpt-4o-mini", api_key_env="NO_SUCH_KEY_VAR")
+    with pytest.raises(ConfigError, match="models.strong.api_key_env: environment variable NO_SUCH_KEY_VAR is not set"):
+        resolve_endpoint("strong", spec, ExitStack())
+
+
+def test_endpoint_model_ids_get_the_openai_compatible_prefix(monkeypatch):
+    monkeypatch.setenv("K", "secret-value-123")
+    endpoint = resolve_endpoint("target", ModelSpec(model="my-llama", api_base="http://h/v1", api_key_env="K"), ExitStack())
+    assert (endpoint.model, endpoint.api_key, endpoint.cache_id) == ("openai/my-llama", "secret-value-123", None)
+
+
+def test_local_model_cache_survives_a_new_server_port(tmp_path, monkeypatch):
+    """An embedded server listens on a new port each start; a rerun must still hit the cache."""
+    with StubServer(responder=lambda body: "[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]") as stub:
+        ports = iter([stub.url, "http://127.0.0.1:9/v1"])  # the second "start" is somewhere else entirely
+        monkeypatch.setattr(codeclm.local, "open_endpoint",
+                            lambda name, stack: codeclm.local.Endpoint(next(ports), name, name, True))
+        spec = ModelSpec(local="smollm2-135m-instruct")
+        engine = Engine(cache=CallCache(tmp_path / "calls.sqlite"), ledger=None)
+        answers = []
+        for _ in range(2):
+            lm = make_lm("strong", spec, resolve_endpoint("strong", spec, ExitStack()), engine)
+            with dspy.context(lm=lm):
+                answers.append(dspy.Predict("question -> answer")(question="Capital of France?").answer)
+        assert answers == ["Paris", "Paris"] and stub.stats()["requests"] == 1

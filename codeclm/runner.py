@@ -42,10 +42,12 @@ class Runner:
         self.concurrency = max(1, concurrency)
         self.abort_after = abort_after
         self._failures_in_a_row = 0
+        self._stage_total = 0
         self._lock = threading.Lock()
 
     def map(self, stage: str, fn: Callable[[T], R], items: Iterable[T]) -> list[Outcome[T, R]]:
         items = list(items)
+        self._stage_total = len(items)
         self.stage_started(stage, len(items))
         if self.concurrency == 1 or len(items) <= 1:
             outcomes = [self._one(stage, fn, item) for item in items]
@@ -73,10 +75,11 @@ class Runner:
     def _count_failure(self, exc: StepError) -> None:
         with self._lock:
             self._failures_in_a_row = self._failures_in_a_row + 1 if exc.endpoint_failure else 0
-            down = self._failures_in_a_row >= self.abort_after
+            # every item of a short stage failing on its endpoint means the same: it is down
+            down = self._failures_in_a_row >= min(self.abort_after, max(1, self._stage_total))
         if down:
             raise EndpointError(
-                f"{self.abort_after} items in a row failed on their endpoint, last: {exc}; "
+                f"{self._failures_in_a_row} items in a row failed on their endpoint, last: {exc}; "
                 "check the endpoint, then rerun the same command to resume"
             )
 

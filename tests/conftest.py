@@ -19,6 +19,24 @@ def _no_dspy_cache():
     yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache_dir(tmp_path_factory):
+    """No test reads or writes the user's cache (call cache, judge calibration, server registry):
+    a cached result would hide calls a cassette must hold. Assembled model weights stay shared."""
+    import platformdirs
+
+    saved = {k: os.environ.get(k) for k in ("CODECLM_CACHE_DIR", "CODECLM_MODELS_DIR")}
+    real = os.environ.get("CODECLM_CACHE_DIR") or platformdirs.user_cache_dir("codeclm")
+    os.environ.setdefault("CODECLM_MODELS_DIR", os.path.join(real, "models"))
+    os.environ["CODECLM_CACHE_DIR"] = str(tmp_path_factory.mktemp("codeclm-cache"))
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture
 def root() -> Path:
     return ROOT

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from codeclm.errors import StepError
+from codeclm.errors import EndpointError, StepError
 from codeclm.judging.calibration import CalibrationReport, cache_key, evaluate, load_cached, store
 from codeclm.judging.pairs import build_pairs
 from codeclm.judging.scales import SCALES
@@ -30,18 +30,23 @@ def calibrate(config, program, seeds, schemes: list[str] | None = None, use_cach
     reports = {s: load_cached(keys[s]) if use_cache else None for s in judges}
     if all(reports.values()):
         return [reports[s] for s in judges]
-    answered = []
+    answered, failures = [], []
     for seed in chosen:
         try:
             answered.append((seed.text, cf.respond_strong(instruction=seed.text, key=f"calibration/{seed.id}")))
         except StepError as exc:
             log.warning("calibration: no strong answer for seed %s: %s", seed.id, exc)
+            failures.append(exc)
+    if len(answered) < 2 and failures:
+        # Nothing to judge: say why (a dead endpoint is not a judge at chance).
+        raise failures[-1] if not failures[-1].endpoint_failure else EndpointError(
+            f"judge calibration could not start: {failures[-1]}; check the endpoint, or set judging.calibration.enabled: false")
     pairs = build_pairs([a[0] for a in answered], [a[1] for a in answered]) if len(answered) >= 2 else []
     for scheme, judge in judges.items():
         if reports[scheme] is None:
             threshold = config.theta if scheme == config.judging.scheme else SCALES[scheme].threshold
             reports[scheme] = evaluate(judge, pairs, threshold=threshold, min_accuracy=settings.min_accuracy)
-            if use_cache:
+            if use_cache and reports[scheme].pairs:
                 store(keys[scheme], reports[scheme])
     return [reports[s] for s in judges]
 

@@ -26,7 +26,8 @@ def cache_dir() -> Path:
 
 
 def models_dir() -> Path:
-    d = cache_dir() / "models"
+    """Assembled weights: ``$CODECLM_MODELS_DIR`` or ``<cache dir>/models`` (created)."""
+    d = Path(os.environ["CODECLM_MODELS_DIR"]) if os.environ.get("CODECLM_MODELS_DIR") else cache_dir() / "models"
     d.mkdir(parents=True, exist_ok=True)
     return d
 

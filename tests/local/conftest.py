@@ -9,4 +9,5 @@ import pytest
 def cache(tmp_path, monkeypatch) -> Path:
     d = tmp_path / "cache"
     monkeypatch.setenv("CODECLM_CACHE_DIR", str(d))
+    monkeypatch.delenv("CODECLM_MODELS_DIR", raising=False)  # weights under this cache dir too
     return d

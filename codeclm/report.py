@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import math
 import json
 import random
 import statistics
@@ -64,7 +65,7 @@ def mean_pairwise_rouge_l(texts: list[str], sample: int = 100, seed: int = 0) ->
 def _lengths(texts: list[str]) -> dict[str, float]:
     words = sorted(len(t.split()) for t in texts)
     return {"mean": round(statistics.fmean(words), 1), "median": statistics.median(words),
-            "p90": words[int(0.9 * (len(words) - 1))], "max": words[-1]}
+            "p90": words[math.ceil(0.9 * len(words)) - 1], "max": words[-1]}  # nearest-rank percentile
 
 
 def dataset_stats(path: str | Path, sample: int = 100, seed: int = 0) -> dict[str, Any]:

@@ -62,3 +62,10 @@ def test_cli_and_errors(data, tmp_path, capsys):
     with pytest.raises(ReportError, match="no records"):
         dataset_stats(empty)
     assert main(["report", str(tmp_path / "missing.jsonl")]) == 2
+
+
+def test_length_percentile_is_nearest_rank():
+    from codeclm.report import _lengths
+
+    assert _lengths(["a b", "a b c d e"]) == {"mean": 3.5, "median": 3.5, "p90": 5, "max": 5}
+    assert _lengths([" ".join("w" * n) for n in range(1, 11)])["p90"] == 9

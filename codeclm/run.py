@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Console
 
 from codeclm.config import ProgramConfig, load_config
+from codeclm.errors import EndpointError
 from codeclm.io import JsonlSink, read_seeds
 from codeclm.models import build_lms, open_engine
 from codeclm.progress import StageProgress
@@ -79,7 +80,11 @@ def run(
         calibration = check_judge(config, program, seeds, console)
         progress = stack.enter_context(StageProgress(console))
         runner = RecordingRunner(config.concurrency, kept, dropped, progress)
-        result = program(seeds=seeds, runner=runner, done=kept.ids | dropped.ids)
+        try:
+            result = program(seeds=seeds, runner=runner, done=kept.ids | dropped.ids)
+        except EndpointError:
+            _explain_dead_local_server()
+            raise
         for item in result.dropped:
             dropped.write(item)
     summary = summarize(config, out, program, time.time() - started, calibration)
@@ -87,6 +92,15 @@ def run(
     summary["calls_per_kept_record"] = _calls_per_record(summary)
     manifest_path(out).write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     return summary
+
+
+def _explain_dead_local_server() -> None:
+    """An embedded server that died mid-run explains failing calls better than the calls do."""
+    try:
+        from codeclm.local import check_started
+    except ImportError:
+        return
+    check_started()
 
 
 def forget_failures(path: Path) -> None:

@@ -34,7 +34,15 @@ def open_endpoint(name: str, stack: contextlib.ExitStack) -> Endpoint:
     return Endpoint(api_base=server.api_base, model=server.model, name=name, started_here=True)
 
 
+def check_started() -> None:
+    """Raise LocalModelError (with the log's last lines) if a server started by this process died."""
+    from codeclm.local import server
+
+    for started in list(server._LIVE):
+        started.check()
+
+
 __all__ = [
-    "CATALOG", "DEFAULT_STRONG", "DEFAULT_TARGET", "Endpoint", "LocalServer", "ModelSpec",
+    "CATALOG", "DEFAULT_STRONG", "check_started", "DEFAULT_TARGET", "Endpoint", "LocalServer", "ModelSpec",
     "cache_dir", "ensure_weights", "find_running", "get_spec", "open_endpoint", "serve_forever",
 ]

@@ -83,3 +83,21 @@ def test_guard_exits_when_its_parent_is_not_the_caller():
 
     done = subprocess.run([sys.executable, "-m", "codeclm.local._child", "1", "--help"], timeout=60)
     assert done.returncode == 0
+
+
+def test_a_server_that_died_mid_run_explains_the_failing_run(tmp_path, monkeypatch):
+    """`run` turns endpoint failures into 'local server ... died' when an embedded server is gone."""
+    import subprocess
+    import sys
+
+    from codeclm.errors import LocalModelError
+    from codeclm.local import check_started, server
+
+    dead = server.LocalServer.__new__(server.LocalServer)
+    dead.name, dead.log_path = "smollm2-135m-instruct", tmp_path / "server.log"
+    dead.log_path.write_text("llama: loaded\nSegmentation fault\n")
+    dead.proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(139)"])
+    dead.proc.wait()
+    monkeypatch.setattr(server, "_LIVE", {dead})
+    with pytest.raises(LocalModelError, match=r"local server for smollm2-135m-instruct .* died with code 139: .*Segmentation fault"):
+        check_started()

@@ -163,7 +163,8 @@ class CodecLM(dspy.Module):
         return Dropped(
             id=item.id, stage=outcome.stage or "unknown", kind="failed", reason=outcome.error or "",
             instruction=getattr(item, "instruction", None) or getattr(item, "text", None),
-            metadata=getattr(item, "metadata", None), program=self.config.name,
+            metadata=getattr(item, "metadata", None) or getattr(getattr(item, "source", None), "metadata", None),
+            program=self.config.name,
         )
 
     def model_names(self) -> dict[str, str]:

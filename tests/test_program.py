@@ -92,6 +92,7 @@ def test_item_that_never_parses_fails_alone(config):
     failed = [d for d in out.dropped if d.kind == "failed"]
     assert len(out.records) == 2 and len(failed) == 2
     assert all(d.stage == "respond" and "no valid answer after 3 attempts" in d.reason for d in failed)
+    assert all(d.instruction and d.metadata and d.metadata.use_case for d in failed)  # provenance kept
 
 
 def test_template_edit_reaches_the_request(config, root, tmp_path):

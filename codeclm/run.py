@@ -96,10 +96,8 @@ def run(
 
 def _explain_dead_local_server() -> None:
     """An embedded server that died mid-run explains failing calls better than the calls do."""
-    try:
-        from codeclm.local import check_started
-    except ImportError:
-        return
+    from codeclm.local import check_started  # pure Python: llama_cpp is only needed to start a server
+
     check_started()
 
 

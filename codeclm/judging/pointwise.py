@@ -7,26 +7,19 @@ no position bias and one "pointwise" order per verdict (orders_agree is triviall
 
 from __future__ import annotations
 
-from codeclm.plain_adapter import PlainAdapter
 from codeclm.judging.logprobs import answer_position, digit_distribution, expected_score, token_logprobs
-from codeclm.judging.preference import LOGPROB_CONFIG
+from codeclm.judging.preference import LogprobJudge
 from codeclm.judging.signatures import PointwiseSignature
 from codeclm.judging.verdict import OrderVerdict, Verdict, combine
-from codeclm.steps.base import Step
 
 
-class PointwiseJudge(Step):
+class PointwiseJudge(LogprobJudge):
     """Rates the strong and the target answer separately; reads the expected rating."""
 
-    name = "judge"
-    adapter = PlainAdapter()  # the answer token comes first, without DSPy's field scaffolding
     signature = PointwiseSignature
     scheme = "pointwise-logprob"
     scale = "gap of expected 1-10 ratings, -9..9"
     field = "rating"
-
-    def __init__(self, prompt, lm=None, max_attempts: int = 3, **lm_config):
-        super().__init__(prompt, lm, max_attempts, **{**lm_config, **LOGPROB_CONFIG})
 
     def forward(self, instruction: str, strong: str, target: str, key: str) -> Verdict:
         s_score, s_probs, s_raw = self.rate(instruction, strong, (key, "strong"))

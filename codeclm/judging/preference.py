@@ -18,18 +18,23 @@ from codeclm.steps.base import Step
 LOGPROB_CONFIG = {"logprobs": True, "top_logprobs": 20, "stop": ["[[ ## completed ## ]]"]}
 
 
-class PreferenceJudge(Step):
-    """Asks which answer is better (A or B) and reads the probability of each label."""
+class LogprobJudge(Step):
+    """A judge that reads its verdict from the answer token's log-probabilities."""
 
     name = "judge"
     adapter = PlainAdapter()  # the answer token comes first, without DSPy's field scaffolding
+
+    def __init__(self, prompt, lm=None, max_attempts: int = 3, **lm_config):
+        super().__init__(prompt, lm, max_attempts, **{**lm_config, **LOGPROB_CONFIG})
+
+
+class PreferenceJudge(LogprobJudge):
+    """Asks which answer is better (A or B) and reads the probability of each label."""
+
     signature = PreferenceSignature
     scheme = "logprob-pairwise"
     scale = "2*P(strong better)-1, -1..1"
     field = "preferred"
-
-    def __init__(self, prompt, lm=None, max_attempts: int = 3, **lm_config):
-        super().__init__(prompt, lm, max_attempts, **{**lm_config, **LOGPROB_CONFIG})
 
     def forward(self, instruction: str, strong: str, target: str, key: str) -> Verdict:
         orders = [self._order(instruction, strong, target, key, strong_first=flag) for flag in (True, False)]

@@ -104,7 +104,7 @@ def _explain_dead_local_server() -> None:
 def forget_failures(path: Path) -> None:
     """Failed items are retried on a rerun: remove them from the dropped file (atomic rewrite)."""
     lines = _lines(path)
-    keep = [line for line in lines if '"kind":"failed"' not in line.replace(" ", "")]
+    keep = [line for line in lines if json.loads(line).get("kind") != "failed"]
     if len(keep) != len(lines):
         tmp = path.with_suffix(".tmp")
         tmp.write_text("".join(line + "\n" for line in keep), encoding="utf-8")

@@ -146,3 +146,13 @@ def test_run_writes_files_and_resumes_without_duplicates(config, tmp_path):
 def test_yaml_round_trip_of_shipped_program(root):
     data = yaml.safe_load((root / "programs" / "codeclm.yaml").read_text())
     assert data["models"]["strong"] == {"local": "qwen2.5-coder-1.5b-instruct"}
+
+
+def test_rerun_retries_failed_items_but_not_filtered_ones(tmp_path):
+    from codeclm.run import forget_failures
+
+    path = tmp_path / "data.dropped.jsonl"
+    path.write_text('{"id":"m0-i0","kind":"failed","reason":"respond: HTTP 500"}\n'
+                    '{"id":"m0-i1","kind":"filtered","reason":"|gap| <= theta","instruction":"say \\"kind\\":\\"failed\\""}\n')
+    forget_failures(path)
+    assert [json.loads(line)["id"] for line in path.read_text().splitlines()] == ["m0-i1"]

@@ -6,6 +6,8 @@ server from outliving a parent that was SIGKILLed (where no atexit hook or ``fin
 It also turns off llama.cpp's extra (repacked) weight buffers when the build has AMX kernels:
 on AMX CPUs, llama-cpp-python 0.3.36 built natively segfaults in ``ggml_backend_amx_mul_mat``
 on any multi-token batch. Set ``CODECLM_LLAMA_EXTRA_BUFTS=1`` to keep them.
+
+And it routes prompt-scoring requests (``echo`` + ``logprobs``) to :mod:`codeclm.local.echo`.
 """
 
 import os
@@ -46,6 +48,9 @@ def main() -> None:
         sys.exit(0)
     threading.Thread(target=_watch, args=(parent,), daemon=True, name="parent-guard").start()
     _avoid_amx_crash()
+    from codeclm.local.echo import install
+
+    install()  # prompt log-probabilities (echo) at the model's speed, without logits_all
     sys.argv = ["llama_cpp.server", *sys.argv[2:]]
     runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from codeclm.signatures import Metadata
-from codeclm.steps.judge import Verdict
+from codeclm.judging.verdict import Verdict
 
 
 class Seed(BaseModel):

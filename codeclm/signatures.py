@@ -88,14 +88,3 @@ class RespondSignature(dspy.Signature):
 
     instruction: str = dspy.InputField()
     response: str = dspy.OutputField()
-
-
-class JudgeSignature(dspy.Signature):
-    """Rate two answers to the instruction from 1 to 10."""
-
-    instruction: str = dspy.InputField()
-    answer_1: str = dspy.InputField(desc="Assistant 1's answer")
-    answer_2: str = dspy.InputField(desc="Assistant 2's answer")
-    score_1: int = dspy.OutputField(desc="Assistant 1's score, an integer from 1 to 10")
-    score_2: int = dspy.OutputField(desc="Assistant 2's score, an integer from 1 to 10")
-    explanation: str = dspy.OutputField(desc="a brief justification")

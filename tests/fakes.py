@@ -21,7 +21,7 @@ STEP_BY_FIELD = {
 }
 
 
-# Plain-text judges (codeclm.judging.plain_adapter) label inputs by their descriptions.
+# Plain-text judges (codeclm.adapters) label inputs by their descriptions.
 _PLAIN_LABELS = {"instruction": "User instruction", "answer_a": "Answer A", "answer_b": "Answer B", "answer": "Answer"}
 
 

@@ -14,7 +14,7 @@ from codeclm.baselines.signatures import EvolBreadthSignature, EvolDepthSignatur
 from codeclm.config import EvolInstructSettings
 from codeclm.records import Attempt, Dropped, Record, Seed
 from codeclm.runner import Runner
-from codeclm.steps.base import Step, rollout_id
+from codeclm.step import Step, rollout_id
 
 
 def _text(name: str):

@@ -15,7 +15,7 @@ from codeclm.config import SelfInstructSettings
 from codeclm.errors import StepError
 from codeclm.records import Dropped, Record, Seed
 from codeclm.runner import Runner
-from codeclm.steps.base import Step
+from codeclm.step import Step
 
 
 def _instructions(prediction) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Iterable
 from pydantic import BaseModel
 
 from codeclm.evaluation.rules import Outcome, bootstrap_ci, crr
-from codeclm.steps.judge import Verdict
+from codeclm.judging.verdict import Verdict
 
 
 class ItemJudgment(BaseModel):

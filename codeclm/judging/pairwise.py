@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from codeclm.judging.verdict import OrderVerdict, Verdict, combine
-from codeclm.signatures import JudgeSignature
-from codeclm.steps.base import Step
+from codeclm.judging.base import Judge
+from codeclm.judging.signatures import JudgeSignature
 
 
 def strict_score(value) -> int:
@@ -16,13 +16,12 @@ def strict_score(value) -> int:
     return value
 
 
-class PairwiseJudge(Step):
+class PairwiseJudge(Judge):
     """Scores both answers 1-10 in one call, asked in both orders (position bias averages out).
 
     Scale: gap = mean strong score - mean target score, in [-9, 9]; paper's theta = 3.
     """
 
-    name = "judge"
     signature = JudgeSignature
     scheme = "pairwise-1-10"
     scale = "gap of 1-10 scores, -9..9"

@@ -7,8 +7,8 @@ no position bias and one "pointwise" order per verdict (orders_agree is triviall
 
 from __future__ import annotations
 
+from codeclm.judging.base import LogprobJudge
 from codeclm.judging.logprobs import answer_position, digit_distribution, expected_score, token_logprobs
-from codeclm.judging.preference import LogprobJudge
 from codeclm.judging.signatures import PointwiseSignature
 from codeclm.judging.verdict import OrderVerdict, Verdict, combine
 

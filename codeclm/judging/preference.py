@@ -8,25 +8,10 @@ the local 1.5B always answered "2" (../shared/LOCAL_MODELS.md).
 
 from __future__ import annotations
 
-from codeclm.plain_adapter import PlainAdapter
+from codeclm.judging.base import LogprobJudge
 from codeclm.judging.logprobs import answer_position, label_distribution, token_logprobs
 from codeclm.judging.signatures import PreferenceSignature
 from codeclm.judging.verdict import OrderVerdict, Verdict, combine
-from codeclm.steps.base import Step
-
-# The answer token is all a logprob scheme needs: stop at the end marker instead of paying for more tokens.
-LOGPROB_CONFIG = {"logprobs": True, "top_logprobs": 20, "stop": ["[[ ## completed ## ]]"]}
-
-
-class LogprobJudge(Step):
-    """A judge that reads its verdict from the answer token's log-probabilities."""
-
-    name = "judge"
-    adapter = PlainAdapter()  # the answer token comes first, without DSPy's field scaffolding
-
-    def __init__(self, prompt, lm=None, max_attempts: int = 3, **lm_config):
-        super().__init__(prompt, lm, max_attempts, **{**lm_config, **LOGPROB_CONFIG})
-
 
 class PreferenceJudge(LogprobJudge):
     """Asks which answer is better (A or B) and reads the probability of each label."""

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import dspy
 
+from codeclm.judging.base import Judge
 from codeclm.judging.pairwise import PairwiseJudge
 from codeclm.judging.pointwise import PointwiseJudge
 from codeclm.judging.preference import PreferenceJudge
 from codeclm.judging.scales import SCALES
-from codeclm.steps.base import Step
 from codeclm.templates import PromptLibrary
 
-JUDGES: dict[str, type[Step]] = {
+JUDGES: dict[str, type[Judge]] = {
     "pairwise-1-10": PairwiseJudge,
     "logprob-pairwise": PreferenceJudge,
     "pointwise-logprob": PointwiseJudge,
@@ -19,7 +19,7 @@ JUDGES: dict[str, type[Step]] = {
 
 
 def make_judge(scheme: str, prompts: PromptLibrary, lm: dspy.BaseLM | None, *, max_attempts: int = 3,
-               temperature: float = 0.0, max_tokens: int | None = None) -> Step:
+               temperature: float = 0.0, max_tokens: int | None = None) -> Judge:
     """The judge module of `scheme`; `max_tokens` None means the scheme's default cap."""
     scale = SCALES[scheme]
     return JUDGES[scheme](
@@ -28,7 +28,7 @@ def make_judge(scheme: str, prompts: PromptLibrary, lm: dspy.BaseLM | None, *, m
     )
 
 
-def judge_from_config(config, prompts: PromptLibrary, lm: dspy.BaseLM | None, scheme: str | None = None) -> Step:
+def judge_from_config(config, prompts: PromptLibrary, lm: dspy.BaseLM | None, scheme: str | None = None) -> Judge:
     """The judge a program config asks for (or `scheme` instead, for calibration comparisons)."""
     j = config.judging
     return make_judge(scheme or j.scheme, prompts, lm, max_attempts=config.max_attempts,

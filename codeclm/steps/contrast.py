@@ -7,7 +7,8 @@ from typing import Literal
 import dspy
 from pydantic import BaseModel
 
-from codeclm.steps.judge import Judge, Verdict
+from codeclm.judging.base import Judge
+from codeclm.judging.verdict import Verdict
 from codeclm.steps.respond import Respond
 
 Action = Literal["keep_strong", "keep_target", "improve", "drop"]

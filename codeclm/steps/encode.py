@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from codeclm.signatures import EncodeSignature, Metadata
-from codeclm.steps.base import Step
+from codeclm.step import Step
 
 
 class Encode(Step):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from codeclm.plain_adapter import PlainAdapter
+from codeclm.adapters import PlainAdapter
 from codeclm.signatures import RespondSignature
-from codeclm.steps.base import Step
+from codeclm.step import Step
 
 
 def _non_empty(prediction) -> str:

@@ -7,7 +7,7 @@ import random
 from pydantic import BaseModel, Field
 
 from codeclm.signatures import ImproveSignature, Metadata, RubricsSignature, normalize_phrase
-from codeclm.steps.base import Step
+from codeclm.step import Step
 from codeclm.steps.decode import _ANSWER_OPENERS, clean_instruction
 
 

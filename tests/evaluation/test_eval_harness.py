@@ -120,7 +120,7 @@ def test_bad_benchmarks(tmp_path):
 def test_pointwise_verdict_counts_for_both_orders():
     from codeclm.evaluation.harness import score
     from codeclm.evaluation.results import ItemJudgment
-    from codeclm.steps.judge import OrderVerdict, combine
+    from codeclm.judging.verdict import OrderVerdict, combine
 
     verdict = combine([OrderVerdict(order="pointwise", strong=4.0, target=7.0)], "pointwise-logprob")
     item = score(ItemJudgment(id="x", category="all", instruction="i", rule="paper", verdict=verdict), "paper")

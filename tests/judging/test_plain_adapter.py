@@ -3,7 +3,7 @@
 import dspy
 import pytest
 
-from codeclm.plain_adapter import PlainAdapter
+from codeclm.adapters import PlainAdapter
 from codeclm.judging.signatures import PointwiseSignature, PreferenceSignature
 
 

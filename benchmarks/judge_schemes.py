@@ -16,7 +16,7 @@ from contextlib import ExitStack
 import dspy
 from rich.console import Console
 
-from codeclm.io import read_seeds
+from codeclm.seeds import read_seeds
 from codeclm.judging.calibration import evaluate
 from codeclm.judging.cli import table
 from codeclm.judging.pairs import build_pairs
@@ -52,7 +52,7 @@ def main() -> None:
         pairs = build_pairs([s.text for s in seeds], answers)
         reports = []
         for scheme in args.schemes:
-            reports.append(evaluate(make_judge(scheme, prompts, lm, max_attempts=2), pairs))
+            reports.append(evaluate(make_judge(scheme, prompts.render(SCALES[scheme].template), lm, max_attempts=2), pairs))
             console.print(f"{scheme}: {reports[-1].line()}, {reports[-1].seconds_per_pair:.1f} s/pair", highlight=False)
             gaps = ", ".join(f"{r.pair_id} {r.verdict.gap:+.3f}" if r.verdict else f"{r.pair_id} failed" for r in reports[-1].results)
             console.print(f"  gaps: {gaps}", highlight=False)

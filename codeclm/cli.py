@@ -18,7 +18,8 @@ console = Console(stderr=True)
 def _cmd_run(args: argparse.Namespace) -> int:
     from codeclm.run import run_file
 
-    summary = run_file(args.program, args.set, seeds_path=args.seeds, output=args.out, console=console, tuned=args.tuned)
+    summary = run_file(args.program, args.set, seeds_path=args.seeds, output=args.out, console=console, tuned=args.tuned,
+                       extend=args.extend)
     _print_summary(summary)
     return 0
 
@@ -26,15 +27,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_show(args: argparse.Namespace) -> int:
     """Print each step's rendered instructions, so template edits can be checked before a run."""
     from codeclm.config import load_config
-    from codeclm.program import STEPS
-    from codeclm.templates import PromptLibrary
+    from codeclm.programs import build_program
 
-    config = load_config(args.program, args.set)
-    prompts = PromptLibrary(config.resolve(config.prompts), config.template_variables())
-    for step in args.steps or STEPS:
-        rendered = prompts.render(step)
-        console.rule(f"{step}  ({rendered.path}, {len(rendered.demos)} demos, sha256 {rendered.sha256[:12]})")
-        print(rendered.instructions)
+    program = build_program(load_config(args.program, args.set))  # templates only: no model is opened
+    for step, prompt in program.rendered.items():
+        if args.steps and step not in args.steps:
+            continue
+        console.rule(f"{step}  ({prompt.path}, {len(prompt.demos)} demos, sha256 {prompt.sha256[:12]})")
+        print(prompt.instructions)
     return 0
 
 
@@ -52,9 +52,26 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _cmd_judge_check(args: argparse.Namespace) -> int:
     """Calibrate the program's judge on its seeds; exit 1 when the configured scheme fails."""
-    from codeclm.judging.cli import judge_check
+    from codeclm.config import load_config
+    from codeclm.judging.check import calibrate
+    from codeclm.judging.display import NOTE, table
+    from codeclm.judging.scales import SCALES
+    from codeclm.errors import ConfigError
+    from codeclm.seeds import read_seeds
+    from codeclm.session import open_program
 
-    return judge_check(args.program, args.set, schemes=args.scheme, all_schemes=args.all, use_cache=not args.no_cache, console=console)
+    config = load_config(args.program, args.set)
+    wanted = list(SCALES) if args.all else (args.scheme or [config.judging.scheme])
+    unknown = [s for s in wanted if s not in SCALES]
+    if unknown:
+        raise ConfigError(f"--scheme {unknown[0]}: unknown judging scheme; choose from {', '.join(SCALES)}")
+    seeds = read_seeds(config.resolve(config.seeds.path), config.seeds.field, config.seeds.input_field, config.seeds.limit)
+    with open_program(config) as session:
+        reports = calibrate(config, session.program, seeds, schemes=wanted, use_cache=not args.no_cache)
+    console.print(table(reports))
+    console.print(NOTE, highlight=False)
+    main = next((r for r in reports if r.scheme == config.judging.scheme), reports[0])
+    return 0 if main.passed else 1
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -135,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", help="seeds file (overrides seeds.path)")
     p.add_argument("--out", help="output JSONL (overrides output)")
     p.add_argument("--tuned", help="tuned program JSON (codeclm optimize) whose prompts and demos replace the templates'")
+    p.add_argument("--extend", action="store_true", help="add to an output made by a different program (other settings, "
+                   "templates, seeds or models); items are matched by content")
     p.set_defaults(func=_cmd_run)
 
     p = program_command("show", "print the rendered prompt of each step")

@@ -22,12 +22,12 @@ class _Strict(BaseModel):
 class ModelSpec(_Strict):
     """One role's model: an embedded `local` model, or any OpenAI-compatible endpoint."""
 
-    local: str | None = Field(None, description="name of an embedded local model (see `codeclm models`)")
+    local: str | None = Field(None, description="name of an embedded local model (`codeclm serve --help` lists them)")
     model: str | None = Field(None, description="model id, e.g. 'gpt-4o-mini' or 'openai/gpt-4o-mini'")
     api_base: str | None = None
     api_key_env: str | None = Field(None, description="NAME of the environment variable holding the key")
-    temperature: float | None = Field(None, ge=0, le=2, description="overrides the role's default")
-    max_tokens: int | None = Field(None, gt=0)
+    temperature: float | None = Field(None, ge=0, le=2, description="overrides every step's temperature on this model")
+    max_tokens: int | None = Field(None, gt=0, description="overrides every step's answer cap on this model")
     timeout: float = Field(120.0, gt=0, description="seconds per request")
     max_tries: int = Field(5, ge=1, description="tries per request on 429/5xx/timeouts, with backoff")
     backoff: float = Field(1.0, ge=0, description="base seconds of the jittered exponential backoff")
@@ -36,7 +36,6 @@ class ModelSpec(_Strict):
     tpm: float | None = Field(None, gt=0, description="tokens per minute limit for this endpoint")
     price_in_per_1m: float | None = Field(None, ge=0)
     price_out_per_1m: float | None = Field(None, ge=0)
-    adapter: Literal["chat", "json", "local-json"] | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> "ModelSpec":
@@ -162,6 +161,7 @@ class ProgramConfig(_Strict):
     evol_instruct: EvolInstructSettings | None = Field(None, description="settings of program: evol_instruct")
 
     base_dir: Path = Field(Path("."), exclude=True, description="directory the YAML was read from")
+    source: str = Field("program", exclude=True, description="the YAML file, for error messages")
 
     @model_validator(mode="after")
     def _theta_on_scheme_scale(self) -> "ProgramConfig":
@@ -242,4 +242,5 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Program
     except ValidationError as exc:
         raise ConfigError(_describe(exc, str(path))) from None
     config.base_dir = path.resolve().parent
+    config.source = str(path)
     return config

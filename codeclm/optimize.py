@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import random
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,12 +31,13 @@ from rich.table import Table
 
 from codeclm.config import ProgramConfig, load_config
 from codeclm.errors import CodecLMError, StepError
-from codeclm.io import read_seeds
+from codeclm.executors import Executor as Runner, ThreadExecutor
 from codeclm.judging.scales import SCALES
-from codeclm.models import build_lms, open_engine
-from codeclm.program import CodecLM
+from codeclm.programs import CodecLM
 from codeclm.records import Seed
-from codeclm.runner import Runner
+from codeclm.seeds import read_seeds
+from codeclm.session import open_program
+from codeclm.tuned import save_tuned
 
 STEPS = ("decode", "improve", "respond")
 OPTIMIZERS = ("bootstrap", "mipro-light")
@@ -244,7 +244,7 @@ class OptimizeResult:
         return sum(s > self.threshold for s in scores) / len(scores) if scores else 0.0
 
 
-def evaluate(module: dspy.Module, examples: list[dspy.Example], metric: ContrastMetric, runner: Runner) -> list[float]:
+def score_examples(module: dspy.Module, examples: list[dspy.Example], metric: ContrastMetric, runner: Runner) -> list[float]:
     task = StepProgram(module)
     outcomes = runner.map("evaluate", lambda ex: metric(ex, task(**ex.inputs())), examples)
     return [o.value if o.ok else 0.0 for o in outcomes]
@@ -266,13 +266,10 @@ def optimize(
     heldout = heldout if heldout is not None else max(2, trainset // 2)
     out = Path(out) if out else config.base_dir / f"{config.name}.tuned.json"
     seeds = read_seeds(seeds_path or config.resolve(config.seeds.path), config.seeds.field, config.seeds.input_field, config.seeds.limit)
-    runner = Runner(config.concurrency)
-    with ExitStack() as stack:
-        engine = open_engine(config, stack)
-        lms = lms if lms is not None else build_lms(config, stack, engine)
-        program = CodecLM(config, lms)
-        if tuned:
-            program.load(str(tuned))
+    runner = ThreadExecutor(config.concurrency)
+    with open_program(config, lms=lms, tuned=tuned) as session:
+        program = session.program
+        lms = session.lms
         metric = ContrastMetric(program, step)
         items = metadata_items(program, seeds, trainset + heldout, runner)
         train_items, test_items = split(items, trainset, heldout)
@@ -282,12 +279,11 @@ def optimize(
         console.print(f"[bold]optimize[/] {step} with {optimizer}: {len(train)} train / {len(test)} held-out examples, "
                       f"metric on {config.judging.scheme} (theta {config.theta:g}, gap_max {metric.scale.gap_max:g})")
         module = step_module(program, step)
-        before = evaluate(module, test, metric, runner)
+        before = score_examples(module, test, metric, runner)
         compiled = _compile(optimizer, module, train, metric, lms.get("strong"), config, demos)
         _put_back(module, compiled.step, keep_template_demos=optimizer == "bootstrap")
-        after = evaluate(module, test, metric, runner)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        program.save(str(out))
+        after = score_examples(module, test, metric, runner)
+        save_tuned(program, out)
     result = OptimizeResult(step, optimizer, out, before, after, metric.threshold, len(train), len(module.predict.demos))
     print_result(result, console)
     return result

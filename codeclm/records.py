@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Literal
 
 from pydantic import BaseModel
 
 from codeclm.signatures import Metadata
 from codeclm.judging.verdict import Verdict
+
+
+def content_id(prefix: str, *parts: str, length: int = 10) -> str:
+    """A short id derived from content, so an item keeps its id whatever else changes in a run."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return f"{prefix}{digest[:length]}"
+
+
+def seed_id(text: str) -> str:
+    return content_id("s", " ".join(text.split()))
 
 
 class Seed(BaseModel):
@@ -47,6 +58,7 @@ class Record(BaseModel):
     models: dict[str, str]
     templates: dict[str, str]
     program: str
+    tuned: str | None = None  # sha256 of the tuned program file whose prompts replaced the templates'
 
 
 class Dropped(BaseModel):

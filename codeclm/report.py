@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from codeclm.errors import CodecLMError
-from codeclm.io import read_jsonl
+from codeclm.jsonl import JsonlError, read_rows
 
 
 class ReportError(CodecLMError):
@@ -33,9 +33,9 @@ def load_records(path: str | Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise ReportError(f"{path}: dataset file not found")
     try:
-        rows = read_jsonl(path)
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{path}:{exc.lineno}: invalid JSON line: {exc.msg}") from None
+        rows = read_rows(path, fix="fix or delete that line")
+    except JsonlError as exc:
+        raise ReportError(str(exc)) from None
     if not rows:
         raise ReportError(f"{path}: no records in file")
     for number, row in enumerate(rows, 1):
@@ -79,7 +79,7 @@ def dataset_stats(path: str | Path, sample: int = 100, seed: int = 0) -> dict[st
         "name": Path(path).stem,
         "programs": dict(Counter(r.get("program", "?") for r in rows)),
         "records": len(rows),
-        "dropped": len(read_jsonl(dropped)) if dropped.exists() else None,
+        "dropped": len({r.get("id") for r in read_rows(dropped)}) if dropped.exists() else None,
         "with_metadata": len(metas),
         "use_cases": len({m["use_case"].lower() for m in metas}),
         "skills": len({s.lower() for m in metas for s in m.get("skills", [])}),

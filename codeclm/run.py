@@ -1,4 +1,10 @@
-"""Run a program file end to end: models up, seeds in, records out (resumable), summary and manifest."""
+"""Run a program file end to end: checks first, then models up, seeds in, records out (resumable), manifest.
+
+Nothing is written before the run is known to start: the output must be writable, the seeds
+readable, the earlier output parseable and made by the same program (its fingerprint), the
+models reachable. Then the manifest says "running", each item is appended as it finishes,
+and the manifest is rewritten with the summary (or with why the run stopped).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,6 @@ import logging
 import platform
 import time
 from collections import Counter
-from contextlib import ExitStack
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -15,83 +20,115 @@ from typing import Any
 from rich.console import Console
 
 from codeclm.config import ProgramConfig, load_config
-from codeclm.errors import EndpointError
-from codeclm.io import JsonlSink, read_seeds
-from codeclm.models import build_lms, open_engine
+from codeclm.errors import CodecLMError, ConfigError, EndpointError
+from codeclm.executors import ThreadExecutor
+from codeclm.fingerprint import differences, fingerprint
+from codeclm.jsonl import write_atomic
 from codeclm.progress import StageProgress
-from codeclm.baselines.registry import build_program
-from codeclm.program import CodecLM
-from codeclm.records import Dropped, Record
-from codeclm.runner import Outcome, Runner
+from codeclm.seeds import read_seeds
+from codeclm.session import open_program
+from codeclm.sink import FileSink, OutputState, dropped_path
 
 log = logging.getLogger(__name__)
-
-
-def dropped_path(output: Path) -> Path:
-    return output.with_name(output.stem + ".dropped.jsonl")
 
 
 def manifest_path(output: Path) -> Path:
     return output.with_name(output.stem + ".manifest.json")
 
 
-class RecordingRunner(Runner):
-    """Writes each record the moment its item finishes, and reports progress per stage."""
+class OutputError(CodecLMError):
+    """An output path that cannot be written, or an output made by another program."""
 
-    def __init__(self, concurrency: int, kept: JsonlSink, dropped: JsonlSink, progress: StageProgress | None):
-        super().__init__(concurrency)
-        self.kept, self.dropped, self.progress = kept, dropped, progress
 
-    def stage_started(self, stage: str, total: int) -> None:
-        if self.progress is not None:
-            self.progress.start(stage, total)
+def check_writable(output: Path) -> None:
+    """Create the output's folder and prove the three output files can be written, before any LLM call."""
+    if output.is_dir():
+        raise OutputError(f"{output}: is a folder; give a file path for the output (--out data/NAME.jsonl)")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        for path in (output, dropped_path(output), manifest_path(output)):
+            with path.open("a", encoding="utf-8"):
+                pass
+    except OSError as exc:
+        raise OutputError(f"{output}: cannot write there ({exc.strerror or exc}); choose another --out "
+                          f"or fix the folder's permissions") from None
 
-    def item_done(self, stage: str, outcome: Outcome) -> None:
-        if stage == "filter" and outcome.ok:
-            sink = self.kept if isinstance(outcome.value, Record) else self.dropped
-            sink.write(outcome.value)
-        if self.progress is not None:
-            self.progress.advance(stage)
+
+def read_manifest(output: Path) -> dict[str, Any] | None:
+    path = manifest_path(output)
+    if not path.exists() or not path.read_text(encoding="utf-8").strip():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise OutputError(f"{path}: unreadable manifest; delete it and rerun with --extend to continue this output, "
+                          "or write to a new one (--out)") from None
+
+
+def check_same_program(output: Path, state: OutputState, current: dict[str, Any], extend: bool) -> list[dict[str, Any]]:
+    """Refuse to add to an output made by another program (unless `extend`); returns the earlier runs."""
+    manifest = read_manifest(output)
+    earlier = (manifest or {}).get("runs", [])
+    if not (state.kept or state.dropped) or extend:
+        return earlier
+    previous = (manifest or {}).get("fingerprint")
+    if previous is None:
+        raise OutputError(f"{output}: holds items but no fingerprint of the program that made them; "
+                          f"rerun with --extend to add to it anyway, or write to a new output (--out)")
+    if previous.get("sha256") != current["sha256"]:
+        changed = "; ".join(differences(previous, current)) or "the program"
+        raise OutputError(f"{output} was made by another program ({changed}); rerun with --extend to add to it "
+                          f"(items are matched by content), or write to a new output (--out)")
+    return earlier
 
 
 def run(
-    config: ProgramConfig, *, seeds_path: str | None = None, output: str | None = None,
-    console: Console | None = None, lms: dict[str, Any] | None = None, tuned: str | Path | None = None,
+    config: ProgramConfig, *, seeds_path: str | None = None, output: str | None = None, console: Console | None = None,
+    lms: dict[str, Any] | None = None, tuned: str | Path | None = None, extend: bool = False,
 ) -> dict[str, Any]:
     """Run `config` (on `lms` if given, else the YAML's models); return the summary also written to the manifest.
 
-    `tuned`: a saved (e.g. `codeclm optimize`d) program JSON whose instructions and demos replace the templates'.
+    `tuned`: a saved (`codeclm optimize`d) program whose instructions and demos replace the templates'.
+    `extend`: add to an output made by a different program (another config, templates, seeds or models).
     """
     console = console or Console(stderr=True)
     started = time.time()
     out = Path(output) if output else config.resolve(config.output)
+    check_writable(out)
     seeds = read_seeds(seeds_path or config.resolve(config.seeds.path), config.seeds.field, config.seeds.input_field, config.seeds.limit)
-    forget_failures(dropped_path(out))
-    kept, dropped = JsonlSink(out), JsonlSink(dropped_path(out))
-    resumed = len(kept.ids) + len(dropped.ids)
-    if resumed:
-        console.print(f"[bold]Resuming[/]: {resumed} finished items in {out} are kept and skipped")
-    with ExitStack() as stack:
-        engine = open_engine(config, stack)
-        lms = lms if lms is not None else build_lms(config, stack, engine)
-        program = build_program(config, lms)  # `program:` picks CodecLM or a baseline
-        if tuned:
-            program.load(str(tuned))
-        calibration = check_judge(config, program, seeds, console)
-        progress = stack.enter_context(StageProgress(console))
-        runner = RecordingRunner(config.concurrency, kept, dropped, progress)
+    state = OutputState(out)
+    with open_program(config, lms=lms, tuned=tuned) as session:
+        program = session.program
+        current = fingerprint(config, program, seeds, session.lms)
+        runs = check_same_program(out, state, current, extend)
+        if state.kept or state.dropped:
+            console.print(f"[bold]Resuming[/]: {len(state.done_ids)} finished items in {out} are kept and skipped")
+        runs = runs + [{"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "fingerprint": current["sha256"], "extend": extend}]
+        _write_manifest(out, {"status": "running", "fingerprint": current, "runs": runs})
+        sink = FileSink(out, state)
+        summary: dict[str, Any] = {}
         try:
-            result = program(seeds=seeds, runner=runner, done=kept.ids | dropped.ids)
-        except EndpointError:
-            _explain_dead_local_server()
+            calibration = check_judge(config, program, seeds, console)
+            with StageProgress(console) as progress:
+                program(seeds=seeds, executor=ThreadExecutor(config.concurrency, progress=progress), sink=sink, done=state.done_ids)
+            sink.compact()
+            summary = summarize(config, out, state, program, time.time() - started, calibration)
+            summary["status"] = "finished"
+        except BaseException as exc:
+            summary = summarize(config, out, state, program, time.time() - started, None)
+            summary["status"] = f"stopped: {type(exc).__name__}: {str(exc)[:300]}" if str(exc) else f"stopped: {type(exc).__name__}"
+            if isinstance(exc, EndpointError):
+                _explain_dead_local_server()
             raise
-        for item in result.dropped:
-            dropped.write(item)
-    summary = summarize(config, out, program, time.time() - started, calibration)
-    summary["usage"] = engine.ledger.summary()
-    summary["calls_per_kept_record"] = _calls_per_record(summary)
-    manifest_path(out).write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+        finally:
+            summary["usage"] = session.engine.ledger.summary()
+            summary["calls_per_kept_record"] = _calls_per_record(summary)
+            _write_manifest(out, {**summary, "fingerprint": current, "runs": runs})
     return summary
+
+
+def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
+    write_atomic(manifest_path(out), json.dumps(manifest, indent=2, default=str) + "\n")
 
 
 def _explain_dead_local_server() -> None:
@@ -99,16 +136,6 @@ def _explain_dead_local_server() -> None:
     from codeclm.local import check_started  # pure Python: llama_cpp is only needed to start a server
 
     check_started()
-
-
-def forget_failures(path: Path) -> None:
-    """Failed items are retried on a rerun: remove them from the dropped file (atomic rewrite)."""
-    lines = _lines(path)
-    keep = [line for line in lines if json.loads(line).get("kind") != "failed"]
-    if len(keep) != len(lines):
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
-        tmp.replace(path)
 
 
 def check_judge(config: ProgramConfig, program, seeds: list, console: Console):
@@ -125,10 +152,9 @@ def check_judge(config: ProgramConfig, program, seeds: list, console: Console):
     return require_passed(report)
 
 
-def summarize(config: ProgramConfig, out: Path, program: CodecLM, seconds: float, calibration=None) -> dict[str, Any]:
-    """Counts over the whole output files (this run and resumed ones)."""
-    kept = [Record.model_validate_json(line) for line in _lines(out)]
-    dropped = [Dropped.model_validate_json(line) for line in _lines(dropped_path(out))]
+def summarize(config: ProgramConfig, out: Path, state: OutputState, program, seconds: float, calibration=None) -> dict[str, Any]:
+    """Counts over the whole output (this run and resumed ones), from the output's index."""
+    kept, dropped = list(state.kept.values()), list(state.dropped.values())
     return {
         "program": config.name,
         "output": str(out),
@@ -137,11 +163,12 @@ def summarize(config: ProgramConfig, out: Path, program: CodecLM, seconds: float
         "dropped": len(dropped),
         "dropped_by_reason": dict(Counter(_reason(d) for d in dropped)),
         "iterations": dict(sorted(Counter(r.iteration for r in kept).items())),
-        "kept_by_source": dict(Counter(r.response_source for r in kept)),
+        "kept_by_source": dict(Counter(r.source for r in kept)),
         "models": program.model_names(),
         "judge": judge_summary(config, calibration),
         "extra_rows": judge_rows(config, calibration),
         "templates": program.templates,
+        "tuned": program.tuned,
         "config": config.model_dump(mode="json"),
         "wall_seconds": round(seconds, 2),
         "versions": _versions(),
@@ -170,15 +197,11 @@ def judge_rows(config: ProgramConfig, calibration) -> dict[str, str]:
 def _calls_per_record(summary: dict[str, Any]) -> float | None:
     """Paid LLM calls (not cache hits) of this invocation per kept record."""
     calls = summary["usage"]["total"]["calls"]
-    return round(calls / summary["kept"], 2) if summary["kept"] else None
+    return round(calls / summary["kept"], 2) if summary.get("kept") else None
 
 
-def _reason(item: Dropped) -> str:
-    return f"failed at {item.stage}" if item.kind == "failed" else "filtered: too easy at the cap"
-
-
-def _lines(path: Path) -> list[str]:
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()] if path.exists() else []
+def _reason(item) -> str:
+    return f"failed at {item.stage}" if item.kind == "failed" else "filtered: too easy at the cap" if item.stage == "filter" else f"filtered at {item.stage}"
 
 
 def _versions() -> dict[str, str]:

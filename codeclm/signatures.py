@@ -88,3 +88,10 @@ class RespondSignature(dspy.Signature):
 
     instruction: str = dspy.InputField()
     response: str = dspy.OutputField()
+
+
+class SelfInstructSignature(dspy.Signature):
+    """Come up with new, diverse task instructions like the examples."""
+
+    examples: list[str] = dspy.InputField(desc="example task instructions")
+    new_instructions: list[str] = dspy.OutputField(desc="new, self-contained task instructions")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from contextlib import nullcontext
+from contextvars import ContextVar
 from typing import Any, Callable, TypeVar
 
 import dspy
@@ -16,6 +17,10 @@ T = TypeVar("T")
 
 # Answers that do not parse or validate; the step asks again (new rollout), then gives up.
 INVALID_ANSWER = (ValueError, ValidationError, dspy.utils.exceptions.AdapterParseError)
+
+
+ACTIVE_STEP: ContextVar["Step | None"] = ContextVar("codeclm_active_step", default=None)
+"""The step whose LM call is in flight (set around each attempt): for logs, accounting and test fakes."""
 
 
 def rollout_id(*parts: Any) -> int:
@@ -51,10 +56,13 @@ class Step(dspy.Module):
         Raises StepError naming this step when no attempt gives a valid answer.
         """
         problem = "no attempt made"
+        overrides = getattr(self.lm, "overrides", None) or {}  # the model's own settings (ModelSpec) win
         for attempt in range(self.max_attempts):
             config = dict(self.lm_config, rollout_id=rollout_id(self.name, key, attempt))
             if attempt and not config.get("temperature"):
                 config["temperature"] = 0.7  # a deterministic re-ask would repeat the same bad answer
+            config.update(overrides)
+            token = ACTIVE_STEP.set(self)
             try:
                 with self._context():
                     return validate(self.predict(**inputs, config=config))
@@ -64,8 +72,10 @@ class Step(dspy.Module):
                 raise StepError(self.name, str(exc), endpoint_failure=True) from None
             except CodecLMError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - an endpoint failure ends this item, not the run
-                raise StepError(self.name, f"LLM call failed: {_one_line(exc)}", endpoint_failure=True) from exc
+            except Exception as exc:  # noqa: BLE001 - an unexpected reply or bug ends this item, not the run
+                raise StepError(self.name, f"{type(exc).__name__}: {_one_line(exc)}") from exc
+            finally:
+                ACTIVE_STEP.reset(token)
         raise StepError(self.name, f"no valid answer after {self.max_attempts} attempts: {problem}")
 
     def _context(self):

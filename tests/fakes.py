@@ -1,4 +1,9 @@
-"""A fake LM for module-logic tests: answers each step by a function of its prompt, no network."""
+"""A fake LM for module-logic tests: answers each step by a function of its inputs, no network.
+
+`ScriptedLM` learns which step calls it from `codeclm.step.ACTIVE_STEP` (the step sets it), never
+from the rendered prompt. Stub-server tests see only the wire, as a real server does; they
+recognise a request's step from its body with `step_from_request`.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +34,8 @@ def is_plain(messages: list[dict[str, Any]]) -> bool:
     return "[[ ##" not in messages[0]["content"]
 
 
-def step_of(messages: list[dict[str, Any]]) -> str:
+def step_from_request(messages: list[dict[str, Any]]) -> str:
+    """The step of a request as it arrives at a server (for stub servers only)."""
     system = messages[0]["content"]
     if is_plain(messages):  # plain adapter: the log-probability judges and Respond
         last = messages[-1]["content"]
@@ -122,14 +128,19 @@ class ScriptedLM(dspy.BaseLM):
         self._lock = threading.Lock()
 
     def forward(self, prompt=None, messages=None, **kwargs):
-        step = step_of(messages)
+        from codeclm.adapters import PlainAdapter
+        from codeclm.step import ACTIVE_STEP
+
+        active = ACTIVE_STEP.get()
+        assert active is not None, "ScriptedLM called outside a codeclm step"
+        step, plain = active.name, isinstance(active.adapter, PlainAdapter)
         with self._lock:
             self.calls.append((step, messages, kwargs))
         answer = self.script(step, messages)
         logprobs = None
-        if isinstance(answer, dict) and "score_1" in answer and "Answer A:" in messages[-1]["content"]:
+        if isinstance(answer, dict) and "score_1" in answer and getattr(active, "scheme", "") == "logprob-pairwise":
             answer = as_preference(answer)
-        if is_plain(messages):
+        if plain:
             answer = to_plain(answer)
         if isinstance(answer, WithLogprobs):
             answer, logprobs = answer.answer, {"content": answer.content}

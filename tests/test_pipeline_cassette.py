@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from codeclm.config import load_config
-from codeclm.program import STEPS
 from codeclm.records import Dropped, Record
-from codeclm.run import dropped_path, manifest_path, run
+from codeclm.run import manifest_path, run
+from codeclm.sink import dropped_path
 from codeclm.templates import PromptLibrary
 
 STRONG, TARGET = "qwen2.5-coder-1.5b-instruct", "smollm2-135m-instruct"
@@ -52,7 +52,9 @@ def test_codeclm_program_end_to_end(tmp_path, root, endpoints):
     assert len(ids) == len(set(ids)) == 4  # 2 metadata x 2 instructions, each kept or dropped once
 
     prompts = PromptLibrary(config.resolve(config.prompts), config.template_variables())
-    hashes = {step: prompts.render(step).sha256 for step in STEPS if step != "judge"}
+    from codeclm.programs import build_program
+
+    hashes = {step: sha for step, sha in build_program(config).templates.items() if step != "judge"}
     theta = summary["judge"]["theta"]
     for record in kept:
         assert record.instruction.strip() and record.response.strip()

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from codeclm.errors import SeedsError
-from codeclm.io import JsonlSink, existing_ids, read_seeds
-from codeclm.records import Seed
+from codeclm.records import seed_id
+from codeclm.seeds import read_seeds
 
 
 def test_formats(tmp_path):
@@ -21,7 +21,7 @@ def test_formats(tmp_path):
 
 def test_bundled_benchmarks_and_limit():
     vicuna = read_seeds("benchmark:vicuna", field="text")
-    assert len(vicuna) == 80 and vicuna[0].id == "s0"
+    assert len(vicuna) == 80 and vicuna[0].id == seed_id(vicuna[0].text)
     assert len(read_seeds("benchmark:self_instruct", limit=5)) == 5
 
 
@@ -53,11 +53,34 @@ def test_missing_file_and_unknown_benchmark(tmp_path):
         read_seeds("benchmark:koala")
 
 
-def test_sink_skips_known_ids_and_repairs_a_torn_line(tmp_path):
-    path = tmp_path / "out.jsonl"
-    path.write_text('{"id": "s0", "text": "a"}\n{"id": "s1", "te')  # killed mid-write
-    assert list(existing_ids(path)) == ["s0"]
-    sink = JsonlSink(path)
-    assert sink.write(Seed(id="s0", text="again")) is False
-    assert sink.write(Seed(id="s1", text="b")) is True
-    assert [json.loads(line)["id"] for line in path.read_text().splitlines()] == ["s0", "s1"]
+
+
+def test_input_field_takes_dotted_paths_and_the_bundled_self_instruct_keeps_its_input():
+    seeds = read_seeds("benchmark:self_instruct", input_field="instances.0.input", limit=3)
+    assert all("\n\n" in s.text for s in seeds[:1])  # the first task's input text is appended
+
+
+@pytest.mark.parametrize(
+    "content, kwargs, message",
+    [
+        ('{"instruction": "a", "input": "x"}\n', {"input_field": "inputs"}, r"no row has the input field 'inputs'"),
+        ('{"instruction": 42}\n', {}, r"row 1 field 'instruction' is int, not text"),
+        ('{"instruction": ["a", "b"]}\n', {}, r"row 1 field 'instruction' is list, not text"),
+        ('{"instruction": "a", "input": {"k": 1}}\n', {"input_field": "input"}, r"row 1 field 'input' is dict, not text"),
+    ],
+)
+def test_seed_values_that_are_not_text_are_refused(tmp_path, content, kwargs, message):
+    (tmp_path / "s.jsonl").write_text(content)
+    with pytest.raises(SeedsError, match=message):
+        read_seeds(tmp_path / "s.jsonl", **kwargs)
+
+
+def test_non_utf8_seeds_are_one_line(tmp_path):
+    (tmp_path / "s.txt").write_bytes("caf\xe9 au lait\n".encode("latin-1"))
+    with pytest.raises(SeedsError, match=r"s\.txt: not UTF-8 text \(byte 3\); save it as UTF-8"):
+        read_seeds(tmp_path / "s.txt")
+
+
+def test_seed_ids_come_from_content():
+    """The same seed keeps its id whatever comes before it."""
+    assert seed_id("Explain TCP.") == seed_id("  Explain   TCP. ") != seed_id("Explain UDP.")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from codeclm.errors import CodecLMError, SeedsError
-from codeclm.io import BENCHMARK_PREFIX, _rows, bundled_path
+from codeclm.seeds import BENCHMARK_PREFIX, bundled_path, lookup, rows
 
 
 class BenchmarkError(CodecLMError):
@@ -37,19 +37,6 @@ BUNDLED = {
 }
 
 
-def lookup(row: dict[str, Any], path: str) -> Any:
-    """`row['a']['0']['b']` for 'a.0.b'; None when any part is missing."""
-    node: Any = row
-    for part in path.split("."):
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
-
-
 def resolve(name: str) -> tuple[str, Path, Fields]:
     """'vicuna', 'benchmark:vicuna' or a file path -> (display name, path, default fields)."""
     bare = name[len(BENCHMARK_PREFIX):] if name.startswith(BENCHMARK_PREFIX) else name
@@ -68,13 +55,13 @@ def load_benchmark(name: str, field: str | None = None, input_field: str | None 
     fields = Fields(field or defaults.instruction, input_field or defaults.input,
                     category_field or defaults.category, defaults.id)
     try:
-        rows = _rows(path)
+        found = rows(path)
     except SeedsError as exc:
         raise BenchmarkError(str(exc)) from None
-    if not rows:
+    if not found:
         raise BenchmarkError(f"{path}: empty benchmark file")
     items: list[BenchmarkItem] = []
-    for number, row in enumerate(rows, 1):
+    for number, row in enumerate(found, 1):
         if isinstance(row, str):
             row = {fields.instruction: row}
         if not isinstance(row, dict):

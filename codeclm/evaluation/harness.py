@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import json
 import re
-from contextlib import ExitStack
 from pathlib import Path
 
 import dspy
 
-from codeclm.config import load_config
+from codeclm.config import ModelSpec, ProgramConfig, load_config
 from codeclm.errors import StepError
 from codeclm.evaluation.benchmarks import BenchmarkItem, load_benchmark
-from codeclm.evaluation.models import build_eval_lms, model_spec
 from codeclm.evaluation.results import EvalReport, ItemJudgment
 from codeclm.evaluation.rules import RULES, item_outcome, order_outcome
-from codeclm.io import read_jsonl
-from codeclm.runner import Runner
+from codeclm.executors import Executor, ThreadExecutor
+from codeclm.jsonl import read_rows, write_atomic
+from codeclm.session import open_program
+from codeclm.judging.scales import SCALES
 from codeclm.judging.schemes import make_judge
 from codeclm.steps.respond import Respond
 from codeclm.templates import PromptLibrary
@@ -69,7 +69,7 @@ def evaluate(benchmark: str, candidate: str, reference: str = "strong", judge: s
              category_field: str | None = None, rule: str = "paper", out: str | Path | None = None,
              seed: int = 0, bootstrap: int = 1000, confidence: float = 0.95,
              api_base: str | None = None, api_key_env: str | None = None,
-             lms: dict[str, dspy.BaseLM] | None = None, runner: Runner | None = None) -> EvalReport:
+             lms: dict[str, dspy.BaseLM] | None = None, executor: Executor | None = None) -> EvalReport:
     """Evaluate `candidate` against `reference` on `benchmark`; write per-item JSONL and return the report.
 
     candidate / reference / judge: 'strong', 'target', 'judge' (roles of `program`), 'local:NAME', or a model id
@@ -86,15 +86,16 @@ def evaluate(benchmark: str, candidate: str, reference: str = "strong", judge: s
     out_path = Path(out) if out else default_out(name, models["candidate"], models["reference"])
     previous = _previous(out_path, models)
     prompts = PromptLibrary(config.resolve(config.prompts), config.template_variables())
-    with ExitStack() as stack:
-        bound = lms if lms is not None else build_eval_lms(specs, stack, "codeclm eval")
-        judge_step = make_judge(config.judging.scheme, prompts, bound["judge"], max_attempts=config.max_attempts,
-                                temperature=0.0, max_tokens=config.judging.max_tokens)  # the filter's scheme, at temperature 0
+    with open_program(config, lms={} if lms is None else lms) as session:  # engine only: eval binds its own roles
+        bound = lms if lms is not None else {role: session.lm(role, spec) for role, spec in specs.items()}
+        judge_step = make_judge(config.judging.scheme, prompts.render(SCALES[config.judging.scheme].template), bound["judge"],
+                                max_attempts=config.max_attempts, temperature=0.0,
+                                max_tokens=config.judging.max_tokens)  # the filter's scheme, at temperature 0
         evaluator = Evaluator(prompts.render("respond"), judge_step, bound, rule=rule,
                               answering=config.answering.model_dump(), max_attempts=config.max_attempts)
         todo = [item for item in items if item.id not in previous]
-        runner = runner or Runner(config.concurrency)
-        outcomes = runner.map("eval", lambda item: evaluator(item=item, models=models), todo)
+        executor = executor or ThreadExecutor(config.concurrency)
+        outcomes = executor.map("eval", lambda item: evaluator(item=item, models=models), todo)
     fresh = {o.item.id: o.value if o.ok else ItemJudgment(id=o.item.id, category=o.item.category, instruction=o.item.instruction,
                                                           rule=rule, error=o.error, models=models) for o in outcomes}
     judged = [score(previous[i.id], rule) if i.id in previous else fresh[i.id] for i in items]
@@ -113,12 +114,24 @@ def _previous(path: Path, models: dict[str, str]) -> dict[str, ItemJudgment]:
     """Judged items of an earlier run with the same three models (errors are retried)."""
     if not path.exists():
         return {}
-    rows = [ItemJudgment.model_validate(row) for row in read_jsonl(path)]
+    rows = [ItemJudgment.model_validate(row) for row in read_rows(path)]
     return {r.id: r for r in rows if r.verdict is not None and r.error is None and r.models == models}
 
 
 def _write(path: Path, items: list[ItemJudgment]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(i.model_dump(mode="json"), ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, "".join(json.dumps(i.model_dump(mode="json"), ensure_ascii=False) + "\n" for i in items))
+
+
+ROLE_NAMES = ("strong", "target", "judge")
+
+
+def model_spec(value: str, config: ProgramConfig, api_base: str | None = None, api_key_env: str | None = None) -> ModelSpec:
+    """A role of the program YAML, `local:NAME` (embedded model) or a model id (e.g. openai/gpt-4o-mini)."""
+    if value in ROLE_NAMES:
+        from codeclm.roles import role_specs
+
+        return role_specs(config)[value]
+    if value.startswith("local:"):
+        return ModelSpec(local=value.removeprefix("local:"))
+    return ModelSpec(model=value, api_base=api_base, api_key_env=api_key_env)

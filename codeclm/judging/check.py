@@ -8,7 +8,7 @@ from codeclm.errors import EndpointError, StepError
 from codeclm.judging.calibration import CalibrationReport, cache_key, evaluate, load_cached, store
 from codeclm.judging.pairs import build_pairs
 from codeclm.judging.scales import SCALES
-from codeclm.judging.schemes import judge_from_config
+from codeclm.judging.schemes import make_judge
 from codeclm.templates import PromptLibrary
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,9 @@ def calibrate(config, program, seeds, schemes: list[str] | None = None, use_cach
     use_cache = settings.cache if use_cache is None else use_cache
     cf = program.contrastive_filter
     chosen = seeds[: settings.seeds]
-    judges = {s: cf.judge if s == config.judging.scheme else judge_from_config(config, _prompts(config), cf.judge.lm, scheme=s)
+    judges = {s: cf.judge if s == config.judging.scheme else make_judge(
+                  s, _prompts(config).render(SCALES[s].template), cf.judge.lm, max_attempts=config.max_attempts,
+                  temperature=config.judging.temperature, max_tokens=config.judging.max_tokens)
               for s in (schemes or [config.judging.scheme])}
     keys = {s: _key(config, cf, j, chosen) for s, j in judges.items()}
     reports = {s: load_cached(keys[s]) if use_cache else None for s in judges}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
-from codeclm.local.catalog import CATALOG, ModelSpec, get_spec
-from codeclm.local.registry import find_running, serve_forever
+from codeclm.local.catalog import CATALOG, PinnedModel, get_spec
+from codeclm.local.running import find_running, serve_forever
 from codeclm.local.server import LocalServer
 from codeclm.local.weights import cache_dir, ensure_weights
 
@@ -15,7 +15,7 @@ DEFAULT_TARGET = "smollm2-135m-instruct"
 
 
 @dataclass(frozen=True)
-class Endpoint:
+class LocalEndpoint:
     """Where to send OpenAI-compatible requests for one local model (``model`` is the server's alias)."""
 
     api_base: str
@@ -24,14 +24,14 @@ class Endpoint:
     started_here: bool
 
 
-def open_endpoint(name: str, stack: contextlib.ExitStack) -> Endpoint:
+def open_endpoint(name: str, stack: contextlib.ExitStack) -> LocalEndpoint:
     """Reuse a healthy server from ``codeclm serve`` or start one whose stop is registered on ``stack``."""
     get_spec(name)
     api_base = find_running(name)
     if api_base:
-        return Endpoint(api_base=api_base, model=name, name=name, started_here=False)
+        return LocalEndpoint(api_base=api_base, model=name, name=name, started_here=False)
     server = stack.enter_context(LocalServer(name))
-    return Endpoint(api_base=server.api_base, model=server.model, name=name, started_here=True)
+    return LocalEndpoint(api_base=server.api_base, model=server.model, name=name, started_here=True)
 
 
 def check_started() -> None:
@@ -43,6 +43,6 @@ def check_started() -> None:
 
 
 __all__ = [
-    "CATALOG", "DEFAULT_STRONG", "check_started", "DEFAULT_TARGET", "Endpoint", "LocalServer", "ModelSpec",
+    "CATALOG", "DEFAULT_STRONG", "check_started", "DEFAULT_TARGET", "LocalEndpoint", "LocalServer", "PinnedModel",
     "cache_dir", "ensure_weights", "find_running", "get_spec", "open_endpoint", "serve_forever",
 ]

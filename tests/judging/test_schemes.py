@@ -14,7 +14,7 @@ STRONG, TARGET = "Paris is the capital of France.", "I don't know."
 
 def judge(root, scheme, answer, max_attempts=3):
     lm = ScriptedLM(lambda step, messages: answer(messages))
-    return make_judge(scheme, PromptLibrary(root / "prompts"), lm, max_attempts=max_attempts), lm
+    return make_judge(scheme, PromptLibrary(root / "prompts").render(SCALES[scheme].template), lm, max_attempts=max_attempts), lm
 
 
 def verdict(root, scheme, answer):

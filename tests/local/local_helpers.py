@@ -4,7 +4,7 @@ import hashlib
 import sys
 from pathlib import Path
 
-from codeclm.local.catalog import ModelSpec
+from codeclm.local.catalog import PinnedModel
 
 FAKE_SERVER = str(Path(__file__).with_name("fake_openai_server.py"))
 SMALL = "smollm2-135m-instruct"
@@ -15,11 +15,11 @@ def fake_command(alias: str = SMALL) -> list[str]:
     return [sys.executable, FAKE_SERVER, "{port}", alias]
 
 
-def make_spec(data: bytes, n_parts: int = 3, **kw) -> ModelSpec:
+def make_spec(data: bytes, n_parts: int = 3, **kw) -> PinnedModel:
     fields = dict(name="fake-model", packages=tuple(f"fake-part{i}==1.0" for i in range(n_parts)),
                   part_pattern="*/part*.bin", size=len(data), sha256=hashlib.sha256(data).hexdigest())
     fields.update(kw)
-    return ModelSpec(**fields)
+    return PinnedModel(**fields)
 
 
 def write_parts(dir: Path, data: bytes, n_parts: int = 3) -> list[Path]:

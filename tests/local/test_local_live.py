@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from codeclm.local import Endpoint, open_endpoint
+from codeclm.local import LocalEndpoint, open_endpoint
 from local_helpers import SMALL
 
 pytestmark = pytest.mark.live
@@ -41,7 +41,7 @@ def _live_servers():
 
 def test_chat_completion_with_logprobs(endpoint):
     ep, _ = endpoint
-    assert isinstance(ep, Endpoint) and ep.model == SMALL
+    assert isinstance(ep, LocalEndpoint) and ep.model == SMALL
     body = {"model": ep.model, "max_tokens": 8, "temperature": 0, "logprobs": True, "top_logprobs": 5,
             "messages": [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "Say hi."}]}
     req = urllib.request.Request(ep.api_base + "/chat/completions", data=json.dumps(body).encode(),
@@ -53,29 +53,34 @@ def test_chat_completion_with_logprobs(endpoint):
     assert len(choice["logprobs"]["content"][0]["top_logprobs"]) == 5
 
 
-def test_dspy_with_local_json_adapter(endpoint):
-    import dspy
-    import pydantic
+def _score(ep, text):
+    body = {"model": ep.model, "prompt": text, "max_tokens": 1, "echo": True, "logprobs": 0, "temperature": 0}
+    req = urllib.request.Request(ep.api_base + "/completions", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=120) as r:
+        return json.load(r)
 
-    from codeclm.local.adapter import LocalJSONAdapter
 
-    class Info(pydantic.BaseModel):
-        use_case: str
-        skills: list[str]
-
-    class Encode(dspy.Signature):
-        """Describe the use case of an instruction and the skills it needs."""
-
-        instruction: str = dspy.InputField()
-        info: Info = dspy.OutputField()
-
+def test_prompt_log_probabilities_come_back_for_every_token(endpoint):
+    """The server answers echo + logprobs with one forward pass (codeclm.local.echo)."""
     ep, _ = endpoint
-    lm = dspy.LM(f"openai/{ep.model}", api_base=ep.api_base, api_key="local", engine="litellm",
-                 cache=False, temperature=0, max_tokens=120)
-    with dspy.context(lm=lm, adapter=LocalJSONAdapter()):
-        out = dspy.Predict(Encode)(instruction="Write a Python function that sorts a list.")
-    assert isinstance(out.info, Info) and isinstance(out.info.skills, list)
-    assert lm.history[-1]["kwargs"]["response_format"]["type"] == "json_object"
+    texts = {word: f"<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\nThe capital of France is {word}."
+             for word in ("Paris", "Banana")}
+    scored = {word: _score(ep, text) for word, text in texts.items()}
+    for word, out in scored.items():
+        lp = out["choices"][0]["logprobs"]
+        assert out["usage"]["completion_tokens"] == 0 and lp["token_logprobs"][0] is None
+        assert len(lp["tokens"]) == len(lp["token_logprobs"]) == len(lp["text_offset"]) == out["usage"]["prompt_tokens"]
+        assert "".join(lp["tokens"]) == texts[word]
+        assert all(texts[word].startswith(t, o) for t, o in zip(lp["tokens"], lp["text_offset"]))
+        assert all(v <= 0 for v in lp["token_logprobs"][1:])
+
+    def word_logprob(word):
+        lp = scored[word]["choices"][0]["logprobs"]
+        start = texts[word].rindex(word)
+        return sum(v for v, o in zip(lp["token_logprobs"], lp["text_offset"]) if start <= o < start + len(word))
+
+    assert word_logprob("Paris") > word_logprob("Banana") + 3
 
 
 def test_server_dies_with_a_killed_parent(endpoint, tmp_path):

@@ -5,39 +5,14 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-import dspy
-
-from codeclm.baselines.base import Baseline
-from codeclm.baselines.budget import CallBudget
-from codeclm.baselines.filters import NearDuplicates, unsuitable
-from codeclm.baselines.signatures import SelfInstructSignature
 from codeclm.config import SelfInstructSettings
 from codeclm.errors import StepError
-from codeclm.records import Dropped, Record, Seed
-from codeclm.runner import Runner
-from codeclm.step import Step
-
-
-def _instructions(prediction) -> list[str]:
-    items = [" ".join(str(x).split()) for x in (prediction.new_instructions or [])]
-    items = [x for x in items if x]
-    if not items:
-        raise ValueError("no instructions in the answer")
-    return items
-
-
-class GenerateInstructions(Step):
-    """Examples from the pool in, new instructions out (prompts/self_instruct.jinja)."""
-
-    name = "self_instruct"
-    signature = SelfInstructSignature
-
-    def __init__(self, *args, num: int = 4, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.num = num
-
-    def forward(self, examples: list[str], key: str) -> list[str]:
-        return self.ask(key, _instructions, examples=examples)[: self.num]
+from codeclm.programs.baseline import Baseline
+from codeclm.programs.base import Stages
+from codeclm.programs.budget import CallBudget
+from codeclm.programs.filters import NearDuplicates, unsuitable
+from codeclm.records import Record, Seed, content_id
+from codeclm.steps.generate import GenerateInstructions
 
 
 @dataclass(frozen=True)
@@ -54,18 +29,16 @@ class SelfInstruct(Baseline):
     def __init__(self, config, lms=None):
         super().__init__(config, lms)
         self.settings = config.self_instruct or SelfInstructSettings()
-        self.generate = GenerateInstructions(self.rendered["self_instruct"], self.strong, num=self.settings.new_per_prompt,
+        self.new_instructions = GenerateInstructions(self.rendered["self_instruct"], self.strong, num=self.settings.new_per_prompt,
                                              **self.common, **config.generation.model_dump())
 
-    def forward(self, seeds: list[Seed | str], runner: Runner | None = None, done: set[str] = frozenset()):
-        runner = runner or Runner()
+    def generate(self, seeds: list[Seed], stages: Stages) -> None:
         s = self.settings
-        texts = [seed.text if isinstance(seed, Seed) else seed for seed in seeds]
+        texts = [seed.text for seed in seeds]
         budget = CallBudget(s.max_calls)
         pool = NearDuplicates(s.rouge_threshold, texts)
         rng = random.Random(self.config.seed)
         kept: list[Generated] = []
-        dropped: list[Dropped] = []
         for round_ in range(s.max_rounds):
             # a generation call is worth making only if at least one answer still fits the budget
             if len(kept) >= s.num_instructions or not budget.room(2):
@@ -74,27 +47,23 @@ class SelfInstruct(Baseline):
             examples = rng.sample(texts, min(s.seed_examples, len(texts)))
             examples += rng.sample([g.instruction for g in kept], min(s.generated_examples, len(kept)))
             try:
-                new = self.generate(examples=examples, key=f"round{round_}")
+                new = self.new_instructions(examples=examples, key=f"round{round_}")
             except StepError as exc:
-                dropped.append(self.dropped(f"r{round_}", exc.step, exc.reason, None, kind="failed"))
+                stages.sink.drop(self.dropped(f"r{round_}", exc.step, exc.reason, None, kind="failed"))
                 continue
-            for j, text in enumerate(new):
-                item_id = f"r{round_}-i{j}"
+            for text in new:
+                item_id = content_id("si", " ".join(text.split()))
                 reason = unsuitable(text)
                 near = None if reason else pool.match(text)
                 if near:
                     reason = f"near-duplicate: ROUGE-L {near[0]:.2f} > {s.rouge_threshold} with '{near[1][:80]}'"
                 if reason or len(kept) >= s.num_instructions or not budget.take(1):
-                    dropped.append(self.dropped(item_id, "dedup" if near else "filter", reason or "enough instructions", text))
+                    if item_id not in stages.done:
+                        stages.sink.drop(self.dropped(item_id, "dedup" if near else "filter", reason or "enough instructions", text))
                     continue
                 pool.add(text)
                 kept.append(Generated(item_id, text))
-        results = runner.map("filter", self.answer, [g for g in kept if g.id not in done])
-        return dspy.Prediction(
-            records=[o.value for o in results if o.ok],
-            dropped=dropped + [self.failure(o) for o in results if not o.ok],
-            metadata=[],
-        )
+        self.final_stage(stages, "filter", self.answer, kept)
 
     def answer(self, item: Generated) -> Record:
         response = self.respond(instruction=item.instruction, key=item.id)

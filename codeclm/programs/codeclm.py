@@ -1,4 +1,4 @@
-"""CodecLM as one DSPy program: forward() is the paper's pipeline (Wang et al., 2024, Sec. 3)."""
+"""CodecLM as one DSPy program: `generate` is the paper's pipeline (Wang et al., 2024, Sec. 3)."""
 
 from __future__ import annotations
 
@@ -6,27 +6,26 @@ from dataclasses import dataclass
 
 import dspy
 
-from codeclm.baselines.self_instruct import GenerateInstructions
 from codeclm.config import ProgramConfig
-from codeclm.records import Attempt, Dropped, Record, Seed
-from codeclm.runner import Outcome, Runner
+from codeclm.errors import StepError
+from codeclm.judging.scales import SCALES
+from codeclm.judging.schemes import make_judge
+from codeclm.programs.base import DataProgram, Stages
+from codeclm.records import Attempt, Dropped, Record, Seed, content_id
 from codeclm.signatures import Metadata
 from codeclm.steps.contrast import Contrast, ContrastiveFilter, decide
 from codeclm.steps.decode import Decode
 from codeclm.steps.encode import Encode
 from codeclm.steps.enlarge import Enlarge
-from codeclm.judging.schemes import judge_from_config
+from codeclm.steps.generate import GenerateInstructions
 from codeclm.steps.respond import Respond
 from codeclm.steps.rubrics import Improve, Rubrics, SelfRubrics
-from codeclm.templates import PromptLibrary
-
-STEPS = ("encode", "decode", "rubrics", "improve", "respond", "judge")
 
 
 @dataclass(frozen=True)
 class MetadataItem:
     id: str
-    metadata: Metadata
+    metadata: Metadata | None
     origin: str
 
 
@@ -36,82 +35,84 @@ class InstructionItem:
     instruction: str
     source: MetadataItem
     rubrics: Rubrics | None
+    rubrics_error: str | None = None  # Self-Rubrics failed for this metadata: no harder version can be made
 
 
-class CodecLM(dspy.Module):
-    """Encode seeds to metadata, enlarge, decode instructions, then Self-Rubrics + Contrastive Filtering.
+def metadata_item(metadata: Metadata, origin: str) -> MetadataItem:
+    return MetadataItem(content_id("m", metadata.key()), metadata, origin)
 
-    LMs are given per role (strong / target / judge); they are not part of the
-    program's saved state, so a tuned program can be loaded against other models.
-    """
+
+def instruction_item(source: MetadataItem, text: str, rubrics: Rubrics | None, rubrics_error: str | None) -> InstructionItem:
+    return InstructionItem(f"{source.id}-{content_id('i', ' '.join(text.split()), length=8)}", text, source, rubrics, rubrics_error)
+
+
+class CodecLM(DataProgram):
+    """Encode seeds to metadata, enlarge, decode instructions, then Self-Rubrics + Contrastive Filtering."""
 
     def __init__(self, config: ProgramConfig, lms: dict[str, dspy.BaseLM | None] | None = None):
-        super().__init__()
+        super().__init__(config)
         lms = dict(lms or {})
         strong, target, judge = lms.get("strong"), lms.get("target"), lms.get("judge") or lms.get("strong")
-        prompts = PromptLibrary(config.resolve(config.prompts), config.template_variables())
-        rendered = {step: prompts.render(step) for step in STEPS}
-        gen = config.generation.model_dump()
+        prompts, gen, answer = self.rendered, config.generation.model_dump(), config.answering.model_dump()
         common = {"max_attempts": config.max_attempts}
-        self.config = config
-        self.encode = Encode(rendered["encode"], strong, **common, **gen)
+        self.encode = Encode(prompts["encode"], strong, **common, **gen)
         self.enlarge = Enlarge(seed=config.seed, num_skills=config.num_skills)
-        self.decode = Decode(rendered["decode"], strong, num_instructions=config.instructions_per_metadata, **common, **gen)
-        self.rubrics = SelfRubrics(rendered["rubrics"], strong, num_rubrics=config.num_rubrics, **common, **gen)
-        self.improve = Improve(rendered["improve"], strong, **common, **gen)
-        answer = config.answering.model_dump()
+        self.decode = Decode(prompts["decode"], strong, num_instructions=config.instructions_per_metadata, **common, **gen)
+        self.rubrics = SelfRubrics(prompts["rubrics"], strong, num_rubrics=config.num_rubrics, **common, **gen)
+        self.improve = Improve(prompts["improve"], strong, **common, **gen)
+        judging = config.judging
         self.contrastive_filter = ContrastiveFilter(
-            respond_strong=Respond(rendered["respond"], strong, role="strong", **common, **answer),
-            respond_target=Respond(rendered["respond"], target, role="target", **common, **answer),
-            judge=judge_from_config(config, prompts, judge),
+            respond_strong=Respond(prompts["respond"], strong, role="strong", **common, **answer),
+            respond_target=Respond(prompts["respond"], target, role="target", **common, **answer),
+            judge=make_judge(judging.scheme, prompts["judge"], judge, max_attempts=config.max_attempts,
+                             temperature=judging.temperature, max_tokens=judging.max_tokens),
         )
-        self.templates = {step: rendered[step].sha256 for step in STEPS} | {"judge": self.contrastive_filter.judge.template_sha256}
+        if not config.ablation.metadata:  # paper Table 3, "no metadata": instructions from each seed directly
+            self.from_seeds = GenerateInstructions(prompts["self_instruct"], strong, num=config.instructions_per_metadata, **common, **gen)
 
-        if not config.ablation.metadata:  # ablation: new instructions from each seed, Self-Instruct style
-            seeded = prompts.render("self_instruct")
-            self.from_seeds = GenerateInstructions(seeded, strong, num=config.instructions_per_metadata, **common, **gen)
-            self.templates["self_instruct"] = seeded.sha256
+    def template_names(self) -> dict[str, str]:
+        names = {step: step for step in ("encode", "decode", "rubrics", "improve", "respond")}
+        names["judge"] = SCALES[self.config.judging.scheme].template
+        if not self.config.ablation.metadata:
+            names["self_instruct"] = "self_instruct"
+        return names
 
-    def forward(self, seeds: list[Seed | str], runner: Runner | None = None, done: set[str] = frozenset()):
-        """Run the pipeline; `done` lists instruction ids already recorded (resume)."""
-        runner = runner or Runner()
-        seeds = [s if isinstance(s, Seed) else Seed(id=f"s{i}", text=s) for i, s in enumerate(seeds)]
+    def generate(self, seeds: list[Seed], stages: Stages) -> None:
+        """Encode -> enlarge -> (Self-Rubrics) -> decode -> Self-Rubrics iterations under Contrastive Filtering."""
         if self.config.ablation.metadata:
-            encoded = runner.map("encode", lambda s: self.encode(instruction=s.text, key=s.id), seeds)
-            pool = self.metadata_pool([o for o in encoded if o.ok])
-            rubrics = self.rubrics_for(pool, runner)
-            decoded = runner.map("decode", lambda m: self.decode(metadata=m.metadata, key=m.id), pool)
-        else:  # paper Table 3, "no metadata": instructions generated from the seed instructions directly
-            encoded, pool, rubrics, text = [], [], {}, {s.id: s.text for s in seeds}
+            encoded = self.stage(stages, "encode", self.encode_seed, seeds)
+            pool = self.metadata_pool(encoded)
+            rubrics = self.rubrics_for(stages, pool)
+            decoded = self.stage(stages, "decode", self.decode_metadata, pool)
+        else:
+            rubrics, texts = {}, {s.id: s.text for s in seeds}
             sources = [MetadataItem(s.id, None, f"seed:{s.id}") for s in seeds]
-            decoded = runner.map("decode", lambda m: self.from_seeds(examples=[text[m.id]], key=m.id), sources)
+            decoded = self.stage(stages, "decode", lambda m: self.from_seeds(examples=[texts[m.id]], key=m.id), sources)
         instructions = [
-            InstructionItem(id=f"{o.item.id}-i{j}", instruction=text, source=o.item, rubrics=rubrics.get(o.item.id))
-            for o in decoded
-            if o.ok
-            for j, text in enumerate(o.value)
+            instruction_item(o.item, text, *rubrics.get(o.item.id, (None, None)))
+            for o in decoded for text in o.value
         ]
-        todo = [item for item in instructions if item.id not in done]
-        results = runner.map("filter", self.evolve, todo)
-        failed = [self.failure(o) for o in (*encoded, *decoded, *results) if not o.ok]
-        return dspy.Prediction(
-            records=[o.value for o in results if o.ok and isinstance(o.value, Record)],
-            dropped=[o.value for o in results if o.ok and isinstance(o.value, Dropped)] + failed,
-            metadata=[m.metadata for m in pool],
-        )
+        self.final_stage(stages, "filter", self.evolve, instructions)
 
-    def metadata_pool(self, encoded: list[Outcome]) -> list[MetadataItem]:
+    def encode_seed(self, seed: Seed) -> Metadata:
+        return self.encode(instruction=seed.text, key=seed.id)
+
+    def decode_metadata(self, item: MetadataItem) -> list[str]:
+        return self.decode(metadata=item.metadata, key=item.id)
+
+    def metadata_pool(self, encoded) -> list[MetadataItem]:
         """Metadata enlargement: encoded metadata first, then mix-and-match up to `num_metadata`."""
         origin = {o.value.key(): f"encoded:{o.item.id}" for o in reversed(encoded)}
         enlarged = self.enlarge(metadata=[o.value for o in encoded], n=self.config.num_metadata)
-        return [MetadataItem(f"m{i}", m, origin.get(m.key(), "enlarged")) for i, m in enumerate(enlarged)]
+        return [metadata_item(m, origin.get(m.key(), "enlarged")) for m in enlarged]
 
-    def rubrics_for(self, pool: list[MetadataItem], runner: Runner) -> dict[str, Rubrics]:
-        """Self-Rubrics once per metadata, only when instructions can loop back to it."""
+    def rubrics_for(self, stages: Stages, pool: list[MetadataItem]) -> dict[str, tuple[Rubrics | None, str | None]]:
+        """Self-Rubrics once per metadata, only when instructions can loop back; a failure is kept with its reason."""
         if not self.config.ablation.self_rubrics or self.config.max_iterations < 2:
             return {}
-        outcomes = runner.map("rubrics", lambda m: self.rubrics(metadata=m.metadata, key=m.id), pool)
-        return {o.item.id: o.value for o in outcomes if o.ok}
+        outcomes = stages.executor.map("rubrics", lambda m: self.rubrics(metadata=m.metadata, key=m.id), pool,
+                                       on_outcome=lambda o: o.ok or stages.sink.drop(self.failure(o)))
+        return {o.item.id: (o.value, None) if o.ok else (None, o.error) for o in outcomes}
 
     def evolve(self, item: InstructionItem) -> Record | Dropped:
         """Self-Rubrics iterations under Contrastive Filtering, until kept, or dropped at the cap."""
@@ -140,6 +141,9 @@ class CodecLM(dspy.Module):
                 return self.record(item, instruction, contrast.target_response, "target", contrast, history, applied)
             if decision.action == "drop":
                 break
+        if item.rubrics_error and max_iterations < cfg.max_iterations:
+            raise StepError("rubrics", f"too easy at iteration {len(history)}, and no harder version can be made: "
+                                       f"Self-Rubrics failed for metadata {item.source.id} ({item.rubrics_error}); retried next run")
         return Dropped(
             id=item.id, stage="filter", kind="filtered", reason=history[-1].decision, instruction=instruction,
             metadata=item.source.metadata, iteration=len(history), history=history, program=cfg.name,
@@ -155,16 +159,7 @@ class CodecLM(dspy.Module):
             target_response=contrast.target_response if contrast else None,
             judge=contrast.verdict if contrast else None, gap=contrast.verdict.gap if contrast else None,
             theta=self.config.theta, decision=history[-1].decision, history=history, models=models,
-            templates=self.templates, program=self.config.name,
-        )
-
-    def failure(self, outcome: Outcome) -> Dropped:
-        item = outcome.item
-        return Dropped(
-            id=item.id, stage=outcome.stage or "unknown", kind="failed", reason=outcome.error or "",
-            instruction=getattr(item, "instruction", None) or getattr(item, "text", None),
-            metadata=getattr(item, "metadata", None) or getattr(getattr(item, "source", None), "metadata", None),
-            program=self.config.name,
+            templates=self.templates, program=self.config.name, tuned=self.tuned,
         )
 
     def model_names(self) -> dict[str, str]:

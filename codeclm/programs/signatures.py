@@ -1,15 +1,8 @@
-"""Typed DSPy signatures of the baseline steps; their instructions come from prompts/*.jinja."""
+"""Typed DSPy signatures of the Evol-Instruct steps; their instructions come from prompts/evol_*.jinja."""
 
 from __future__ import annotations
 
 import dspy
-
-
-class SelfInstructSignature(dspy.Signature):
-    """Come up with new, diverse task instructions like the examples."""
-
-    examples: list[str] = dspy.InputField(desc="example task instructions")
-    new_instructions: list[str] = dspy.OutputField(desc="new, self-contained task instructions")
 
 
 class EvolDepthSignature(dspy.Signature):

@@ -8,8 +8,9 @@ import pytest
 from fakes import ScriptedLM, field_value
 
 import codeclm.records
-from codeclm.baselines.filters import NearDuplicates, eliminated, unsuitable
-from codeclm.baselines.registry import build_program
+from codeclm.records import seed_id
+from codeclm.programs import build_program
+from codeclm.programs.filters import NearDuplicates, eliminated, unsuitable
 from codeclm.config import load_config
 from codeclm.errors import ConfigError
 from codeclm.run import run
@@ -17,34 +18,17 @@ from codeclm.run import run
 SEEDS = ["Give three tips for staying healthy.", "Write a haiku about autumn leaves.", "Explain how a bicycle gear works."]
 
 
-from fakes import is_plain  # noqa: E402
-from fakes import step_of as plain_step_of  # noqa: E402  (before FieldLM swaps fakes.step_of)
-
-
-def output_field(messages):
-    if is_plain(messages):  # Respond and the log-probability judges use the plain adapter
-        return "response" if plain_step_of(messages) == "respond" else "score_1"
-    outputs = messages[0]["content"].split("Your output fields are:", 1)[-1].split("All interactions", 1)[0]
-    for name in ("new_instructions", "evolved_instruction", "created_instruction", "response", "use_case", "score_1"):
-        if f"`{name}`" in outputs:
-            return name
-    raise AssertionError(outputs[:200])
-
-
 class FieldLM(ScriptedLM):
-    """ScriptedLM keyed by the output field the step asks for."""
+    """ScriptedLM keyed by the output field the active step asks for (its signature's first output)."""
 
     def __init__(self, answers):
-        super().__init__(lambda step, messages: answers[output_field(messages)](messages))
+        from codeclm.step import ACTIVE_STEP
 
-    def forward(self, prompt=None, messages=None, **kwargs):
-        import fakes
-        original = fakes.step_of
-        fakes.step_of = output_field
-        try:
-            return super().forward(prompt=prompt, messages=messages, **kwargs)
-        finally:
-            fakes.step_of = original
+        def script(step, messages):
+            field = next(iter(ACTIVE_STEP.get().signature.output_fields))
+            return answers["score_1" if field in ("preferred", "rating") else field](messages)
+
+        super().__init__(script)
 
 
 def respond(messages):
@@ -115,10 +99,11 @@ def test_evol_instruct_evolves_and_eliminates(root, tmp_path, seeds_file):
     cfg = config(root, "evol_instruct", tmp_path, seeds_file, "evol_instruct.breadth_share=0", "evol_instruct.rounds=2")
     result = build_program(cfg, {"strong": lm})(seeds=SEEDS)
     by_id = {r.id: r for r in result.records}
-    assert set(by_id) == {"s0-e1", "s0-e2", "s2-e1", "s2-e2"}
-    assert by_id["s0-e2"].instruction == SEEDS[0] + " Use at most 50 words. Use at most 50 words."
-    assert by_id["s0-e2"].iteration == 2 and len(by_id["s0-e2"].actions) == 2 and by_id["s0-e2"].metadata is None
-    assert {d.id for d in result.dropped} == {"s1-e1", "s1-e2"}
+    s0, s1, s2 = (seed_id(s) for s in SEEDS)
+    assert set(by_id) == {f"{s0}-e1", f"{s0}-e2", f"{s2}-e1", f"{s2}-e2"}
+    assert by_id[f"{s0}-e2"].instruction == SEEDS[0] + " Use at most 50 words. Use at most 50 words."
+    assert by_id[f"{s0}-e2"].iteration == 2 and len(by_id[f"{s0}-e2"].actions) == 2 and by_id[f"{s0}-e2"].metadata is None
+    assert {d.id for d in result.dropped} == {f"{s1}-e1", f"{s1}-e2"}
     assert all(d.reason.startswith("no information gain") for d in result.dropped)
 
 
@@ -148,7 +133,7 @@ def test_no_metadata_ablation(root, tmp_path, seeds_file):
     cfg = load_config(root / "programs" / "codeclm.yaml", ["ablation.metadata=false", "ablation.self_rubrics=false", "instructions_per_metadata=1",
                                                           "judging.scheme=pairwise-1-10"])
     result = build_program(cfg, {"strong": lm, "target": target, "judge": lm})(seeds=SEEDS)
-    assert "use_case" not in {output_field(c[1]) for c in lm.calls}  # no Encode
+    assert "encode" not in lm.steps()  # no Encode
     assert sorted(r.instruction for r in result.records) == sorted("New task from " + s for s in SEEDS)
     assert all(r.metadata is None and r.metadata_origin.startswith("seed:") for r in result.records)
     with pytest.raises(ConfigError, match="self_rubrics"):

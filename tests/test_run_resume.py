@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fakes import field_value, step_of
+from fakes import field_value, step_from_request as step_of
 from pipeline_scripts import harder_wins, strong_script
 from stub_server import StubServer
 
 from codeclm.config import load_config
-from codeclm.run import dropped_path, run
+from codeclm.run import run
+from codeclm.sink import dropped_path
 
 SECRET = "sk-test-ABCDEF0123456789secret"
 SEEDS = ["Write a Python function that checks for palindromes.", "Plan a weekend in Rome on a budget.", "Summarize a news article."]

@@ -1,9 +1,9 @@
-"""The runner: one item's failure is recorded and the run goes on; a dead endpoint stops it."""
+"""The thread executor: one item's failure is recorded and the run goes on; a dead endpoint stops it, promptly."""
 
 import pytest
 
 from codeclm.errors import EndpointError, StepError
-from codeclm.runner import Runner
+from codeclm.executors import ThreadExecutor as Runner
 
 
 def fail_odd(item):
@@ -37,3 +37,28 @@ def test_sporadic_endpoint_failures_do_not_stop_the_run():
 
     outcomes = Runner(concurrency=1, abort_after=2).map("filter", flaky, range(9))
     assert sum(o.ok for o in outcomes) == 6
+
+
+def test_a_dead_endpoint_stops_a_concurrent_stage_without_running_the_queue():
+    """concurrency > 1: items not started when the endpoint is found down are never started."""
+    import threading
+    import time
+
+    started = []
+    lock = threading.Lock()
+
+    def down(item):
+        with lock:
+            started.append(item)
+        time.sleep(0.01)
+        raise StepError("respond", "connection refused", endpoint_failure=True)
+
+    with pytest.raises(EndpointError):
+        Runner(concurrency=4, abort_after=8).map("filter", down, range(200))
+    assert len(started) < 20
+
+
+def test_each_outcome_is_reported_as_it_finishes():
+    seen = []
+    Runner(concurrency=2).map("decode", fail_odd, range(4), on_outcome=lambda o: seen.append((o.item, o.ok)))
+    assert sorted(seen) == [(0, True), (1, False), (2, True), (3, False)]

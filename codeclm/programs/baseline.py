@@ -1,31 +1,28 @@
-"""What the baseline programs share with CodecLM: templates, role LMs, Respond, and the Record format."""
+"""What the baseline programs add to DataProgram: the strong model's Respond and records without metadata or judge."""
 
 from __future__ import annotations
 
 import dspy
 
 from codeclm.config import ProgramConfig
+from codeclm.programs.base import DataProgram
 from codeclm.records import Attempt, Dropped, Record
-from codeclm.runner import Outcome
 from codeclm.steps.respond import Respond
-from codeclm.templates import PromptLibrary, RenderedPrompt
 
 
-class Baseline(dspy.Module):
+class Baseline(DataProgram):
     """A data program whose records are (instruction, strong response); no metadata, no judge."""
 
     steps: tuple[str, ...] = ("respond",)
 
     def __init__(self, config: ProgramConfig, lms: dict[str, dspy.BaseLM | None] | None = None):
-        super().__init__()
-        lms = dict(lms or {})
-        self.config = config
-        self.strong = lms.get("strong")
-        prompts = PromptLibrary(config.resolve(config.prompts), config.template_variables())
-        self.rendered: dict[str, RenderedPrompt] = {step: prompts.render(step) for step in self.steps}
-        self.templates = {step: prompt.sha256 for step, prompt in self.rendered.items()}
+        super().__init__(config)
+        self.strong = dict(lms or {}).get("strong")
         self.common = {"max_attempts": config.max_attempts}
         self.respond = Respond(self.rendered["respond"], self.strong, role="strong", **self.common, **config.answering.model_dump())
+
+    def template_names(self) -> dict[str, str]:
+        return {step: step for step in self.steps}
 
     def model_names(self) -> dict[str, str]:
         name = self.respond.model_name or "?"
@@ -39,13 +36,8 @@ class Baseline(dspy.Module):
             metadata=None, metadata_origin=None, iteration=iteration, actions=list(actions or []),
             strong_response=response, target_response=None, judge=None, gap=None, theta=None, decision=decision,
             history=history or [Attempt(iteration=iteration, instruction=instruction, decision=decision)],
-            models=models, templates=self.templates, program=self.config.name,
+            models=models, templates=self.templates, program=self.config.name, tuned=self.tuned,
         )
 
     def dropped(self, id: str, stage: str, reason: str, instruction: str | None, kind: str = "filtered", **extra) -> Dropped:
         return Dropped(id=id, stage=stage, kind=kind, reason=reason, instruction=instruction, program=self.config.name, **extra)
-
-    def failure(self, outcome: Outcome) -> Dropped:
-        item = outcome.item
-        return self.dropped(getattr(item, "id", "?"), outcome.stage or "unknown", outcome.error or "",
-                            getattr(item, "instruction", None) or getattr(item, "text", None), kind="failed")

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 import codeclm.local as local
-from codeclm.local import registry
+from codeclm.local import running
 from codeclm.local.catalog import CATALOG
 from codeclm.local.server import LocalServer
 from local_helpers import SMALL, fake_command
@@ -17,7 +17,7 @@ from local_helpers import SMALL, fake_command
 @pytest.fixture
 def fake_servers(monkeypatch):
     factory = functools.partial(LocalServer, command=fake_command())
-    monkeypatch.setattr(registry, "LocalServer", factory)
+    monkeypatch.setattr(running, "LocalServer", factory)
     monkeypatch.setattr(local, "LocalServer", factory)
 
 
@@ -27,28 +27,28 @@ def entries(cache):
 
 def test_register_find_unregister(cache):
     with LocalServer(SMALL, command=fake_command()) as server:
-        registry.register(server)
+        running.register(server)
         [entry] = entries(cache)
         assert entry == {"name": SMALL, "api_base": server.api_base, "model": SMALL,
                          "pid": server.pid, "sha256": CATALOG[SMALL].sha256}
-        assert registry.find_running(SMALL) == server.api_base
-        assert registry.find_running("qwen2.5-coder-0.5b-instruct") is None
-        registry.unregister(server.pid)
-        assert entries(cache) == [] and registry.find_running(SMALL) is None
+        assert running.find_running(SMALL) == server.api_base
+        assert running.find_running("qwen2.5-coder-0.5b-instruct") is None
+        running.unregister(server.pid)
+        assert entries(cache) == [] and running.find_running(SMALL) is None
 
 
 def test_stale_corrupt_and_foreign_entries_are_ignored(cache):
     cache.mkdir(parents=True, exist_ok=True)
     (cache / "servers.json").write_text("{not json")
-    assert registry.find_running(SMALL) is None
+    assert running.find_running(SMALL) is None
     with LocalServer(SMALL, command=fake_command()) as server:
         dead = {"name": SMALL, "api_base": "http://127.0.0.1:9/v1", "model": SMALL, "pid": 2**22 + 7,
                 "sha256": CATALOG[SMALL].sha256}
         other_file = {"name": SMALL, "api_base": server.api_base, "model": SMALL, "pid": server.pid, "sha256": "0" * 64}
         (cache / "servers.json").write_text(json.dumps([dead, other_file]))
-        assert registry.find_running(SMALL) is None
+        assert running.find_running(SMALL) is None
         assert [e["pid"] for e in entries(cache)] == [server.pid]  # the dead pid was pruned
-    assert registry.find_running(SMALL) is None  # pid gone now
+    assert running.find_running(SMALL) is None  # pid gone now
 
 
 def test_serve_forever_registers_until_stopped(cache, fake_servers):
@@ -56,10 +56,10 @@ def test_serve_forever_registers_until_stopped(cache, fake_servers):
 
     def ready(servers):
         seen["servers"] = servers
-        seen["found"] = registry.find_running(SMALL)
+        seen["found"] = running.find_running(SMALL)
         stop.set()
 
-    registry.serve_forever([SMALL], ready=ready, stop=stop, poll_s=0.05)
+    running.serve_forever([SMALL], ready=ready, stop=stop, poll_s=0.05)
     [server] = seen["servers"]
     assert seen["found"] == server.api_base
     assert entries(cache) == [] and server.proc.poll() is not None
@@ -70,8 +70,8 @@ def test_open_endpoint_reuses_or_starts(cache, fake_servers):
         ep = local.open_endpoint(SMALL, stack)
         assert ep.started_here and ep.model == SMALL and ep.api_base.startswith("http://127.0.0.1:")
     with LocalServer(SMALL, command=fake_command()) as server:
-        registry.register(server)
+        running.register(server)
         with contextlib.ExitStack() as stack:
             ep = local.open_endpoint(SMALL, stack)
-        assert ep == local.Endpoint(server.api_base, SMALL, SMALL, started_here=False)
+        assert ep == local.LocalEndpoint(server.api_base, SMALL, SMALL, started_here=False)
         assert server.alive  # reused, not stopped by the caller's stack

@@ -20,14 +20,14 @@ from codeclm.local.weights import cache_dir
 log = logging.getLogger(__name__)
 
 
-def registry_path() -> Path:
+def servers_file() -> Path:
     return cache_dir() / "servers.json"
 
 
 @contextlib.contextmanager
 def _locked() -> Iterator[list[dict]]:
     """Yield the entries under an exclusive lock; what the caller leaves in the list is written back atomically."""
-    path = registry_path()
+    path = servers_file()
     with open(path.with_suffix(".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:

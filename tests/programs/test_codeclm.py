@@ -9,7 +9,9 @@ from fakes import ScriptedLM, field_value
 from pipeline_scripts import default_judge, harder_wins, strong_script
 
 from codeclm import CodecLM, load_config
-from codeclm.run import dropped_path, run
+from codeclm.records import seed_id
+from codeclm.run import run
+from codeclm.sink import dropped_path
 
 SEEDS = ["Write a Python function that checks for palindromes.", "Plan a weekend in Rome on a budget."]
 
@@ -29,9 +31,9 @@ def test_kept_records_carry_full_provenance(config):
     out = CodecLM(config, {"strong": strong, "target": target_lm()})(seeds=SEEDS)
     assert len(out.records) == 4 and out.dropped == []
     record = out.records[0]
-    assert record.id == "m0-i0" and record.response == "STRONG answer" and record.response_source == "strong"
+    assert record.id.startswith("m") and "-i" in record.id and record.response == "STRONG answer" and record.response_source == "strong"
     assert record.response_model == "fake/strong" and record.models == {"strong": "fake/strong", "target": "fake/target", "judge": "fake/strong"}
-    assert record.metadata.use_case == "code generation" and record.metadata_origin == "encoded:s0"
+    assert record.metadata.use_case == "code generation" and record.metadata_origin == f"encoded:{seed_id(SEEDS[0])}"
     assert record.iteration == 1 and record.actions == []
     assert record.judge.gap == 5.0 and record.judge.orders_agree and len(record.judge.orders) == 2
     assert {o.order for o in record.judge.orders} == {"strong_first", "target_first"}
@@ -149,10 +151,14 @@ def test_yaml_round_trip_of_shipped_program(root):
 
 
 def test_rerun_retries_failed_items_but_not_filtered_ones(tmp_path):
-    from codeclm.run import forget_failures
+    """The latest line of an id is its state: failed items are retried, filtered and kept ones are done."""
+    from codeclm.sink import OutputState
 
-    path = tmp_path / "data.dropped.jsonl"
-    path.write_text('{"id":"m0-i0","kind":"failed","reason":"respond: HTTP 500"}\n'
-                    '{"id":"m0-i1","kind":"filtered","reason":"|gap| <= theta","instruction":"say \\"kind\\":\\"failed\\""}\n')
-    forget_failures(path)
-    assert [json.loads(line)["id"] for line in path.read_text().splitlines()] == ["m0-i1"]
+    out = tmp_path / "data.jsonl"
+    dropped_path(out).write_text(
+        '{"id":"a","stage":"respond","kind":"failed","reason":"respond: HTTP 500","program":"p"}\n'
+        '{"id":"b","stage":"filter","kind":"filtered","reason":"|gap| <= theta","instruction":"say \\"kind\\":\\"failed\\"","program":"p"}\n'
+        '{"id":"c","stage":"filter","kind":"filtered","reason":"too easy","program":"p"}\n'
+        '{"id":"c","stage":"respond","kind":"failed","reason":"HTTP 500 on a later try","program":"p"}\n')
+    state = OutputState(out)
+    assert state.done_ids == {"b"} and {d.id: d.kind for d in state.dropped.values()} == {"a": "failed", "b": "filtered", "c": "failed"}

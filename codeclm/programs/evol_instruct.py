@@ -5,15 +5,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-import dspy
-
-from codeclm.baselines.base import Baseline
-from codeclm.baselines.budget import CallBudget
-from codeclm.baselines.filters import eliminated
-from codeclm.baselines.signatures import EvolBreadthSignature, EvolDepthSignature
 from codeclm.config import EvolInstructSettings
+from codeclm.programs.base import Stages
+from codeclm.programs.baseline import Baseline
+from codeclm.programs.budget import CallBudget
+from codeclm.programs.filters import eliminated
+from codeclm.programs.signatures import EvolBreadthSignature, EvolDepthSignature
 from codeclm.records import Attempt, Dropped, Record, Seed
-from codeclm.runner import Runner
 from codeclm.step import Step, rollout_id
 
 
@@ -68,23 +66,11 @@ class EvolInstruct(Baseline):
         self.depth = EvolveInDepth(self.rendered["evol_depth"], self.strong, **self.common, **gen)
         self.breadth = EvolveInBreadth(self.rendered["evol_breadth"], self.strong, **self.common, **gen)
 
-    def forward(self, seeds: list[Seed | str], runner: Runner | None = None, done: set[str] = frozenset()):
-        runner = runner or Runner()
-        seeds = [s if isinstance(s, Seed) else Seed(id=f"s{i}", text=s) for i, s in enumerate(seeds)]
+    def generate(self, seeds: list[Seed], stages: Stages) -> None:
         lineages = [Lineage(s.id, s.text) for s in seeds]
         budget = CallBudget(self.settings.max_calls)
-        records: list[Record] = []
-        dropped: list[Dropped] = []
         for round_ in range(1, self.settings.rounds + 1):
-            outcomes = runner.map("filter", lambda lin, r=round_: self.evolve(lin, r, budget), lineages)
-            for outcome in outcomes:
-                if not outcome.ok:
-                    dropped.append(self.failure(outcome))
-                elif isinstance(outcome.value, Record):
-                    records.append(outcome.value)
-                else:
-                    dropped.append(outcome.value)
-        return dspy.Prediction(records=records, dropped=dropped, metadata=[])
+            self.final_stage(stages, "filter", lambda lin, r=round_: self.evolve(lin, r, budget), lineages, skip_done=False)
 
     def operation(self, lineage: Lineage, round_: int) -> str:
         """In-breadth with probability `breadth_share`, else one in-depth method; seeded per seed and round."""

@@ -1,0 +1,40 @@
+"""How a program maps one stage over its items: the Executor interface and each item's Outcome.
+
+A program says *what* a stage does (`fn`, a bound method of the program, and its items); an
+executor decides *where and how*: threads in this process (`ThreadExecutor`), workers on a Ray
+cluster, or provider batch APIs. Every executor reports each finished item through
+`on_outcome` as it finishes, so records reach disk as they happen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Generic, Protocol, Sequence, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class Outcome(Generic[T, R]):
+    """One item's result: `value`, or `error` with the step that failed and whether its endpoint did."""
+
+    item: T
+    value: R | None = None
+    error: str | None = None
+    stage: str | None = None
+    endpoint_failure: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+OnOutcome = Callable[[Outcome[Any, Any]], None]
+
+
+class Executor(Protocol):
+    """Maps `fn` over `items` for one stage; returns every item's Outcome in the items' order."""
+
+    def map(self, stage: str, fn: Callable[[T], R], items: Sequence[T], on_outcome: OnOutcome | None = None) -> list[Outcome[T, R]]:
+        ...

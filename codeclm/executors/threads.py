@@ -1,0 +1,84 @@
+"""The local executor: a thread pool in this process (LLM calls wait on the network, not the CPU)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextvars import copy_context
+from typing import Any, Callable, Sequence, TypeVar
+
+from codeclm.errors import EndpointError, StepError
+from codeclm.executors.base import OnOutcome, Outcome
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Progress:
+    """What an executor reports about a stage; `codeclm.progress.StageProgress` draws it."""
+
+    def start(self, stage: str, total: int) -> None: ...
+
+    def advance(self, stage: str) -> None: ...
+
+
+class ThreadExecutor:
+    """Runs a stage's items on `concurrency` threads; one item's failure never ends the run.
+
+    After `abort_after` items in a row fail on their endpoint (or every item of a shorter
+    stage), the endpoint is taken as down: items not yet started are cancelled, the ones in
+    flight finish and are reported, and EndpointError stops the run.
+    """
+
+    def __init__(self, concurrency: int = 1, abort_after: int = 8, progress: Progress | None = None):
+        self.concurrency = max(1, concurrency)
+        self.abort_after = abort_after
+        self.progress = progress or Progress()
+        self._lock = threading.Lock()
+        self._failures_in_a_row = 0
+
+    def map(self, stage: str, fn: Callable[[T], R], items: Sequence[T], on_outcome: OnOutcome | None = None) -> list[Outcome[T, R]]:
+        items = list(items)
+        self.progress.start(stage, len(items))
+        limit = min(self.abort_after, max(1, len(items)))
+        results: dict[int, Outcome[T, R]] = {}
+        if self.concurrency == 1 or len(items) <= 1:
+            for index, item in enumerate(items):
+                results[index] = self._finish(stage, self._one(stage, fn, item), on_outcome, limit)
+            return [results[i] for i in range(len(items))]
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"codeclm-{stage}") as pool:
+            # Each task runs in a copy of this context, so dspy.context() settings carry over.
+            pending: dict[Future, int] = {pool.submit(copy_context().run, self._one, stage, fn, item): i for i, item in enumerate(items)}
+            try:
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        results[pending.pop(future)] = self._finish(stage, future.result(), on_outcome, limit)
+            except BaseException:
+                for future in pending:
+                    future.cancel()  # not started yet: never started; in flight: finish, unreported
+                raise
+        return [results[i] for i in range(len(items))]
+
+    def _one(self, stage: str, fn: Callable[[T], R], item: T) -> Outcome[T, R]:
+        try:
+            return Outcome(item, value=fn(item))
+        except StepError as exc:
+            log.warning("%s: item %s failed: %s", stage, getattr(item, "id", item), exc)
+            return Outcome(item, error=str(exc), stage=exc.step, endpoint_failure=exc.endpoint_failure)
+
+    def _finish(self, stage: str, outcome: Outcome[Any, Any], on_outcome: OnOutcome | None, limit: int) -> Outcome[Any, Any]:
+        if on_outcome is not None:
+            on_outcome(outcome)
+        self.progress.advance(stage)
+        with self._lock:
+            self._failures_in_a_row = self._failures_in_a_row + 1 if outcome.endpoint_failure else 0
+            down = self._failures_in_a_row >= limit
+        if down:
+            raise EndpointError(
+                f"{self._failures_in_a_row} items in a row failed on their endpoint, last: {outcome.error}; "
+                "check the endpoint, then rerun the same command to resume"
+            )
+        return outcome

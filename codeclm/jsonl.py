@@ -1,0 +1,80 @@
+"""JSON Lines files: read (a torn last line is repaired first), append (flushed and fsynced), replace atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from codeclm.errors import CodecLMError
+
+
+class JsonlError(CodecLMError):
+    """A JSONL file with a line that is not valid JSON (not a torn last line, which is repaired)."""
+
+
+def repair_torn_tail(path: Path) -> bool:
+    """Cut an incomplete last line (a process killed mid-write) so appends stay valid; True if cut."""
+    if not path.exists():
+        return False
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end == len(data):
+        return False
+    with path.open("r+b") as handle:
+        handle.truncate(end)
+    return True
+
+
+def read_rows(path: str | Path, *, fix: str = "fix or delete that line") -> list[dict[str, Any]]:
+    """Every line as an object, after repairing a torn tail; JsonlError names file:line otherwise."""
+    return [row for _, row in numbered_rows(path, fix=fix)]
+
+
+def numbered_rows(path: str | Path, *, fix: str = "fix or delete that line") -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line; see `read_rows`."""
+    path = Path(path)
+    repair_torn_tail(path)
+    rows = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise JsonlError(f"{path}: not UTF-8 text (byte {exc.start}); {fix}") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise JsonlError(f"{path}:{number}: not a JSON line ({exc.msg}); {fix}") from None
+        if not isinstance(row, dict):
+            raise JsonlError(f"{path}:{number}: not a JSON object; {fix}")
+        rows.append((number, row))
+    return rows
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Replace `path` with `text` in one step (temp file in the same folder, fsync, rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class Appender:
+    """Appends one JSON line at a time, flushed and fsynced before returning; safe across threads."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def append(self, line: str) -> None:
+        with self._lock, self.path.open("a", encoding="utf-8") as handle:
+            handle.write(line.rstrip("\n") + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())

@@ -55,6 +55,14 @@ class PlainAdapter(dspy.Adapter):
         (name,) = signature.output_fields
         return str(outputs.get(name, missing_field_message or ""))
 
+    def _call_postprocess(self, processed_signature, original_signature, outputs, lm, lm_kwargs):
+        """DSPy's values, plus what the endpoint said about each reply (finish_reason, completion_tokens)."""
+        values = super()._call_postprocess(processed_signature, original_signature, outputs, lm, lm_kwargs)
+        for value, output in zip(values, outputs):
+            if isinstance(output, dict):
+                value.update({k: output[k] for k in ("finish_reason", "completion_tokens") if output.get(k) is not None})
+        return values
+
     def parse(self, signature, completion: str) -> dict[str, Any]:
         (name, field), = signature.output_fields.items()
         if field.annotation is str:

@@ -51,23 +51,22 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_judge_check(args: argparse.Namespace) -> int:
-    """Calibrate the program's judge on its seeds; exit 1 when the configured scheme fails."""
+    """Check the filter signal on items with a known right decision; exit 1 when the configured scheme fails."""
     from codeclm.config import load_config
-    from codeclm.judging.check import calibrate
+    from codeclm.errors import ConfigError
+    from codeclm.filter_check import check_filter
     from codeclm.judging.display import NOTE, table
     from codeclm.judging.scales import SCALES
-    from codeclm.errors import ConfigError
-    from codeclm.seeds import read_seeds
     from codeclm.session import open_program
 
-    config = load_config(args.program, args.set)
+    overrides = list(args.set) + (["cache.enabled=false"] if args.no_cache else [])
+    config = load_config(args.program, overrides)
     wanted = list(SCALES) if args.all else (args.scheme or [config.judging.scheme])
     unknown = [s for s in wanted if s not in SCALES]
     if unknown:
         raise ConfigError(f"--scheme {unknown[0]}: unknown judging scheme; choose from {', '.join(SCALES)}")
-    seeds = read_seeds(config.resolve(config.seeds.path), config.seeds.field, config.seeds.input_field, config.seeds.limit)
     with open_program(config) as session:
-        reports = calibrate(config, session.program, seeds, schemes=wanted, use_cache=not args.no_cache)
+        reports = [check_filter(session, scheme=scheme, split=args.split) for scheme in wanted]
     console.print(table(reports))
     console.print(NOTE, highlight=False)
     main = next((r for r in reports if r.scheme == config.judging.scheme), reports[0])
@@ -165,12 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_serve)
 
     judge = sub.add_parser("judge", help="judge tools").add_subparsers(dest="judge_command", required=True)
-    p = judge.add_parser("check", help="calibrate the judge on pairs with a known better answer built from the seeds")
+    p = judge.add_parser("check", help="check the filter signal on items whose right decision is known")
     p.add_argument("program", help="program YAML, e.g. programs/codeclm.yaml")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
     p.add_argument("--scheme", action="append", default=[], help="scheme to check (repeatable; default: the configured one)")
     p.add_argument("--all", action="store_true", help="check every scheme")
-    p.add_argument("--no-cache", action="store_true", help="judge again even when a stored result exists")
+    p.add_argument("--no-cache", action="store_true", help="make every call again (the call cache is off)")
+    p.add_argument("--split", choices=["check", "dev", "all"], default="check",
+                   help="bundled items: the held-out check split (default), the dev split theta was chosen on, or all")
     p.set_defaults(func=_cmd_judge_check)
     p = sub.add_parser("eval", help="Capacity Recovery Ratio of a candidate against a reference on a benchmark")
     p.add_argument("--benchmark", required=True, help="vicuna, self_instruct, or a JSONL/JSON/CSV file")

@@ -34,6 +34,9 @@ class ModelSpec(_Strict):
     max_concurrency: int = Field(4, ge=1)
     rpm: float | None = Field(None, gt=0, description="requests per minute limit for this endpoint")
     tpm: float | None = Field(None, gt=0, description="tokens per minute limit for this endpoint")
+    chat_template: str | None = Field(
+        None, description="how this model reads a conversation, for judging.scheme target-loss: chatml, llama3, mistral, "
+        "gemma, phi3, or a Jinja chat template (embedded local models know their own)")
     price_in_per_1m: float | None = Field(None, ge=0)
     price_out_per_1m: float | None = Field(None, ge=0)
 
@@ -73,22 +76,31 @@ class Sampling(_Strict):
     max_tokens: int = Field(..., gt=0)
 
 
-class CalibrationSettings(_Strict):
-    """Judge calibration before a run: pairs with a known better answer built from the seeds."""
+class CheckSettings(_Strict):
+    """The filter check before a run: items whose right decision is known (docs/judging.md)."""
 
-    enabled: bool = Field(True, description="check the judge at the start of a run (cached); false skips it")
-    seeds: int = Field(3, ge=2, description="seeds used; 3 pairs each (truncated, off-topic, refusal)")
-    min_accuracy: float = Field(0.75, gt=0.5, le=1, description="below this the run stops (chance is 0.5)")
-    cache: bool = Field(True, description="reuse a stored result for the same judge, scheme, prompt and pairs")
+    enabled: bool = Field(True, description="check the filter at the start of a run; false skips it (the summary says so)")
+    items: str | None = Field(None, description="JSONL of check items (id, instruction, answer, expect); "
+                              "default: the bundled held-out split (60 items)")
+    min_accuracy: float = Field(0.7, gt=0.5, le=1, description="below this, or a 95% lower bound <= 0.5, the run stops")
 
 
 class JudgeSettings(_Strict):
     """The judge of Contrastive Filtering: scheme, sampling and calibration (see docs/judging.md)."""
 
-    scheme: SchemeName = Field("pairwise-1-10", description="pairwise-1-10 (paper), logprob-pairwise, pointwise-logprob")
+    scheme: SchemeName = Field("pairwise-1-10", description="target-loss (no judge: the target's loss on the strong answer), "
+                               "pairwise-1-10 (paper), logprob-pairwise, pointwise-logprob")
     temperature: float = Field(0.0, ge=0, le=2)
-    max_tokens: int | None = Field(None, gt=0, description="default: the scheme's (256 pairwise, 32 logprob)")
-    calibration: CalibrationSettings = CalibrationSettings()
+    max_tokens: int | None = Field(None, gt=0, description="default: the scheme's (256 pairwise, 3 logprob)")
+    check: CheckSettings = CheckSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data):
+        if isinstance(data, dict) and "calibration" in data:
+            raise ValueError("calibration was renamed check (judging.check: {enabled, items, min_accuracy}); "
+                             "its pairs are now items whose right decision is known, see docs/judging.md")
+        return data
 
 
 class CacheSpec(_Strict):
@@ -162,6 +174,14 @@ class ProgramConfig(_Strict):
 
     base_dir: Path = Field(Path("."), exclude=True, description="directory the YAML was read from")
     source: str = Field("program", exclude=True, description="the YAML file, for error messages")
+
+    @model_validator(mode="after")
+    def _target_loss_knows_the_targets_format(self) -> "ProgramConfig":
+        target = self.models.target
+        if self.judging.scheme == "target-loss" and not target.local and not target.chat_template:
+            raise ValueError("judging.scheme target-loss scores answers as the target reads them: set "
+                             "models.target.chat_template (chatml, llama3, mistral, gemma, phi3, or the model's Jinja chat template)")
+        return self
 
     @model_validator(mode="after")
     def _theta_on_scheme_scale(self) -> "ProgramConfig":

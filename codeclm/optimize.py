@@ -129,15 +129,17 @@ class ContrastMetric:
     def gap(self, instruction: str, key: str) -> float | None:
         """Strong - target gap of one instruction (both answers, both orders); None when the filter fails."""
         try:
-            return self.program.contrastive_filter(instruction=instruction, key=key).verdict.gap
+            verdict = self.program.contrastive_filter(instruction=instruction, key=key).verdict
+            return None if verdict is None else verdict.gap
         except StepError:
             return None
 
     def _respond_gap(self, instruction: str, strong: str, key: str) -> float | None:
         f = self.program.contrastive_filter
         try:
-            target = f.respond_target(instruction=instruction, key=key)
-            return f.judge(instruction=instruction, strong=strong, target=target, key=f"{key}/opt").gap
+            target = f.respond_target(instruction=instruction, key=key) if f.judge.needs_target_answer else None
+            return f.judge(instruction=instruction, strong=getattr(strong, "text", strong), target=target.text if target else None,
+                           key=f"{key}/opt").gap
         except StepError:
             return None
 

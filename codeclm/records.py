@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from codeclm.guards import Answer, Guard
 from codeclm.signatures import Metadata
 from codeclm.judging.verdict import Verdict
 
@@ -36,6 +37,19 @@ class Attempt(BaseModel):
     decision: str
 
 
+class AnswerCheck(BaseModel):
+    """What the endpoint and the guards said of one answer (its text is in the record)."""
+
+    finish_reason: str | None = None
+    completion_tokens: int | None = None
+    max_tokens: int | None = None
+    guard: Guard = "ok"
+
+    @classmethod
+    def of(cls, answer: Answer) -> "AnswerCheck":
+        return cls(**answer.model_dump(exclude={"text"}))
+
+
 class Record(BaseModel):
     """One kept pair for fine-tuning the target, with everything needed to explain it."""
 
@@ -50,6 +64,7 @@ class Record(BaseModel):
     actions: list[str]
     strong_response: str | None
     target_response: str | None
+    answers: dict[str, AnswerCheck] = {}  # per role: finish_reason, tokens, guard
     judge: Verdict | None
     gap: float | None
     theta: float | None

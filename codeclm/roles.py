@@ -24,6 +24,18 @@ def role_specs(config: ProgramConfig) -> dict[str, ModelSpec]:
     return {"strong": models.strong, "target": models.target, "judge": models.judge or models.strong}
 
 
+def target_chat_template(config: ProgramConfig) -> str:
+    """How the target reads a conversation (target-loss scores answers in it): its spec's, else its catalog entry's."""
+    spec = config.models.target
+    if spec.chat_template:
+        return spec.chat_template
+    if spec.local:
+        from codeclm.local.catalog import get_spec
+
+        return get_spec(spec.local).chat_template
+    return "chatml"
+
+
 def role_prices(config: ProgramConfig) -> dict[str, tuple[float, float]]:
     """USD per 1M tokens (in, out) for the roles whose YAML gives prices."""
     return {role: (spec.price_in_per_1m or 0.0, spec.price_out_per_1m or 0.0)

@@ -23,6 +23,7 @@ from codeclm.config import ProgramConfig, load_config
 from codeclm.errors import CodecLMError, ConfigError, EndpointError
 from codeclm.executors import ThreadExecutor
 from codeclm.fingerprint import differences, fingerprint
+from codeclm.judging.check import CheckReport
 from codeclm.jsonl import write_atomic
 from codeclm.progress import StageProgress
 from codeclm.seeds import read_seeds
@@ -108,11 +109,11 @@ def run(
         sink = FileSink(out, state)
         summary: dict[str, Any] = {}
         try:
-            calibration = check_judge(config, program, seeds, console)
+            check = check_judge(session, console)
             with StageProgress(console) as progress:
                 program(seeds=seeds, executor=ThreadExecutor(config.concurrency, progress=progress), sink=sink, done=state.done_ids)
             sink.compact()
-            summary = summarize(config, out, state, program, time.time() - started, calibration)
+            summary = summarize(config, out, state, program, time.time() - started, check)
             summary["status"] = "finished"
         except BaseException as exc:
             summary = summarize(config, out, state, program, time.time() - started, None)
@@ -138,21 +139,20 @@ def _explain_dead_local_server() -> None:
     check_started()
 
 
-def check_judge(config: ProgramConfig, program, seeds: list, console: Console):
-    """Judge calibration before Contrastive Filtering (cached); JudgeCalibrationError when the judge is at chance."""
-    cal = config.judging.calibration
-    if not (cal.enabled and config.ablation.contrastive_filtering and hasattr(program, "contrastive_filter")):
+def check_judge(session, console: Console) -> CheckReport | None:
+    """The filter check before Contrastive Filtering; JudgeCalibrationError (with a fix) when it fails."""
+    config = session.config
+    if not (config.judging.check.enabled and config.ablation.contrastive_filtering and hasattr(session.program, "contrastive_filter")):
         return None
-    from codeclm.judging.calibration import require_passed
-    from codeclm.judging.check import calibrate
+    from codeclm.filter_check import check_filter, require_passed
 
-    console.print(f"[bold]Judge calibration[/] ({config.judging.scheme}, {cal.seeds} seeds x 3 pairs, cached)")
-    report = calibrate(config, program, seeds)[0]
-    console.print(f"judge calibration: {report.line()}{' (cached)' if report.cached else ''}", highlight=False)
+    console.print(f"[bold]Filter check[/] ({config.judging.scheme} at theta {config.theta:g}, items with a known right decision)")
+    report = check_filter(session)
+    console.print(f"filter check: {report.line()}", highlight=False)
     return require_passed(report)
 
 
-def summarize(config: ProgramConfig, out: Path, state: OutputState, program, seconds: float, calibration=None) -> dict[str, Any]:
+def summarize(config: ProgramConfig, out: Path, state: OutputState, program, seconds: float, check: CheckReport | None = None) -> dict[str, Any]:
     """Counts over the whole output (this run and resumed ones), from the output's index."""
     kept, dropped = list(state.kept.values()), list(state.dropped.values())
     return {
@@ -165,8 +165,9 @@ def summarize(config: ProgramConfig, out: Path, state: OutputState, program, sec
         "iterations": dict(sorted(Counter(r.iteration for r in kept).items())),
         "kept_by_source": dict(Counter(r.source for r in kept)),
         "models": program.model_names(),
-        "judge": judge_summary(config, calibration),
-        "extra_rows": judge_rows(config, calibration),
+        "judge": judge_summary(config, check),
+        "extra_rows": judge_rows(config, check),
+        "answer_guards": program.guard_counts.summary() if hasattr(program, "guard_counts") else {},
         "templates": program.templates,
         "tuned": program.tuned,
         "config": config.model_dump(mode="json"),
@@ -175,22 +176,18 @@ def summarize(config: ProgramConfig, out: Path, state: OutputState, program, sec
     }
 
 
-def judge_summary(config: ProgramConfig, calibration) -> dict[str, Any]:
-    """The scheme, theta and calibration figures (without per-pair verdicts) for the manifest."""
-    figures = calibration.model_dump(exclude={"results"}) if calibration is not None else None
-    return {"scheme": config.judging.scheme, "theta": config.theta, "calibration": figures}
+def judge_summary(config: ProgramConfig, check: CheckReport | None) -> dict[str, Any]:
+    """The scheme, theta and the filter check's figures (without per-item results) for the manifest."""
+    figures = check.model_dump(exclude={"results"}) if check is not None else None
+    return {"scheme": config.judging.scheme, "theta": config.theta, "check": figures}
 
 
-def judge_rows(config: ProgramConfig, calibration) -> dict[str, str]:
+def judge_rows(config: ProgramConfig, calibration: CheckReport | None) -> dict[str, str]:
     """Summary rows: the judge's scheme and calibration beside the kept/dropped counts."""
     if not config.ablation.contrastive_filtering or config.program != "codeclm":
         return {}
-    rows = {"judge scheme": f"{config.judging.scheme} (theta {config.theta:g})"}
-    rows["judge calibration"] = calibration.line() if calibration is not None else "not run (judging.calibration.enabled: false)"
-    judge = config.models.judge or config.models.strong
-    if judge.local:
-        rows["judge note"] = (f"local judge {judge.local}: the filter catches gross defects only (cut-off, off-topic "
-                              "answers), not real quality gaps; use a stronger judge for real data (docs/judging.md)")
+    rows = {"filter": f"{config.judging.scheme} (theta {config.theta:g})"}
+    rows["filter check"] = calibration.line() if calibration is not None else "not run (judging.check.enabled: false): decisions unchecked"
     return rows
 
 

@@ -49,10 +49,11 @@ class Step(dspy.Module):
     def model_name(self) -> str | None:
         return getattr(self.lm, "model", None)
 
-    def ask(self, key: Any, validate: Callable[[dspy.Prediction], T], **inputs: Any) -> T:
+    def ask(self, key: Any, validate: Callable[[dspy.Prediction], T], lm_config: dict[str, Any] | None = None, **inputs: Any) -> T:
         """Call the predictor and validate its answer; re-ask up to `max_attempts` times.
 
-        `key` identifies the item, so each attempt is its own cache entry.
+        `key` identifies the item, so each attempt is its own cache entry. Settings: the step's, then the
+        model's own (ModelSpec), then `lm_config` for this call.
         Raises StepError naming this step when no attempt gives a valid answer.
         """
         problem = "no attempt made"
@@ -62,6 +63,7 @@ class Step(dspy.Module):
             if attempt and not config.get("temperature"):
                 config["temperature"] = 0.7  # a deterministic re-ask would repeat the same bad answer
             config.update(overrides)
+            config.update(lm_config or {})
             token = ACTIVE_STEP.set(self)
             try:
                 with self._context():

@@ -118,12 +118,36 @@ def as_preference(scores: dict[str, Any]) -> WithLogprobs:
     return WithLogprobs(text, logprob_tokens(text, label, {"A": math.log(max(p_a, 1e-12)), "B": math.log(max(1 - p_a, 1e-12))}))
 
 
-class ScriptedLM(dspy.BaseLM):
-    """Answers through `script(step, messages) -> dict | str`; records every call."""
+class Cut:
+    """A scripted answer the endpoint cut off at the token cap (finish_reason "length")."""
 
-    def __init__(self, script: Callable[[str, list[dict[str, Any]]], Any], model: str = "fake/model"):
+    def __init__(self, answer: Any):
+        self.answer = answer
+
+
+def word_scores(logprob_of: Callable[[str, str], float]) -> Callable[[str], Any]:
+    """A fake `score`: whitespace tokens of the text, each with `logprob_of(text, token)` (the first: None)."""
+    from codeclm.engine.score import ScoredText
+
+    def score(text: str):
+        import re
+
+        spans = [(m.group(), m.start()) for m in re.finditer(r"\S+", text)]
+        logprobs = [None] + [logprob_of(text, token) for token, _ in spans[1:]]
+        return ScoredText(tokens=[t for t, _ in spans], logprobs=logprobs, offsets=[o for _, o in spans])
+
+    return score
+
+
+class ScriptedLM(dspy.BaseLM):
+    """Answers through `script(step, messages) -> dict | str | Cut`; records every call. With `scorer`
+    (see `word_scores`) it also scores texts, as a target under the target-loss scheme does."""
+
+    def __init__(self, script: Callable[[str, list[dict[str, Any]]], Any], model: str = "fake/model", scorer=None):
         super().__init__(model=model, cache=False)
         self.script = script
+        self.scorer = scorer
+        self.scored: list[str] = []
         self.calls: list[tuple[str, list[dict[str, Any]], dict[str, Any]]] = []
         self._lock = threading.Lock()
 
@@ -137,6 +161,9 @@ class ScriptedLM(dspy.BaseLM):
         with self._lock:
             self.calls.append((step, messages, kwargs))
         answer = self.script(step, messages)
+        finish = "stop"
+        if isinstance(answer, Cut):
+            answer, finish = answer.answer, "length"
         logprobs = None
         if isinstance(answer, dict) and "score_1" in answer and getattr(active, "scheme", "") == "logprob-pairwise":
             answer = as_preference(answer)
@@ -145,7 +172,7 @@ class ScriptedLM(dspy.BaseLM):
         if isinstance(answer, WithLogprobs):
             answer, logprobs = answer.answer, {"content": answer.content}
         content = answer if isinstance(answer, str) else chat_answer(answer)
-        choice = {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        choice = {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}
         if logprobs is not None:
             choice["logprobs"] = logprobs
         return litellm.ModelResponse(
@@ -153,6 +180,17 @@ class ScriptedLM(dspy.BaseLM):
             choices=[choice],
             usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
         )
+
+    def _process_completion(self, response, merged_kwargs):
+        from codeclm.engine.lm import with_finish_reasons
+
+        return with_finish_reasons(response, super()._process_completion(response, merged_kwargs))
+
+    def score(self, text: str):
+        assert self.scorer is not None, "this fake LM has no scorer (ScriptedLM(..., scorer=word_scores(...)))"
+        with self._lock:
+            self.scored.append(text)
+        return self.scorer(text)
 
     def steps(self) -> list[str]:
         return [c[0] for c in self.calls]

@@ -14,7 +14,7 @@ from codeclm.run import run
 from codeclm.signatures import Metadata
 
 OVERRIDES = ["num_metadata=2", "instructions_per_metadata=2", "max_iterations=2", "judging.scheme=pairwise-1-10",
-             "judging.calibration.enabled=false", "cache.enabled=false", "seeds.limit=2"]
+             "judging.check.enabled=false", "cache.enabled=false", "seeds.limit=2"]
 
 
 def target_lm():

@@ -47,7 +47,7 @@ def write_program(tmp_path: Path, api_base: str, cache: Path) -> Path:
         "seeds": {"path": "seeds.txt"},
         "output": "out/data.jsonl",
         "num_metadata": 3, "instructions_per_metadata": 2, "max_iterations": 3, "concurrency": 1,
-        "judging": {"scheme": "pairwise-1-10", "calibration": {"enabled": False}},
+        "judging": {"scheme": "pairwise-1-10", "check": {"enabled": False}},
         "cache": {"path": str(cache)},
     }
     path = tmp_path / "program.yaml"

@@ -14,7 +14,7 @@ SEEDS = ["Write a Python function that checks for palindromes."]
 
 def program(root, *overrides):
     config = load_config(root / "programs" / "codeclm.yaml",
-                         ["judging.scheme=pairwise-1-10", "judging.calibration.enabled=false", "num_metadata=1",
+                         ["judging.scheme=pairwise-1-10", "judging.check.enabled=false", "num_metadata=1",
                           "instructions_per_metadata=1", "max_iterations=1", *overrides])
     return CodecLM(config, {"strong": (lm := ScriptedLM(strong_script())), "target": ScriptedLM(lambda s, m: {"response": "t"})}), lm
 

@@ -91,6 +91,9 @@ class EngineLM(dspy.LM):
                                 {"role": self.role, "model": self.model, "endpoint": self.endpoint})
         return response
 
+    def _process_completion(self, response, merged_kwargs):
+        return with_finish_reasons(response, super()._process_completion(response, merged_kwargs))
+
     async def aforward(self, prompt=None, messages=None, **kwargs):
         """Async calls take the same path (cache, limits, retries) in a worker thread."""
         import asyncio
@@ -147,6 +150,20 @@ class EngineLM(dspy.LM):
                 f"{'try' if tries == 1 else 'tries'}: {self._reason(exc)}")
 
 
+def with_finish_reasons(response, outputs: list) -> list[dict[str, Any]]:
+    """DSPy's outputs, each with the reply's finish_reason and completion tokens (a cache hit keeps
+    the tokens the answer cost when it was made), so steps can guard against cut-off answers."""
+    from dspy.clients.legacy_outputs import value
+
+    usage = getattr(response, "cached_usage", None) or value(response, "usage")
+    tokens = value(usage, "completion_tokens") if usage is not None else None
+    choices = value(response, "choices", []) or []
+    return [
+        {**(out if isinstance(out, dict) else {"text": out}), "finish_reason": value(c, "finish_reason"), "completion_tokens": tokens}
+        for out, c in zip(outputs, choices)
+    ]
+
+
 def _is_endpoint_failure(exc: BaseException) -> bool:
     from dspy.utils.exceptions import LMError
 
@@ -171,5 +188,6 @@ def _from_cache(stored: dict[str, Any]):
     data = {k: v for k, v in stored.items() if k != "usage"}
     response = ModelResponse(**data)
     response.usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    response.cached_usage = stored.get("usage")  # what the answer cost when it was made (answer guards read it)
     response.cache_hit = True
     return response

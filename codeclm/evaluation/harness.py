@@ -32,7 +32,8 @@ class Evaluator(dspy.Module):
                  max_attempts: int, rule: str):
         super().__init__()
         self.respond_candidate = Respond(respond_prompt, lms["candidate"], role="candidate", max_attempts=max_attempts, **answering)
-        self.respond_reference = Respond(respond_prompt, lms["reference"], role="reference", max_attempts=max_attempts, **answering)
+        self.respond_reference = Respond(respond_prompt, lms["reference"], role="reference", ask_again_when_cut=True,
+                                         max_attempts=max_attempts, **answering)
         self.judge = judge
         self.rule = rule
 
@@ -40,10 +41,16 @@ class Evaluator(dspy.Module):
         """One item; an unparseable answer or judgment marks this item (error), never the run."""
         result = ItemJudgment(id=item.id, category=item.category, instruction=item.instruction, rule=self.rule, models=models)
         try:
-            result.candidate_response = self.respond_candidate(instruction=item.instruction, key=item.id)
-            result.reference_response = self.respond_reference(instruction=item.instruction, key=item.id)
-            result.verdict = self.judge(instruction=item.instruction, strong=result.reference_response,
-                                        target=result.candidate_response, key=item.id)
+            candidate = self.respond_candidate(instruction=item.instruction, key=item.id)
+            reference = self.respond_reference(instruction=item.instruction, key=item.id)
+            result.candidate_response, result.reference_response = candidate.text, reference.text
+            result.guards = {"candidate": candidate.guard, "reference": reference.guard}
+            if not reference.usable:
+                result.error = f"reference answer {reference.guard.replace('_', ' ')}"
+                return result
+            if not candidate.usable:  # a cut-off, empty, refusing or looping answer loses without a judge
+                return result.model_copy(update={"order_outcomes": ["loss", "loss"], "outcome": "loss"})
+            result.verdict = self.judge(instruction=item.instruction, strong=reference.text, target=candidate.text, key=item.id)
         except StepError as exc:
             result.error = str(exc)
             return result

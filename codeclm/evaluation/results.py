@@ -30,6 +30,7 @@ class ItemJudgment(BaseModel):
     rule: str
     error: str | None = None
     models: dict[str, str] = {}
+    guards: dict[str, str] = {}  # candidate / reference: the answer guard's finding ("ok", "cut_off", ...)
 
 
 class Tally(BaseModel):

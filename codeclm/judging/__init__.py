@@ -1,7 +1,7 @@
-"""Judging for Contrastive Filtering: selectable schemes, log-probability parsing, judge calibration.
+"""Judging for Contrastive Filtering: the schemes (target-loss and LLM judges), their scales, and the filter check.
 
 Light imports only here (config reads the scales); the DSPy modules live in
-`codeclm.judging.schemes` (make_judge) and `codeclm.judging.calibration`.
+`codeclm.judging.schemes` (make_judge), the check in `codeclm.judging.check`.
 """
 
 from codeclm.judging.scales import SCALES, Scale, SchemeName

@@ -14,11 +14,12 @@ LOGPROB_CONFIG = {"logprobs": True, "top_logprobs": 20, "stop": ["[[ ## complete
 
 
 class Judge(Step):
-    """Base of the judging schemes: one Verdict per (instruction, strong answer, target answer)."""
+    """Base of the LLM-judge schemes: a prompted judge, one Verdict per (instruction, strong answer, target answer)."""
 
     name = "judge"
     scheme: str = ""
     scale: str = ""
+    needs_target_answer = True  # the target answers too; target-loss needs only the strong answer
 
 
 class LogprobJudge(Judge):

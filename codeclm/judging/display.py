@@ -6,20 +6,18 @@ from rich.console import Console
 from rich.table import Table
 
 
-NOTE = ("Passing is necessary, not sufficient: the pairs hold gross defects (cut-off, off-topic, refusal, empty). "
-        "A judge that passes may still miss real quality gaps between the strong and the target answer.")
+NOTE = ("The right decision of an item comes from the target itself: keep where it fails the task, send back where it "
+        "solves it. A pass means the signal tells those apart at its threshold better than a coin, with 95% confidence.")
 
 
 def table(reports) -> Table:
-    t = Table(title="judge calibration (known-better answer pairs)")
-    for col in ("scheme", "judge", "correct", "accuracy", "orders agree", "first-position share", "gap > theta", "by kind", "s / pair", "result"):
+    t = Table(title="filter check (items whose right decision is known)")
+    for col in ("scheme", "judge", "right at theta", "accuracy (95% CI)", "keep", "send back", "gap > 0", "s / item", "result"):
         t.add_column(col)
     for r in reports:
         t.add_row(
-            r.scheme, r.judge_model, f"{r.correct}/{r.pairs}", f"{r.accuracy:.0%}",
-            "n/a" if r.order_consistency is None else f"{r.order_consistency:.0%}",
-            "n/a" if r.position_bias is None else f"{r.position_bias:.2f}",
-            f"{r.above_threshold:.0%} (theta {r.threshold:g})", " ".join(f"{k} {v}" for k, v in r.by_kind.items()),
-            f"{r.seconds_per_pair:.1f}{' (cached)' if r.cached else ''}", "pass" if r.passed else "FAIL",
+            r.scheme, r.judge_model, f"{r.correct}/{r.items} (theta {r.theta:g})", f"{r.accuracy:.0%} ({r.ci_low:.0%}-{r.ci_high:.0%})",
+            r.by_decision["keep"], r.by_decision["send_back"], f"{r.sign_accuracy:.0%}", f"{r.seconds_per_item:.1f}",
+            "pass" if r.passed else r.verdict,
         )
     return t

@@ -9,7 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-SchemeName = Literal["pairwise-1-10", "logprob-pairwise", "pointwise-logprob"]
+# Chosen on the development split of the filter check set (docs/judging.md): SmolLM2-135M as target,
+# Qwen2.5-Coder-1.5B answers; the held-out split is what `codeclm judge check` measures.
+THETA_TARGET_LOSS = 0.45
+
+SchemeName = Literal["target-loss", "pairwise-1-10", "logprob-pairwise", "pointwise-logprob"]
 
 
 @dataclass(frozen=True)
@@ -20,9 +24,15 @@ class Scale:
     gap_max: float  # |gap| never exceeds this
     max_tokens: int  # default judge answer cap
     description: str
+    scores_with: str = "judge"  # the role whose model gives the verdict ("target" for target-loss)
 
 
 SCALES: dict[str, Scale] = {
+    "target-loss": Scale(
+        "target-loss", "respond", THETA_TARGET_LOSS, 30.0, 0,
+        "the target's mean loss per token (nats) on the strong answer, from its prompt log-probabilities; no judge "
+        "of quality; keep when the loss > theta (the target would not have written it)", scores_with="target",
+    ),
     "pairwise-1-10": Scale(
         "pairwise-1-10", "judge", 3.0, 9.0, 256,
         "paper's Vicuna-style judge: both answers scored 1-10 in one call, both orders averaged; "

@@ -6,7 +6,8 @@ import dspy
 
 from codeclm.config import ProgramConfig
 from codeclm.programs.base import DataProgram
-from codeclm.records import Attempt, Dropped, Record
+from codeclm.guards import Answer, GuardCounts
+from codeclm.records import AnswerCheck, Attempt, Dropped, Record
 from codeclm.steps.respond import Respond
 
 
@@ -19,7 +20,9 @@ class Baseline(DataProgram):
         super().__init__(config)
         self.strong = dict(lms or {}).get("strong")
         self.common = {"max_attempts": config.max_attempts}
-        self.respond = Respond(self.rendered["respond"], self.strong, role="strong", **self.common, **config.answering.model_dump())
+        self.guard_counts = GuardCounts()
+        self.respond = Respond(self.rendered["respond"], self.strong, role="strong", ask_again_when_cut=True,
+                               counts=self.guard_counts, **self.common, **config.answering.model_dump())
 
     def template_names(self) -> dict[str, str]:
         return {step: step for step in self.steps}
@@ -28,13 +31,17 @@ class Baseline(DataProgram):
         name = self.respond.model_name or "?"
         return {"strong": name, "target": "-", "judge": "-"}
 
-    def record(self, id: str, instruction: str, response: str, *, iteration: int = 1, actions: list[str] | None = None,
-               decision: str, history: list[Attempt] | None = None) -> Record:
+    def record(self, id: str, instruction: str, answer: Answer, *, iteration: int = 1, actions: list[str] | None = None,
+               decision: str, history: list[Attempt] | None = None) -> Record | Dropped:
+        """The kept pair; or, when the strong answer failed its guard, the item dropped with that reason."""
+        if not answer.usable:
+            return self.dropped(id, "guard", f"strong answer {answer.guard.replace('_', ' ')}", instruction, iteration=iteration)
         models = self.model_names()
         return Record(
-            id=id, instruction=instruction, response=response, response_source="strong", response_model=models["strong"],
+            id=id, instruction=instruction, response=answer.text, response_source="strong", response_model=models["strong"],
             metadata=None, metadata_origin=None, iteration=iteration, actions=list(actions or []),
-            strong_response=response, target_response=None, judge=None, gap=None, theta=None, decision=decision,
+            strong_response=answer.text, target_response=None, answers={"strong": AnswerCheck.of(answer)},
+            judge=None, gap=None, theta=None, decision=decision,
             history=history or [Attempt(iteration=iteration, instruction=instruction, decision=decision)],
             models=models, templates=self.templates, program=self.config.name, tuned=self.tuned,
         )

@@ -8,10 +8,12 @@ import dspy
 
 from codeclm.config import ProgramConfig
 from codeclm.errors import StepError
+from codeclm.guards import GuardCounts
 from codeclm.judging.scales import SCALES
 from codeclm.judging.schemes import make_judge
 from codeclm.programs.base import DataProgram, Stages
-from codeclm.records import Attempt, Dropped, Record, Seed, content_id
+from codeclm.records import AnswerCheck, Attempt, Dropped, Record, Seed, content_id
+from codeclm.roles import target_chat_template
 from codeclm.signatures import Metadata
 from codeclm.steps.contrast import Contrast, ContrastiveFilter, decide
 from codeclm.steps.decode import Decode
@@ -60,12 +62,15 @@ class CodecLM(DataProgram):
         self.decode = Decode(prompts["decode"], strong, num_instructions=config.instructions_per_metadata, **common, **gen)
         self.rubrics = SelfRubrics(prompts["rubrics"], strong, num_rubrics=config.num_rubrics, **common, **gen)
         self.improve = Improve(prompts["improve"], strong, **common, **gen)
-        judging = config.judging
+        judging, scale = config.judging, SCALES[config.judging.scheme]
+        self.guard_counts = GuardCounts()
         self.contrastive_filter = ContrastiveFilter(
-            respond_strong=Respond(prompts["respond"], strong, role="strong", **common, **answer),
-            respond_target=Respond(prompts["respond"], target, role="target", **common, **answer),
-            judge=make_judge(judging.scheme, prompts["judge"], judge, max_attempts=config.max_attempts,
-                             temperature=judging.temperature, max_tokens=judging.max_tokens),
+            respond_strong=Respond(prompts["respond"], strong, role="strong", ask_again_when_cut=True,
+                                   counts=self.guard_counts, **common, **answer),
+            respond_target=Respond(prompts["respond"], target, role="target", counts=self.guard_counts, **common, **answer),
+            judge=make_judge(judging.scheme, prompts["judge"], target if scale.scores_with == "target" else judge,
+                             max_attempts=config.max_attempts, temperature=judging.temperature,
+                             max_tokens=judging.max_tokens, chat_template=target_chat_template(config)),
         )
         if not config.ablation.metadata:  # paper Table 3, "no metadata": instructions from each seed directly
             self.from_seeds = GenerateInstructions(prompts["self_instruct"], strong, num=config.instructions_per_metadata, **common, **gen)
@@ -128,17 +133,21 @@ class CodecLM(DataProgram):
                 applied.append(action)
             if not cfg.ablation.contrastive_filtering:
                 strong = self.contrastive_filter.respond_strong(instruction=instruction, key=key)
+                if not strong.usable:
+                    return self.guarded(item, instruction, strong, history, iteration)
                 history.append(Attempt(iteration=iteration, instruction=instruction, action=_last(applied), decision="kept (filter off)"))
-                return self.record(item, instruction, strong, "strong", None, history, applied)
+                return self.record(item, instruction, "strong", Contrast(strong=strong), history, applied)
             contrast = self.contrastive_filter(instruction=instruction, key=key)
+            if contrast.verdict is None:
+                return self.guarded(item, instruction, contrast.strong, history, iteration)
             decision = decide(contrast.verdict.gap, cfg.theta, iteration, max_iterations)
             history.append(
                 Attempt(iteration=iteration, instruction=instruction, action=_last(applied), gap=contrast.verdict.gap, decision=decision.reason)
             )
             if decision.action == "keep_strong":
-                return self.record(item, instruction, contrast.strong_response, "strong", contrast, history, applied)
+                return self.record(item, instruction, "strong", contrast, history, applied)
             if decision.action == "keep_target":
-                return self.record(item, instruction, contrast.target_response, "target", contrast, history, applied)
+                return self.record(item, instruction, "target", contrast, history, applied)
             if decision.action == "drop":
                 break
         if item.rubrics_error and max_iterations < cfg.max_iterations:
@@ -149,17 +158,27 @@ class CodecLM(DataProgram):
             metadata=item.source.metadata, iteration=len(history), history=history, program=cfg.name,
         )
 
-    def record(self, item, instruction, response, source, contrast: Contrast | None, history, applied) -> Record:
+    def record(self, item, instruction, source, contrast: Contrast, history, applied) -> Record:
         models = self.model_names()
+        answers = {"strong": contrast.strong, **({"target": contrast.target} if contrast.target else {})}
         return Record(
-            id=item.id, instruction=instruction, response=response, response_source=source,
+            id=item.id, instruction=instruction, response=answers[source].text, response_source=source,
             response_model=models[source], metadata=item.source.metadata, metadata_origin=item.source.origin,
             iteration=len(history), actions=list(applied),
-            strong_response=contrast.strong_response if contrast else response,
-            target_response=contrast.target_response if contrast else None,
-            judge=contrast.verdict if contrast else None, gap=contrast.verdict.gap if contrast else None,
+            strong_response=contrast.strong.text, target_response=contrast.target.text if contrast.target else None,
+            answers={role: AnswerCheck.of(a) for role, a in answers.items()},
+            judge=contrast.verdict, gap=contrast.verdict.gap if contrast.verdict else None,
             theta=self.config.theta, decision=history[-1].decision, history=history, models=models,
             templates=self.templates, program=self.config.name, tuned=self.tuned,
+        )
+
+    def guarded(self, item, instruction, strong, history, iteration: int) -> Dropped:
+        """An instruction whose strong answer failed its guard: dropped with the guard as the reason, never kept."""
+        cap = f" at {strong.completion_tokens} tokens (cap {strong.max_tokens}, asked again with twice that)" if strong.guard == "cut_off" else ""
+        return Dropped(
+            id=item.id, stage="guard", kind="filtered", reason=f"strong answer {strong.guard.replace('_', ' ')}{cap}",
+            instruction=instruction, metadata=item.source.metadata, iteration=iteration, history=history,
+            program=self.config.name,
         )
 
     def model_names(self) -> dict[str, str]:

@@ -90,7 +90,7 @@ class EvolInstruct(Baseline):
             evolved = self.depth(instruction=lineage.instruction, method=op, key=item_id)
         reason = eliminated(lineage.instruction, evolved)
         response = None if reason else self.respond(instruction=evolved, key=item_id)
-        reason = reason or eliminated(lineage.instruction, evolved, response)
+        reason = reason or eliminated(lineage.instruction, evolved, response.text if response else None)
         attempt = Attempt(iteration=round_, instruction=evolved, action=op, decision=f"eliminated: {reason}" if reason else "kept")
         lineage.history.append(attempt)
         if reason:

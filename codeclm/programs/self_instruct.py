@@ -11,7 +11,7 @@ from codeclm.programs.baseline import Baseline
 from codeclm.programs.base import Stages
 from codeclm.programs.budget import CallBudget
 from codeclm.programs.filters import NearDuplicates, unsuitable
-from codeclm.records import Record, Seed, content_id
+from codeclm.records import Dropped, Record, Seed, content_id
 from codeclm.steps.generate import GenerateInstructions
 
 
@@ -65,6 +65,6 @@ class SelfInstruct(Baseline):
                 kept.append(Generated(item_id, text))
         self.final_stage(stages, "filter", self.answer, kept)
 
-    def answer(self, item: Generated) -> Record:
+    def answer(self, item: Generated) -> Record | Dropped:
         response = self.respond(instruction=item.instruction, key=item.id)
         return self.record(item.id, item.instruction, response, decision="kept (new: ROUGE-L <= threshold)")

@@ -7,7 +7,7 @@ from typing import Literal
 import dspy
 from pydantic import BaseModel
 
-from codeclm.judging.base import Judge
+from codeclm.guards import Answer
 from codeclm.judging.verdict import Verdict
 from codeclm.steps.respond import Respond
 
@@ -20,7 +20,7 @@ class Decision(BaseModel):
 
 
 def decide(gap: float, theta: float, iteration: int, max_iterations: int) -> Decision:
-    """The filter's rule, a pure function of the score gap (strong - target).
+    """The filter's rule, a pure function of the judge's gap (strong - target, on the scheme's scale).
 
     gap > theta: keep the strong answer (the target cannot do this yet).
     gap < -theta: keep the target's answer (it is much better).
@@ -36,15 +36,21 @@ def decide(gap: float, theta: float, iteration: int, max_iterations: int) -> Dec
 
 
 class Contrast(BaseModel):
-    strong_response: str
-    target_response: str
-    verdict: Verdict
+    """Both answers (the target's only where the scheme needs it) and the verdict.
+
+    `verdict` is None when the strong answer failed its guard: such an answer is never judged
+    and never kept.
+    """
+
+    strong: Answer
+    target: Answer | None = None
+    verdict: Verdict | None = None
 
 
 class ContrastiveFilter(dspy.Module):
-    """Both LLMs answer; the judge compares the answers in both orders."""
+    """The strong LLM answers (guarded); the target answers if the scheme compares answers; the judge decides."""
 
-    def __init__(self, respond_strong: Respond, respond_target: Respond, judge: Judge):
+    def __init__(self, respond_strong: Respond, respond_target: Respond, judge: dspy.Module):
         super().__init__()
         self.respond_strong = respond_strong
         self.respond_target = respond_target
@@ -52,6 +58,8 @@ class ContrastiveFilter(dspy.Module):
 
     def forward(self, instruction: str, key: str) -> Contrast:
         strong = self.respond_strong(instruction=instruction, key=key)
-        target = self.respond_target(instruction=instruction, key=key)
-        verdict = self.judge(instruction=instruction, strong=strong, target=target, key=key)
-        return Contrast(strong_response=strong, target_response=target, verdict=verdict)
+        if not strong.usable:
+            return Contrast(strong=strong)
+        target = self.respond_target(instruction=instruction, key=key) if self.judge.needs_target_answer else None
+        verdict = self.judge(instruction=instruction, strong=strong.text, target=target.text if target else None, key=key)
+        return Contrast(strong=strong, target=target, verdict=verdict)

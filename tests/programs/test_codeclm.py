@@ -23,7 +23,7 @@ def target_lm():
 @pytest.fixture
 def config(root):
     return load_config(root / "programs" / "codeclm.yaml", ["num_metadata=2", "instructions_per_metadata=2", "max_iterations=4",
-                                                             "judging.scheme=pairwise-1-10", "judging.calibration.enabled=false"])  # judging: tests/judging
+                                                             "judging.scheme=pairwise-1-10", "judging.check.enabled=false"])  # judging: tests/judging
 
 
 def test_kept_records_carry_full_provenance(config):

@@ -1,0 +1,61 @@
+"""The filter check of an opened program: its filter signal on the check items, at the program's theta.
+
+The target answers each item itself (temperature 0) to learn what it can do; the program's
+judge (or the target-loss signal) then decides on the item's correct answer. `run` does this
+before filtering and stops, with a fix that is not the scheme that just failed, when the check
+fails; `codeclm judge check` prints the figures for one or all schemes.
+"""
+
+from __future__ import annotations
+
+from codeclm.errors import JudgeCalibrationError
+from codeclm.executors import ThreadExecutor
+from codeclm.judging.check import CheckReport, run_check
+from codeclm.judging.checkset import load_check_items
+from codeclm.judging.scales import SCALES
+from codeclm.judging.schemes import make_judge
+from codeclm.roles import target_chat_template
+from codeclm.session import Session
+from codeclm.steps.respond import Respond
+from codeclm.templates import PromptLibrary
+
+FIXES = {
+    "target-loss": "a strong judge model with an LLM-judge scheme (models.judge: {model: gpt-4o-mini, api_key_env: "
+                   "OPENAI_API_KEY} and judging.scheme: pairwise-1-10), or check models.target.chat_template",
+    "llm-judge": "judging.scheme: target-loss (no judge: needs a target that returns prompt log-probabilities, e.g. "
+                 "llama.cpp or vLLM), or a stronger judge model (models.judge: {model: gpt-4o-mini, api_key_env: OPENAI_API_KEY})",
+}
+
+
+def check_filter(session: Session, *, scheme: str | None = None, split: str = "check") -> CheckReport:
+    """The program's filter signal (or `scheme`'s) on the check items of `split`."""
+    config, program = session.config, session.program
+    scheme = scheme or config.judging.scheme
+    settings = config.judging.check
+    if scheme == config.judging.scheme:
+        judge, theta = program.contrastive_filter.judge, config.theta
+    else:
+        scale = SCALES[scheme]
+        library = PromptLibrary(config.resolve(config.prompts), config.template_variables())
+        judge = make_judge(scheme, library.render(scale.template), session.lms["target" if scale.scores_with == "target" else "judge"],
+                           max_attempts=config.max_attempts, temperature=config.judging.temperature,
+                           max_tokens=config.judging.max_tokens, chat_template=target_chat_template(config))
+        theta = scale.threshold
+    target = Respond(program.rendered["respond"], session.lms["target"], role="target", max_attempts=config.max_attempts,
+                     temperature=0.0, max_tokens=config.answering.max_tokens)
+    items = load_check_items(config.resolve(settings.items) if settings.items else None, split=None if split == "all" else split)
+    return run_check(judge, lambda text, key: target(instruction=text, key=key), items, theta=theta,
+                     min_accuracy=settings.min_accuracy, executor=ThreadExecutor(config.concurrency),
+                     target_model=getattr(session.lms["target"], "model", "?"))
+
+
+def require_passed(report: CheckReport) -> CheckReport:
+    """Raise JudgeCalibrationError, naming a fix that is not the scheme that just failed, unless the check passed."""
+    if not report.passed:
+        fix = FIXES["target-loss" if report.scheme == "target-loss" else "llm-judge"]
+        raise JudgeCalibrationError(
+            f"filter check {report.verdict.split(' (')[0].lower()}: {report.scheme} decided {report.correct}/{report.items} "
+            f"items right at theta {report.theta:g} ({report.accuracy:.0%}, 95% CI {report.ci_low:.0%}-{report.ci_high:.0%}; "
+            f"{report.verdict}); its decisions would be noise. Fix: {fix}; judging.check.enabled: false runs unchecked"
+        )
+    return report

@@ -37,3 +37,34 @@ class LocalModelError(CodecLMError):
 
 class JudgeCalibrationError(CodecLMError):
     """The judge cannot tell a known-better answer from a worse one; its verdicts would be noise."""
+
+
+class EndpointConnectionError(EndpointError):
+    """The endpoint refused the connection or dropped it before a complete reply."""
+
+
+class MalformedReplyError(EndpointError):
+    """An HTTP 200 whose body is not JSON or has no usable ``choices[0]`` (retried, never cached)."""
+
+
+class EndpointTimeoutError(EndpointError):
+    """A streamed request ran past its timeout and was cancelled on the server (not retried)."""
+
+
+class PromptScoringUnsupportedError(EndpointError):
+    """The endpoint does not return prompt log-probabilities (``/completions`` with echo and logprobs)."""
+
+
+class ContextLengthError(CodecLMError):
+    """The prompt (plus room for the answer) does not fit the model's context window.
+
+    Not an endpoint failure and never retried: the same request would fail again, so
+    the caller drops this item. ``tokens`` and ``limit`` are None when the server did
+    not say them.
+    """
+
+    def __init__(self, message: str, *, tokens: int | None = None, limit: int | None = None):
+        super().__init__(message)
+        self.tokens = tokens
+        self.limit = limit
+        self.retryable = False

@@ -64,12 +64,16 @@ class EngineLM(dspy.LM):
     def __init__(self, model: str, *, api_base: str | None = None, api_key: str | None = None,
                  role: str = "default", cache: CallCache | None = None, limiter: EndpointLimiter | None = None,
                  retry: RetryPolicy | None = None, ledger: UsageLedger | None = None,
-                 endpoint_id: str | None = None, transport: str = "auto", **lm_kwargs: Any):
+                 endpoint_id: str | None = None, transport: str = "auto", stream_for_cancel: bool = False,
+                 **lm_kwargs: Any):
         """`endpoint_id` names the endpoint in cache keys when `api_base` is not stable
         (an embedded server listens on a new port each start); default: `api_base`.
 
         `transport`: "auto" (direct for OpenAI-compatible model ids, litellm otherwise),
-        "direct" or "litellm".
+        "direct" or "litellm". `stream_for_cancel`: on the direct path, stream each chat
+        request so that a timeout or Ctrl-C closes the connection and the server stops
+        computing (llama-cpp-python only cancels streamed requests); a timeout is then
+        not retried. Set it for embedded local models.
         """
         fixed = sorted(set(lm_kwargs) & set(_FIXED))
         if fixed:
@@ -87,6 +91,7 @@ class EngineLM(dspy.LM):
         self.limiter = limiter
         self.ledger = ledger
         self.transport = transport
+        self.stream_for_cancel = stream_for_cancel
 
     @property
     def endpoint(self) -> str:
@@ -140,7 +145,8 @@ class EngineLM(dspy.LM):
         return await asyncio.to_thread(self.forward, prompt, messages, **kwargs)
 
     def _chat_direct(self, body: dict[str, Any], params: dict[str, Any]):
-        reply = self.http.post(CHAT_PATH, body, **self._connection(params))
+        send = self.http.stream_chat if self.stream_for_cancel else self.http.post
+        reply = send(CHAT_PATH, body, **self._connection(params))
         check_chat(reply)
         return reply
 
@@ -149,7 +155,12 @@ class EngineLM(dspy.LM):
         check_chat(response)
         return response
 
-    # -- cache ----------------------------------------------------------------------------
+    # -- cache and cancellation -----------------------------------------------------------
+    def cancel_inflight(self) -> None:
+        """Close this endpoint's streamed requests at their next chunk (``stream_for_cancel``)."""
+        if self.direct:
+            self.http.cancel_inflight()
+
     def _cached(self, key: str) -> dict[str, Any] | None:
         stored = self.call_cache.get(key)
         if stored is not None and self.ledger is not None:

@@ -1,9 +1,11 @@
 """The call layer: every LLM request goes through EngineLM (cache, limits, retries, ledger)."""
 
 from codeclm.engine.cache import CallCache
+from codeclm.engine.deferred import PendingPuts, deferred_cache
 from codeclm.engine.ledger import UsageLedger
 from codeclm.engine.limits import EndpointLimiter, limiter_for
 from codeclm.engine.lm import EngineLM
 from codeclm.engine.retry import RetryPolicy
 
-__all__ = ["CallCache", "EndpointLimiter", "EngineLM", "RetryPolicy", "UsageLedger", "limiter_for"]
+__all__ = ["CallCache", "EndpointLimiter", "EngineLM", "PendingPuts", "RetryPolicy", "UsageLedger", "deferred_cache",
+           "limiter_for"]

@@ -21,6 +21,7 @@ from typing import Any, Callable
 import dspy
 
 from codeclm.engine.cache import CallCache
+from codeclm.engine.deferred import lookup, save
 from codeclm.engine.failures import HTTPStatusFailure, chain, connection_failure, context_overflow, is_malformed
 from codeclm.engine.http import OPENAI_API_BASE, HTTPTransport, transport_for
 from codeclm.engine.keys import cache_key, redact_url, scrub
@@ -135,7 +136,7 @@ class EngineLM(dspy.LM):
             response = self._call(lambda: self._chat_litellm(prompt, messages, kwargs),
                                   _estimate_tokens(rendered, params))
         if use_cache:
-            self.call_cache.put(key, to_dict(response), self._meta())
+            save(self.call_cache, key, to_dict(response), self._meta())
         return response
 
     async def aforward(self, prompt=None, messages=None, **kwargs):
@@ -162,7 +163,7 @@ class EngineLM(dspy.LM):
             self.http.cancel_inflight()
 
     def _cached(self, key: str) -> dict[str, Any] | None:
-        stored = self.call_cache.get(key)
+        stored = lookup(self.call_cache, key)
         if stored is not None and self.ledger is not None:
             self.ledger.record_cache_hit(self.role)
         return stored

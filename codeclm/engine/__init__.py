@@ -6,6 +6,7 @@ from codeclm.engine.ledger import UsageLedger
 from codeclm.engine.limits import EndpointLimiter, limiter_for
 from codeclm.engine.lm import EngineLM
 from codeclm.engine.retry import RetryPolicy
+from codeclm.engine.score import ScoredText
 
-__all__ = ["CallCache", "EndpointLimiter", "EngineLM", "PendingPuts", "RetryPolicy", "UsageLedger", "deferred_cache",
-           "limiter_for"]
+__all__ = ["CallCache", "EndpointLimiter", "EngineLM", "PendingPuts", "RetryPolicy", "ScoredText", "UsageLedger",
+           "deferred_cache", "limiter_for"]

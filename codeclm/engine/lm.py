@@ -29,8 +29,10 @@ from codeclm.engine.ledger import UsageLedger
 from codeclm.engine.limits import EndpointLimiter
 from codeclm.engine.reply import check_chat, from_cache, to_dict, usage_counts
 from codeclm.engine.retry import RetryPolicy, is_retryable, status_of
-from codeclm.engine.wire import CHAT_PATH, chat_body, is_openai_compatible
-from codeclm.errors import ContextLengthError, EndpointConnectionError, EndpointError, MalformedReplyError
+from codeclm.engine.score import SCORE_FIX, SCORE_MARKER, SCORE_PATH, ScoredText, score_body, scored_text, unsupported
+from codeclm.engine.wire import CHAT_PATH, chat_body, is_openai_compatible, wire_model
+from codeclm.errors import (ContextLengthError, EndpointConnectionError, EndpointError, MalformedReplyError,
+                            PromptScoringUnsupportedError)
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +158,39 @@ class EngineLM(dspy.LM):
         check_chat(response)
         return response
 
+    # -- prompt scoring -----------------------------------------------------------------
+    def score(self, text: str) -> ScoredText:
+        """The model's log-probability of every token of ``text`` (POST /completions, echo).
+
+        Cached, limited, retried and counted like chat calls. PromptScoringUnsupportedError
+        when the endpoint cannot return prompt log-probabilities.
+        """
+        if not self.direct:
+            raise PromptScoringUnsupportedError(
+                f"{self.role} model {self.model} at {self.endpoint} cannot score prompts: it is reached "
+                f"through litellm, which returns no prompt log-probabilities; {SCORE_FIX}")
+        key = cache_key(api_base=self.endpoint_id, model=self.model, messages=text, params=SCORE_MARKER)
+        body = score_body(wire_model(self.model), text)
+        if self.call_cache is not None:
+            stored = self._cached(key)
+            if stored is not None:
+                return scored_text(stored, text, cache_hit=True)
+        reply = self._call(lambda: self._score_direct(body, text), len(text) / 4 + 1)
+        scored = scored_text(reply, text)
+        if self.call_cache is not None:
+            save(self.call_cache, key, to_dict(reply), self._meta())
+        return scored
+
+    def _score_direct(self, body: dict[str, Any], text: str):
+        try:
+            reply = self.http.post(SCORE_PATH, body, **self._connection(self.kwargs))
+        except HTTPStatusFailure as failure:
+            if context_overflow(failure) is None and unsupported(failure):
+                raise PromptScoringUnsupportedError(str(failure)) from None
+            raise
+        scored_text(reply, text)  # no prompt logprobs: unsupported, raised before anything is cached
+        return reply
+
     # -- cache and cancellation -----------------------------------------------------------
     def cancel_inflight(self) -> None:
         """Close this endpoint's streamed requests at their next chunk (``stream_for_cancel``)."""
@@ -232,9 +267,13 @@ class EngineLM(dspy.LM):
 
     def _endpoint_error(self, exc: BaseException, tries: int) -> EndpointError:
         kind = connection_failure(exc)
-        cls = (type(exc) if isinstance(exc, EndpointError) else EndpointConnectionError if kind
-               else MalformedReplyError if is_malformed(exc) else EndpointError)
-        error = cls(self._describe(exc, tries))
+        if isinstance(exc, PromptScoringUnsupportedError):
+            error = PromptScoringUnsupportedError(f"{self.role} model {self.model} at {self.endpoint} cannot score "
+                                                  f"prompts ({self._reason(exc)}): {SCORE_FIX}")
+        else:
+            cls = (type(exc) if isinstance(exc, EndpointError) else EndpointConnectionError if kind
+                   else MalformedReplyError if is_malformed(exc) else EndpointError)
+            error = cls(self._describe(exc, tries))
         error.role, error.model, error.endpoint = self.role, self.model, self.endpoint
         error.status = None if kind or is_malformed(exc) else status_of(exc)
         error.tries, error.retryable = tries, is_retryable(exc)

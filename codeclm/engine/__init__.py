@@ -1,6 +1,7 @@
 """The call layer: every LLM request goes through EngineLM (cache, limits, retries, ledger)."""
 
 from codeclm.engine.cache import CallCache
+from codeclm.engine.collect import DeferredCall, DeferredRequest, RequestCollector, collect_requests
 from codeclm.engine.deferred import PendingPuts, deferred_cache
 from codeclm.engine.ledger import UsageLedger
 from codeclm.engine.limits import EndpointLimiter, limiter_for
@@ -8,5 +9,6 @@ from codeclm.engine.lm import EngineLM
 from codeclm.engine.retry import RetryPolicy
 from codeclm.engine.score import ScoredText
 
-__all__ = ["CallCache", "EndpointLimiter", "EngineLM", "PendingPuts", "RetryPolicy", "ScoredText", "UsageLedger",
-           "deferred_cache", "limiter_for"]
+__all__ = ["CallCache", "DeferredCall", "DeferredRequest", "EndpointLimiter", "EngineLM", "PendingPuts",
+           "RequestCollector", "RetryPolicy", "ScoredText", "UsageLedger", "collect_requests", "deferred_cache",
+           "limiter_for"]

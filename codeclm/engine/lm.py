@@ -21,6 +21,7 @@ from typing import Any, Callable
 import dspy
 
 from codeclm.engine.cache import CallCache
+from codeclm.engine.collect import DeferredRequest, defer_if_collecting
 from codeclm.engine.deferred import lookup, save
 from codeclm.engine.failures import HTTPStatusFailure, chain, connection_failure, context_overflow, is_malformed
 from codeclm.engine.http import OPENAI_API_BASE, HTTPTransport, transport_for
@@ -130,6 +131,7 @@ class EngineLM(dspy.LM):
             stored = self._cached(key)
             if stored is not None:
                 return from_cache(stored)
+            defer_if_collecting(lambda: self._deferred(key, CHAT_PATH, chat_body(self.model, rendered, params)))
         kwargs.pop("rollout_id", None)  # in the key, never on the wire
         if self.direct:
             body = chat_body(self.model, rendered, params)
@@ -175,6 +177,7 @@ class EngineLM(dspy.LM):
             stored = self._cached(key)
             if stored is not None:
                 return scored_text(stored, text, cache_hit=True)
+            defer_if_collecting(lambda: self._deferred(key, SCORE_PATH, body))
         reply = self._call(lambda: self._score_direct(body, text), len(text) / 4 + 1)
         scored = scored_text(reply, text)
         if self.call_cache is not None:
@@ -191,7 +194,21 @@ class EngineLM(dspy.LM):
         scored_text(reply, text)  # no prompt logprobs: unsupported, raised before anything is cached
         return reply
 
-    # -- cache and cancellation -----------------------------------------------------------
+    # -- cache, batches, cancellation -----------------------------------------------------
+    def store(self, key: str, response: dict[str, Any]) -> None:
+        """Write a reply obtained elsewhere (a batch result) under ``key``, at once: the same
+        call then replays it as a cache hit. MalformedReplyError for an unusable reply."""
+        if self.call_cache is None:
+            raise ValueError(f"{self.role} model {self.model} has no call cache to store a reply in")
+        try:
+            check_chat(response)
+        except MalformedReplyError:
+            try:
+                scored_text(response, "")  # a scoring reply is storable too
+            except PromptScoringUnsupportedError:
+                raise MalformedReplyError("not a chat completion nor a prompt-scoring reply; nothing stored") from None
+        self.call_cache.put(key, to_dict(response), {**self._meta(), "source": "store"})
+
     def cancel_inflight(self) -> None:
         """Close this endpoint's streamed requests at their next chunk (``stream_for_cancel``)."""
         if self.direct:
@@ -202,6 +219,9 @@ class EngineLM(dspy.LM):
         if stored is not None and self.ledger is not None:
             self.ledger.record_cache_hit(self.role)
         return stored
+
+    def _deferred(self, key: str, path: str, body: dict[str, Any]) -> DeferredRequest:
+        return DeferredRequest(key=key, endpoint=self.endpoint, model=self.model, path=path, body=body, role=self.role)
 
     def _meta(self) -> dict[str, Any]:
         return {"role": self.role, "model": self.model, "endpoint": self.endpoint}

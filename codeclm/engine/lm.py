@@ -217,7 +217,7 @@ class EngineLM(dspy.LM):
     def _cached(self, key: str) -> dict[str, Any] | None:
         stored = lookup(self.call_cache, key)
         if stored is not None and self.ledger is not None:
-            self.ledger.record_cache_hit(self.role)
+            self.ledger.record_cache_hit(self.role, model=self.model)
         return stored
 
     def _deferred(self, key: str, path: str, body: dict[str, Any]) -> DeferredRequest:
@@ -254,21 +254,22 @@ class EngineLM(dspy.LM):
             if not isinstance(exc, ContextLengthError) and not _is_endpoint_failure(exc):
                 raise
             if self.ledger is not None:
-                self.ledger.record_failure(self.role, seconds=time.monotonic() - start)
+                self.ledger.record_failure(self.role, seconds=time.monotonic() - start, model=self.model)
             if isinstance(exc, ContextLengthError):
                 raise
             raise self._endpoint_error(exc, tries) from None  # the cause chain may carry request headers
-        prompt_tokens, completion_tokens = usage_counts(response)
+        prompt_tokens, completion_tokens, cached_tokens = usage_counts(response)
         if self.ledger is not None:
             self.ledger.record_call(self.role, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                                    seconds=time.monotonic() - start)
+                                    cached_prompt_tokens=cached_tokens, seconds=time.monotonic() - start,
+                                    model=self.model)
         if self.limiter is not None and (prompt_tokens or completion_tokens):
             self.limiter.settle(estimate, prompt_tokens + completion_tokens)
         return response
 
     def _on_retry(self, exc: BaseException, sleep: float, attempt: int) -> None:
         if self.ledger is not None:
-            self.ledger.record_retry(self.role)
+            self.ledger.record_retry(self.role, model=self.model)
         logger.warning("%s: %s at %s: try %d/%d failed (%s); retrying in %.2fs", self.role, self.model,
                        self.endpoint, attempt, self.retry.max_tries, self._reason(exc), sleep)
 

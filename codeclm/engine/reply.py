@@ -83,12 +83,18 @@ def check_chat(reply: Any) -> None:
     raise MalformedReplyError("the reply's choices[0].message has no content")
 
 
-def usage_counts(response: Any) -> tuple[int, int]:
-    """``(prompt, completion)`` tokens a reply reports (0 where it reports none)."""
+def usage_counts(response: Any) -> tuple[int, int, int]:
+    """``(prompt, completion, cached prompt)`` tokens a reply reports; cached from OpenAI's
+    ``usage.prompt_tokens_details.cached_tokens`` or llama.cpp's ``timings.cache_n``, else 0."""
     usage = _get(response, "usage")
     if usage is None:
-        return 0, 0
-    return int(_get(usage, "prompt_tokens") or 0), int(_get(usage, "completion_tokens") or 0)
+        return 0, 0, 0
+    details = _get(usage, "prompt_tokens_details")
+    cached = (_get(details, "cached_tokens") if details is not None else None) or 0
+    if not cached:
+        timings = _get(response, "timings")
+        cached = (_get(timings, "cache_n") if isinstance(timings, dict) else None) or 0
+    return int(_get(usage, "prompt_tokens") or 0), int(_get(usage, "completion_tokens") or 0), int(cached)
 
 
 def to_dict(response: Any) -> dict[str, Any]:

@@ -55,16 +55,17 @@ class PromptScoringUnsupportedError(EndpointError):
     """The endpoint does not return prompt log-probabilities (``/completions`` with echo and logprobs)."""
 
 
-class ContextLengthError(CodecLMError):
+class ContextLengthError(StepError):
     """The prompt (plus room for the answer) does not fit the model's context window.
 
-    Not an endpoint failure and never retried: the same request would fail again, so
-    the caller drops this item. ``tokens`` and ``limit`` are None when the server did
-    not say them.
+    Never retried (the same request fails again) and not an endpoint failure: it is a
+    StepError with ``endpoint_failure=False``, so the runner drops this one item and the
+    run goes on. ``step`` is "context length" until a step re-raises it under its own
+    name; ``tokens`` and ``limit`` are None when the server did not say them.
     """
 
     def __init__(self, message: str, *, tokens: int | None = None, limit: int | None = None):
-        super().__init__(message)
+        super().__init__("context length", message, endpoint_failure=False)
         self.tokens = tokens
         self.limit = limit
         self.retryable = False

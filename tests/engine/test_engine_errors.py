@@ -7,8 +7,8 @@ import pytest
 from engine_helpers import chat
 
 from codeclm.engine import RetryPolicy
-from codeclm.errors import (CodecLMError, ContextLengthError, EndpointConnectionError, EndpointError,
-                            MalformedReplyError)
+from codeclm.errors import (ContextLengthError, EndpointConnectionError, EndpointError, MalformedReplyError,
+                            StepError)
 
 pytestmark = pytest.mark.filterwarnings("ignore:Implementing custom LMs through BaseLM.forward:DeprecationWarning")
 
@@ -41,11 +41,11 @@ def test_context_length_is_an_item_level_error_never_retried(make_lm, stub, slee
     with pytest.raises(ContextLengthError) as err:
         chat(make_lm(role="target"))
     error = err.value
-    assert not isinstance(error, EndpointError) and isinstance(error, CodecLMError)
+    assert not isinstance(error, EndpointError) and isinstance(error, StepError) and not error.endpoint_failure
     assert (error.tokens, error.limit, error.retryable) == (tokens, limit, False)
     message = str(error)
     assert f"needs {tokens} tokens" in message and f"holds {limit}" in message
-    assert message.startswith("target model openai/stub-model at ") and "\n" not in message
+    assert error.reason.startswith("target model openai/stub-model at ") and "\n" not in message
     assert message.endswith("use a model with a longer context)")  # whole, never cut
     assert stub.stats()["requests"] == 1 and sleeps == []
     assert ledger.summary()["roles"]["target"]["failures"] == 1
@@ -74,6 +74,17 @@ def test_json_without_choices_is_malformed(make_lm, stub, cache):
     with pytest.raises(MalformedReplyError):
         chat(make_lm())
     assert len(cache) == 0
+
+
+def test_context_length_drops_only_the_item_in_a_run(make_lm, stub):
+    """Through the runner (as steps re-raise CodecLMErrors today): the item fails, the run goes on."""
+    from codeclm.runner import Runner
+
+    lm = make_lm()
+    stub.script.append("ctx-openai")
+    outcomes = Runner(concurrency=1, abort_after=1).map("respond", lambda text: chat(lm, text), ["too long", "fine"])
+    assert [o.ok for o in outcomes] == [False, True]
+    assert outcomes[0].stage == "context length" and "needs 9000 tokens" in outcomes[0].error
 
 
 def test_timeouts_without_streaming_are_retried(make_lm, stub, sleeps):

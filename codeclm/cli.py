@@ -82,7 +82,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         args.benchmark, args.candidate, args.reference, args.judge, program=args.program, overrides=args.set,
         limit=args.limit, field=args.field, input_field=args.input_field, category_field=args.category_field,
         rule=args.rule, out=args.out, seed=args.seed, bootstrap=args.bootstrap,
-        api_base=args.api_base, api_key_env=args.api_key_env,
+        api_base=args.api_base, api_key_env=args.api_key_env, scheme=args.scheme,
     )
     print_report(report, console)
     return 0
@@ -185,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-field", help="optional field appended to the instruction (dotted path, e.g. instances.0.input)")
     p.add_argument("--category-field", help="category field for the per-category table (default: 'category')")
     p.add_argument("--rule", choices=["paper", "alpagasus"], default="paper", help="both-orders rule (see docs/evaluation.md)")
+    p.add_argument("--scheme", help="judging scheme (default: the program's if it compares answers, else pointwise-logprob)")
     p.add_argument("--out", help="per-item judgments JSONL (default: data/eval/<benchmark>__<candidate>__vs__<reference>.jsonl)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CI")

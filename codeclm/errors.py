@@ -20,11 +20,12 @@ class TemplateError(CodecLMError):
 class StepError(CodecLMError):
     """One item failed in one step (unparseable LLM answer, endpoint error); the run goes on."""
 
-    def __init__(self, step: str, reason: str, endpoint_failure: bool = False):
+    def __init__(self, step: str, reason: str, endpoint_failure: bool = False, permanent: bool = False):
         super().__init__(f"{step}: {reason}")
         self.step = step
         self.reason = reason
         self.endpoint_failure = endpoint_failure
+        self.permanent = permanent  # the same request would fail again: drop the item for good, not retried next run
 
 
 class EndpointError(CodecLMError):
@@ -37,3 +38,35 @@ class LocalModelError(CodecLMError):
 
 class JudgeCalibrationError(CodecLMError):
     """The judge cannot tell a known-better answer from a worse one; its verdicts would be noise."""
+
+
+class EndpointConnectionError(EndpointError):
+    """The endpoint refused the connection or dropped it before a complete reply."""
+
+
+class MalformedReplyError(EndpointError):
+    """An HTTP 200 whose body is not JSON or has no usable ``choices[0]`` (retried, never cached)."""
+
+
+class EndpointTimeoutError(EndpointError):
+    """A streamed request ran past its timeout and was cancelled on the server (not retried)."""
+
+
+class PromptScoringUnsupportedError(EndpointError):
+    """The endpoint does not return prompt log-probabilities (``/completions`` with echo and logprobs)."""
+
+
+class ContextLengthError(StepError):
+    """The prompt (plus room for the answer) does not fit the model's context window.
+
+    Never retried (the same request fails again) and not an endpoint failure: it is a
+    StepError with ``endpoint_failure=False`` and ``permanent=True``, so the run drops this
+    one item with its reason for good (a rerun does not try it again) and goes on. ``step`` is "context length" until a step re-raises it under its own
+    name; ``tokens`` and ``limit`` are None when the server did not say them.
+    """
+
+    def __init__(self, message: str, *, tokens: int | None = None, limit: int | None = None):
+        super().__init__("context length", message, endpoint_failure=False, permanent=True)
+        self.tokens = tokens
+        self.limit = limit
+        self.retryable = False

@@ -10,7 +10,7 @@ from typing import Any, Callable, TypeVar
 import dspy
 from pydantic import ValidationError
 
-from codeclm.errors import CodecLMError, EndpointError, StepError
+from codeclm.errors import CodecLMError, ContextLengthError, EndpointError, StepError
 from codeclm.templates import RenderedPrompt
 
 T = TypeVar("T")
@@ -72,6 +72,8 @@ class Step(dspy.Module):
                 problem = _one_line(exc)
             except EndpointError as exc:  # retried below us already; this item fails, the run goes on
                 raise StepError(self.name, str(exc), endpoint_failure=True) from None
+            except ContextLengthError as exc:  # the same request fails again: this item is dropped for good
+                raise StepError(self.name, f"too long for the model's context: {exc.reason}", permanent=True) from None
             except CodecLMError:
                 raise
             except Exception as exc:  # noqa: BLE001 - an unexpected reply or bug ends this item, not the run

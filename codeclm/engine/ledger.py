@@ -1,4 +1,4 @@
-"""Thread-safe usage counters per role (strong, target, judge, ...)."""
+"""Thread-safe usage counters per role (strong, target, judge, ...) and per model."""
 
 from __future__ import annotations
 
@@ -6,13 +6,17 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
-_FIELDS = ("calls", "cache_hits", "retries", "failures", "prompt_tokens", "completion_tokens", "seconds")
+_FIELDS = ("calls", "cache_hits", "retries", "failures", "prompt_tokens", "completion_tokens",
+           "cached_prompt_tokens", "seconds")
 
 
 @dataclass
 class RoleUsage:
-    """One role's counters. ``calls`` counts answered HTTP calls (not cache hits);
-    ``seconds`` is wall time spent on them, retries and backoff included."""
+    """One role's (or model's) counters. ``calls`` counts answered HTTP calls (not cache hits);
+    ``seconds`` is wall time spent on them, retries and backoff included;
+    ``cached_prompt_tokens`` are prompt tokens the server reused from an earlier request's
+    prefix, where it reports them (OpenAI ``prompt_tokens_details.cached_tokens``,
+    llama.cpp ``timings.cache_n``); they are part of ``prompt_tokens``."""
 
     calls: int = 0
     cache_hits: int = 0
@@ -20,7 +24,17 @@ class RoleUsage:
     failures: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
     seconds: float = 0.0
+
+
+def _rates(row: dict[str, Any]) -> dict[str, Any]:
+    """Generated and prompt tokens per second of call time (None before any timed call)."""
+    seconds = row["seconds"]
+    row["tokens_per_second"] = round(row["completion_tokens"] / seconds, 2) if seconds > 0 else None
+    row["prompt_tokens_per_second"] = round(row["prompt_tokens"] / seconds, 2) if seconds > 0 else None
+    row["seconds"] = round(seconds, 3)
+    return row
 
 
 class UsageLedger:
@@ -29,36 +43,40 @@ class UsageLedger:
     def __init__(self, prices: Mapping[str, tuple[float, float]] | None = None):
         self.prices = {role: (float(p[0]), float(p[1])) for role, p in (prices or {}).items()}
         self._roles: dict[str, RoleUsage] = {}
+        self._models: dict[str, RoleUsage] = {}
         self._lock = threading.Lock()
 
-    def _role(self, role: str) -> RoleUsage:
-        usage = self._roles.get(role)
-        if usage is None:
-            usage = self._roles[role] = RoleUsage()
-        return usage
+    def _rows(self, role: str, model: str | None) -> list[RoleUsage]:
+        rows = [self._roles.setdefault(role, RoleUsage())]
+        if model:
+            rows.append(self._models.setdefault(model, RoleUsage()))
+        return rows
 
     def record_call(self, role: str, *, prompt_tokens: int = 0, completion_tokens: int = 0,
-                    seconds: float = 0.0) -> None:
+                    cached_prompt_tokens: int = 0, seconds: float = 0.0, model: str | None = None) -> None:
         with self._lock:
-            usage = self._role(role)
-            usage.calls += 1
-            usage.prompt_tokens += int(prompt_tokens or 0)
-            usage.completion_tokens += int(completion_tokens or 0)
-            usage.seconds += seconds
+            for usage in self._rows(role, model):
+                usage.calls += 1
+                usage.prompt_tokens += int(prompt_tokens or 0)
+                usage.completion_tokens += int(completion_tokens or 0)
+                usage.cached_prompt_tokens += int(cached_prompt_tokens or 0)
+                usage.seconds += seconds
 
-    def record_cache_hit(self, role: str) -> None:
+    def record_cache_hit(self, role: str, *, model: str | None = None) -> None:
         with self._lock:
-            self._role(role).cache_hits += 1
+            for usage in self._rows(role, model):
+                usage.cache_hits += 1
 
-    def record_retry(self, role: str) -> None:
+    def record_retry(self, role: str, *, model: str | None = None) -> None:
         with self._lock:
-            self._role(role).retries += 1
+            for usage in self._rows(role, model):
+                usage.retries += 1
 
-    def record_failure(self, role: str, *, seconds: float = 0.0) -> None:
+    def record_failure(self, role: str, *, seconds: float = 0.0, model: str | None = None) -> None:
         with self._lock:
-            usage = self._role(role)
-            usage.failures += 1
-            usage.seconds += seconds
+            for usage in self._rows(role, model):
+                usage.failures += 1
+                usage.seconds += seconds
 
     def cost(self, role: str) -> float | None:
         """USD spent by ``role``; None when no prices are configured for it."""
@@ -66,25 +84,26 @@ class UsageLedger:
         if price is None:
             return None
         with self._lock:
-            usage = self._role(role)
+            usage = self._roles.setdefault(role, RoleUsage())
             return (usage.prompt_tokens * price[0] + usage.completion_tokens * price[1]) / 1e6
 
     def summary(self) -> dict[str, Any]:
-        """``{"roles": {role: counters + cost}, "total": counters + cost}``, JSON-serializable."""
+        """``{"roles": {role: counters + cost + rates}, "models": {model: counters + rates},
+        "total": counters + cost + rates}``, JSON-serializable."""
         with self._lock:
             roles = {role: asdict(usage) for role, usage in sorted(self._roles.items())}
+            models = {model: _rates(asdict(usage)) for model, usage in sorted(self._models.items())}
         total: dict[str, Any] = {field: sum(r[field] for r in roles.values()) for field in _FIELDS}
         costs = []
         for role, row in roles.items():
             price = self.prices.get(role)
             row["cost"] = (None if price is None else
                            (row["prompt_tokens"] * price[0] + row["completion_tokens"] * price[1]) / 1e6)
-            row["seconds"] = round(row["seconds"], 3)
+            _rates(row)
             costs.append(row["cost"])
-        total["seconds"] = round(total["seconds"], 3)
         known = [c for c in costs if c is not None]
         total["cost"] = sum(known) if known else None
-        return {"roles": roles, "total": total}
+        return {"roles": roles, "models": models, "total": _rates(total)}
 
     def __deepcopy__(self, memo):  # shared by design; never duplicated with an LM copy
         return self

@@ -42,11 +42,12 @@ def parse_retry_after(value: Any) -> float | None:
 
 
 def _chain(exc: BaseException):
-    """The exception and its causes (DSPy error -> lm15 error -> litellm/openai error)."""
+    """The exception and its causes (DSPy error -> lm15 error -> litellm/openai error);
+    ``raise ... from None`` ends the chain."""
     seen = 0
     while exc is not None and seen < _MAX_CHAIN:
         yield exc
-        exc = exc.__cause__ or exc.__context__
+        exc = exc.__cause__ if exc.__cause__ is not None or exc.__suppress_context__ else exc.__context__
         seen += 1
 
 
@@ -82,7 +83,7 @@ def status_of(exc: BaseException) -> int | None:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """Transient failures: 429, 5xx, timeouts, dropped connections, unparseable replies.
+    """Transient failures: 429, 5xx, timeouts, dropped connections, unparseable (malformed) replies.
 
     DSPy 3.4.1 projects litellm errors onto ``dspy.utils.exceptions`` types
     (LMRateLimitError, LMServerError, LMTimeoutError, LMTransportError); those decide
@@ -90,15 +91,20 @@ def is_retryable(exc: BaseException) -> bool:
     """
     from dspy.utils.exceptions import LMBillingError, LMError, is_retryable_lm_error
 
+    from codeclm.errors import CodecLMError, MalformedReplyError
+
+    if isinstance(exc, CodecLMError):  # ours: malformed replies are transient, the others are final
+        return isinstance(exc, MalformedReplyError)
     if isinstance(exc, LMBillingError):
         return False
     if isinstance(exc, LMError):
         return is_retryable_lm_error(exc)
     for err in _chain(exc):
-        if isinstance(err, (TimeoutError, ConnectionError)):
+        if isinstance(err, (TimeoutError, ConnectionError, MalformedReplyError)):
             return True
         if type(err).__name__ in {"ConnectError", "ReadTimeout", "ConnectTimeout", "RemoteProtocolError",
-                                  "APIConnectionError", "APITimeoutError", "Timeout", "ReadError"}:
+                                  "APIConnectionError", "APITimeoutError", "Timeout", "ReadError", "WriteError",
+                                  "WriteTimeout", "PoolTimeout"}:
             return True
     status = status_of(exc)
     return status in RETRYABLE_STATUS

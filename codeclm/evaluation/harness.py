@@ -75,7 +75,7 @@ def evaluate(benchmark: str, candidate: str, reference: str = "strong", judge: s
              limit: int | None = None, field: str | None = None, input_field: str | None = None,
              category_field: str | None = None, rule: str = "paper", out: str | Path | None = None,
              seed: int = 0, bootstrap: int = 1000, confidence: float = 0.95,
-             api_base: str | None = None, api_key_env: str | None = None,
+             api_base: str | None = None, api_key_env: str | None = None, scheme: str | None = None,
              lms: dict[str, dspy.BaseLM] | None = None, executor: Executor | None = None) -> EvalReport:
     """Evaluate `candidate` against `reference` on `benchmark`; write per-item JSONL and return the report.
 
@@ -95,7 +95,8 @@ def evaluate(benchmark: str, candidate: str, reference: str = "strong", judge: s
     prompts = PromptLibrary(config.resolve(config.prompts), config.template_variables())
     with open_program(config, lms={} if lms is None else lms) as session:  # engine only: eval binds its own roles
         bound = lms if lms is not None else {role: session.lm(role, spec) for role, spec in specs.items()}
-        judge_step = make_judge(config.judging.scheme, prompts.render(SCALES[config.judging.scheme].template), bound["judge"],
+        scheme = eval_scheme(config, scheme)
+        judge_step = make_judge(scheme, prompts.render(SCALES[scheme].template), bound["judge"],
                                 max_attempts=config.max_attempts, temperature=0.0,
                                 max_tokens=config.judging.max_tokens)  # the filter's scheme, at temperature 0
         evaluator = Evaluator(prompts.render("respond"), judge_step, bound, rule=rule,
@@ -111,6 +112,16 @@ def evaluate(benchmark: str, candidate: str, reference: str = "strong", judge: s
                               judge_scheme=evaluator.judge.scheme, items_path=str(out_path), **models)
     summary_path(out_path).write_text(report.model_dump_json(indent=2, exclude={"items"}) + "\n", encoding="utf-8")
     return report
+
+
+def eval_scheme(config: ProgramConfig, scheme: str | None) -> str:
+    """The judging scheme of an eval: `scheme`, else the program's if it compares answers, else pointwise-logprob
+    (target-loss measures the target alone and cannot compare a candidate with a reference)."""
+    chosen = scheme or (config.judging.scheme if SCALES[config.judging.scheme].scores_with == "judge" else "pointwise-logprob")
+    if chosen not in SCALES or SCALES[chosen].scores_with != "judge":
+        names = ", ".join(name for name, scale in SCALES.items() if scale.scores_with == "judge")
+        raise ValueError(f"--scheme {chosen}: an eval needs a judge that compares two answers; choose one of {names}")
+    return chosen
 
 
 def summary_path(out: Path) -> Path:

@@ -24,6 +24,7 @@ class Outcome(Generic[T, R]):
     error: str | None = None
     stage: str | None = None
     endpoint_failure: bool = False
+    permanent: bool = False  # the same item would fail the same way again: not retried by a later run
 
     @property
     def ok(self) -> bool:

@@ -67,7 +67,7 @@ class ThreadExecutor:
             return Outcome(item, value=fn(item))
         except StepError as exc:
             log.warning("%s: item %s failed: %s", stage, getattr(item, "id", item), exc)
-            return Outcome(item, error=str(exc), stage=exc.step, endpoint_failure=exc.endpoint_failure)
+            return Outcome(item, error=str(exc), stage=exc.step, endpoint_failure=exc.endpoint_failure, permanent=exc.permanent)
 
     def _finish(self, stage: str, outcome: Outcome[Any, Any], on_outcome: OnOutcome | None, limit: int) -> Outcome[Any, Any]:
         if on_outcome is not None:

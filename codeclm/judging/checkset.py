@@ -4,7 +4,7 @@ Each item has an instruction, a correct strong answer, and what a correct answer
 (a number, or words). At check time the target answers each item itself (temperature 0); a
 deterministic checker says whether it solved it. The right decision follows: keep the strong
 answer where the target fails (it has something to learn), send it back where the target
-solves it (too easy). The bundled set (codeclm/datasets/filter_check.jsonl) has a `dev` split,
+solves it (too easy). The bundled set (codeclm/datasets/check/filter_check.jsonl) has a `dev` split,
 used once to choose each scheme's default theta, and a held-out `check` split, which
 `codeclm judge check` and every run measure.
 """
@@ -60,7 +60,7 @@ def solved(item: CheckItem, answer: str) -> bool:
 
 
 def bundled_path() -> Path:
-    return Path(str(resources.files("codeclm") / "datasets" / "filter_check.jsonl"))
+    return Path(str(resources.files("codeclm") / "datasets" / "check" / "filter_check.jsonl"))
 
 
 def load_check_items(path: str | Path | None = None, split: str | None = "check") -> list[CheckItem]:

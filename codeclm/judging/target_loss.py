@@ -17,7 +17,7 @@ from __future__ import annotations
 import dspy
 
 from codeclm.chat_formats import prompt_prefix
-from codeclm.errors import CodecLMError, EndpointError, StepError
+from codeclm.errors import CodecLMError, ContextLengthError, EndpointError, PromptScoringUnsupportedError, StepError
 from codeclm.judging.verdict import OrderVerdict, Verdict, combine
 from codeclm.templates import RenderedPrompt
 
@@ -45,6 +45,10 @@ class TargetLossJudge(dspy.Module):
         prefix = prompt_prefix(self.chat_template, self.system, instruction)
         try:
             scored = self.lm.score(prefix + strong)
+        except PromptScoringUnsupportedError:
+            raise  # the target cannot be scored at all: one clear error, not one failure per item
+        except ContextLengthError as exc:
+            raise StepError(self.name, f"too long for the target's context: {exc.reason}", permanent=True) from None
         except EndpointError as exc:
             raise StepError(self.name, str(exc), endpoint_failure=True) from None
         except CodecLMError:

@@ -94,10 +94,12 @@ class DataProgram(dspy.Module):
             stages.sink.drop(result)
 
     def failure(self, outcome: Outcome) -> Dropped:
-        """A failed item, with what is known of it (its text, its metadata) and the step that failed."""
+        """A failed item, with what is known of it (its text, its metadata) and the step that failed. A permanent
+        failure (e.g. too long for the context) is dropped for good ("filtered"); others are retried next run."""
         item = outcome.item
         return Dropped(
-            id=getattr(item, "id", "?"), stage=outcome.stage or "unknown", kind="failed", reason=outcome.error or "",
+            id=getattr(item, "id", "?"), stage=outcome.stage or "unknown", kind="filtered" if outcome.permanent else "failed",
+            reason=outcome.error or "",
             instruction=getattr(item, "instruction", None) or getattr(item, "text", None),
             metadata=getattr(item, "metadata", None) or getattr(getattr(item, "source", None), "metadata", None),
             program=self.config.name,

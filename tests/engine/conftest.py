@@ -1,9 +1,9 @@
-"""Fixtures for the call-layer tests: a stub endpoint and an EngineLM factory."""
+"""Fixtures for the call-layer tests: a fake OpenAI-compatible endpoint and an EngineLM factory."""
 
 from __future__ import annotations
 
 import pytest
-from stub_server import StubServer
+from fake_openai import FakeOpenAI
 
 from codeclm.engine import CallCache, EngineLM, RetryPolicy, UsageLedger
 from engine_helpers import ANSWER, SECRET, Sleeps
@@ -11,7 +11,7 @@ from engine_helpers import ANSWER, SECRET, Sleeps
 
 @pytest.fixture
 def stub():
-    with StubServer(0.0, responder=lambda body: ANSWER) as server:
+    with FakeOpenAI(0.0, responder=lambda body: ANSWER) as server:
         yield server
 
 
@@ -33,12 +33,18 @@ def ledger() -> UsageLedger:
 
 
 @pytest.fixture
-def make_lm(stub, cache, ledger, sleeps):
+def transport() -> str:
+    """EngineLM's transport in these tests; modules that test both paths parametrize it."""
+    return "auto"
+
+
+@pytest.fixture
+def make_lm(stub, cache, ledger, sleeps, transport):
     """EngineLM against the stub; keyword overrides go straight to the constructor."""
 
     def make(**overrides) -> EngineLM:
         args = dict(model="openai/stub-model", api_base=stub.url, api_key=SECRET, role="strong", cache=cache,
-                    limiter=None, ledger=ledger,
+                    limiter=None, ledger=ledger, transport=transport,
                     retry=RetryPolicy(max_tries=3, base_delay=0.01, max_delay=1.0, timeout=2.0, sleep=sleeps))
         args.update(overrides)
         return EngineLM(args.pop("model"), **args)

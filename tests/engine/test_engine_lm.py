@@ -1,4 +1,6 @@
-"""EngineLM through the stub: the DSPy path, caching, retries, errors, secrets, ledger."""
+"""EngineLM through the stub: the DSPy path, caching, retries, errors, secrets, ledger.
+
+Every test runs on both paths: the direct httpx path and litellm."""
 
 from __future__ import annotations
 
@@ -17,6 +19,11 @@ from codeclm.engine.lm import silence_legacy_forward_warning
 from codeclm.errors import EndpointError
 
 pytestmark = pytest.mark.filterwarnings("ignore:Implementing custom LMs through BaseLM.forward:DeprecationWarning")
+
+
+@pytest.fixture(params=["direct", "litellm"])
+def transport(request) -> str:
+    return request.param
 
 
 def test_predict_runs_through_engine_lm_and_second_call_is_a_cache_hit(make_lm, stub, ledger):

@@ -90,8 +90,9 @@ def test_logprob_schemes_ask_for_logprobs_and_render_their_own_template(root):
 
 
 def test_every_scheme_is_a_savable_dspy_module(root, tmp_path):
+    """LLM judges have one prompt to tune; target-loss asks no prompt (the target scores the answer)."""
     for scheme in SCALES:
         j, _ = judge(root, scheme, positional_pairwise)
-        assert [name for name, _ in j.named_predictors()] == ["predict"]
+        assert [name for name, _ in j.named_predictors()] == ([] if scheme == "target-loss" else ["predict"])
         j.save(tmp_path / f"{scheme}.json")
         j.load(tmp_path / f"{scheme}.json")

@@ -1,0 +1,36 @@
+"""Scheme target-loss: the target's mean loss on the strong answer's tokens, in the target's chat format."""
+
+from fakes import ScriptedLM, word_scores
+
+from codeclm.chat_formats import prompt_prefix
+from codeclm.judging.target_loss import TargetLossJudge
+from codeclm.steps.contrast import ContrastiveFilter
+from codeclm.steps.respond import Respond
+from codeclm.templates import PromptLibrary
+
+
+def test_only_the_answer_tokens_count_and_the_text_is_in_the_targets_chat_format(root):
+    prompt = PromptLibrary(root / "prompts").render("respond")
+    answer = "Paris is the capital."
+    lm = ScriptedLM(lambda s, m: "", scorer=word_scores(lambda text, token: -1.5 if token in answer.split() else -9.0))
+    verdict = TargetLossJudge(prompt, lm, chat_template="chatml")(instruction="Capital of France?", strong=answer)
+    assert verdict.scheme == "target-loss" and verdict.gap == 1.5 and verdict.orders[0].raw.startswith("4 answer tokens")
+    assert lm.scored == [prompt_prefix("chatml", prompt.instructions, "Capital of France?") + answer]
+    assert lm.scored[0].startswith("<|im_start|>system\n") and "<|im_start|>assistant\n" + answer in lm.scored[0]
+
+
+def test_the_target_is_not_asked_to_answer_under_target_loss(root):
+    prompt = PromptLibrary(root / "prompts").render("respond")
+    strong = ScriptedLM(lambda s, m: {"response": "A long strong answer."})
+    target = ScriptedLM(lambda s, m: {"response": "never asked"}, scorer=word_scores(lambda t, tok: -2.0))
+    f = ContrastiveFilter(Respond(prompt, strong, role="strong"), Respond(prompt, target, role="target"),
+                          TargetLossJudge(prompt, target))
+    contrast = f(instruction="Explain TCP.", key="k")
+    assert contrast.target is None and contrast.verdict.gap == 2.0 and target.calls == [] and len(target.scored) == 1
+
+
+def test_named_chat_formats_render_the_assistant_opening():
+    assert prompt_prefix("llama3", "S", "U").endswith("<|start_header_id|>assistant<|end_header_id|>\n\n")
+    assert prompt_prefix("mistral", "S", "U") == "<s>[INST] S\n\nU [/INST]"
+    custom = "{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}[assistant] "
+    assert prompt_prefix(custom, "S", "U") == "[system] S\n[user] U\n[assistant] "

@@ -1,0 +1,62 @@
+"""Answer guards: cut-off, empty, refusing and looping answers are caught before any judging; a cut-off
+strong answer is asked again once with twice the cap and is never kept while cut."""
+
+import pytest
+from fakes import Cut, ScriptedLM
+
+from codeclm.guards import check
+from codeclm.steps.respond import Respond
+from codeclm.templates import PromptLibrary
+
+
+@pytest.mark.parametrize("text, finish, guard", [
+    ("A fine answer about TCP.", "stop", "ok"),
+    ("A fine answer that ran out of roo", "length", "cut_off"),
+    ("   ", "stop", "empty"),
+    ("I'm sorry, but I can't help with that request.", "stop", "refusal"),
+    ("As an AI, I cannot browse the web.", "stop", "refusal"),
+    ("Sorry for the wait! TCP slow start begins with a congestion window of one or a few segments and doubles it "
+     "every round trip until it reaches the slow start threshold or sees loss. After that the sender grows the window "
+     "linearly, which is called congestion avoidance. When a timeout happens, the threshold is set to half of the "
+     "current window and the window goes back to its initial size, so the connection probes the network again.", "stop", "ok"),
+    ("the cat sat on the mat " * 30, "stop", "repetition"),
+    ("Step one.\n" + "Add the flour and stir well.\n" * 5, "stop", "repetition"),
+])
+def test_guards(text, finish, guard):
+    assert check(text, finish) == guard
+
+
+def test_a_cut_off_strong_answer_is_asked_again_with_twice_the_cap(root):
+    lm = ScriptedLM(lambda s, m: Cut({"response": "half an ans"}) if len(lm.calls) == 1 else {"response": "A whole answer."})
+    respond = Respond(PromptLibrary(root / "prompts").render("respond"), lm, role="strong", ask_again_when_cut=True, max_tokens=100)
+    answer = respond(instruction="Explain TCP.", key="k")
+    assert answer.usable and answer.text == "A whole answer." and answer.max_tokens == 200
+    assert [c[2]["max_tokens"] for c in lm.calls] == [100, 200]
+
+
+def test_a_strong_answer_still_cut_is_dropped_with_its_reason_and_counted(root, tmp_path):
+    from fakes import field_value
+
+    from codeclm.config import load_config
+    from codeclm.run import run
+    from codeclm.sink import dropped_path
+
+    def strong(step, messages):
+        if step == "encode":
+            return {"use_case": "networking", "skills": ["protocols"]}
+        if step == "decode":
+            return {"new_instructions": ["Explain TCP slow start in detail."]}
+        return Cut({"response": "TCP slow start begins with a small window and"})
+
+    config = load_config(root / "programs" / "codeclm.yaml", ["num_metadata=1", "instructions_per_metadata=1", "max_iterations=1",
+                                                              "judging.check.enabled=false", "cache.enabled=false", "seeds.limit=1"])
+    from fakes import word_scores
+
+    summary = run(config, output=str(tmp_path / "out.jsonl"),
+                  lms={"strong": ScriptedLM(strong), "target": ScriptedLM(lambda s, m: {"response": "?"}, scorer=word_scores(lambda t, k: -2.0))})
+    import json
+
+    dropped = [json.loads(line) for line in dropped_path(tmp_path / "out.jsonl").read_text().splitlines()]
+    assert summary["kept"] == 0 and [d["stage"] for d in dropped] == ["guard"]
+    assert dropped[0]["reason"].startswith("strong answer cut off at") and "asked again with twice that" in dropped[0]["reason"]
+    assert summary["answer_guards"]["strong"] == {"answers": 1, "asked_again_with_more_tokens": 1, "cut_off": 1}

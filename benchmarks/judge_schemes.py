@@ -1,62 +1,75 @@
-"""Judge schemes on the local default: accuracy, order consistency and seconds per pair on calibration pairs.
+"""Every filter signal on the same items with a known right decision, on the local default models.
 
-    python benchmarks/judge_schemes.py [--api-base http://127.0.0.1:PORT/v1] [--seeds 3] [--schemes ...]
+    python benchmarks/judge_schemes.py [--schemes target-loss pointwise-logprob ...] [--split check|dev]
+                                       [--choose-theta] [--set KEY=VALUE ...]
 
-Without --api-base the pinned qwen2.5-coder-1.5b-instruct is started (and stopped) here. Pairs are
-built as in calibration: the strong answer vs the same answer cut to 20%, vs another seed's
-answer, vs a refusal or empty answer. Small on purpose: ~9 pairs on 2 CPU cores.
+Runs `codeclm judge check` per scheme through the product's own path (programs/codeclm.yaml,
+the embedded Qwen2.5-Coder-1.5B as strong model and judge, SmolLM2-135M as target), each on a
+fresh call cache, so seconds per item include the target's own answers (what a first run pays).
+Prints the table docs/judging.md publishes: per scheme, accuracy of the decision at theta with
+its 95% Wilson interval, per decision, gap > 0, seconds per item. `--choose-theta` (on the dev
+split) prints, per scheme, the threshold that decides most items right and its figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from contextlib import ExitStack
+from pathlib import Path
 
-import dspy
 from rich.console import Console
 
-from codeclm.seeds import read_seeds
-from codeclm.judging.calibration import evaluate
-from codeclm.judging.cli import table
-from codeclm.judging.pairs import build_pairs
+from codeclm.config import load_config
+from codeclm.filter_check import check_filter
+from codeclm.judging.check import report, wilson
+from codeclm.judging.display import table
 from codeclm.judging.scales import SCALES
-from codeclm.judging.schemes import make_judge
-from codeclm.steps.respond import Respond
-from codeclm.templates import PromptLibrary
+from codeclm.session import open_program
 
-MODEL = "qwen2.5-coder-1.5b-instruct"
+PROGRAM = Path(__file__).resolve().parent.parent / "programs" / "codeclm.yaml"
+
+
+def best_theta(result):
+    """The threshold (between observed gaps) with the most right decisions; ties: the balanced accuracy."""
+    results = [r for r in result.results if r.gap is not None]
+    gaps = sorted({r.gap for r in results})
+    candidates = [gaps[0] - 1e-6] + [(a + b) / 2 for a, b in zip(gaps, gaps[1:])] + [gaps[-1] + 1e-6]
+
+    def figures(theta):
+        decided = [r.model_copy(update={"decided": "keep" if r.gap > theta else "send_back"}) for r in results]
+        per = [sum(r.correct for r in decided if r.right == d) / max(1, sum(r.right == d for r in decided)) for d in ("keep", "send_back")]
+        return sum(r.correct for r in decided), sum(per) / 2, decided
+
+    theta = max(candidates, key=lambda t: figures(t)[:2])
+    return theta, figures(theta)[2]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--api-base")
-    ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--answer-tokens", type=int, default=128)
-    ap.add_argument("--schemes", nargs="*", default=list(SCALES))
-    args = ap.parse_args()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--schemes", nargs="*", default=list(SCALES))
+    parser.add_argument("--split", choices=["check", "dev", "all"], default="check")
+    parser.add_argument("--choose-theta", action="store_true")
+    parser.add_argument("--set", action="append", default=[])
+    args = parser.parse_args()
     console = Console()
-    with ExitStack() as stack:
-        api_base = args.api_base
-        if not api_base:
-            from codeclm.local import open_endpoint
-
-            api_base = open_endpoint(MODEL, stack).api_base
-        lm = dspy.LM(f"openai/{MODEL}", api_base=api_base, api_key="local", engine="litellm", cache=False, num_retries=0)
-        prompts = PromptLibrary("prompts")
-        seeds = read_seeds("benchmark:self_instruct")[: args.seeds]
-        respond = Respond(prompts.render("respond"), lm, temperature=0.0, max_tokens=args.answer_tokens)
+    reports = []
+    for scheme in args.schemes:
+        config = load_config(PROGRAM, [f"judging.scheme={scheme}", "cache.enabled=false", *args.set])
         started = time.time()
-        answers = [respond(instruction=s.text, key=s.id) for s in seeds]
-        console.print(f"{len(seeds)} strong answers in {time.time() - started:.0f} s")
-        pairs = build_pairs([s.text for s in seeds], answers)
-        reports = []
-        for scheme in args.schemes:
-            reports.append(evaluate(make_judge(scheme, prompts.render(SCALES[scheme].template), lm, max_attempts=2), pairs))
-            console.print(f"{scheme}: {reports[-1].line()}, {reports[-1].seconds_per_pair:.1f} s/pair", highlight=False)
-            gaps = ", ".join(f"{r.pair_id} {r.verdict.gap:+.3f}" if r.verdict else f"{r.pair_id} failed" for r in reports[-1].results)
-            console.print(f"  gaps: {gaps}", highlight=False)
-        console.print(table(reports))
+        with open_program(config) as session:
+            result = check_filter(session, split=args.split)
+        console.print(f"{scheme} ({args.split} split, {time.time() - started:.0f} s): {result.line()}", highlight=False)
+        reports.append(result)
+        if args.choose_theta:
+            theta, decided = best_theta(result)
+            chosen = report(scheme, result.judge_model, result.target_model, decided, round(theta, 3), result.min_accuracy, 0)
+            low, high = wilson(chosen.correct, chosen.items)
+            console.print(f"  best theta on this split: {theta:.3f} -> {chosen.correct}/{chosen.items} ({low:.2f}-{high:.2f}), "
+                          f"keep {chosen.by_decision['keep']}, send back {chosen.by_decision['send_back']}", highlight=False)
+        gaps = " ".join(f"{r.id}:{'K' if r.right == 'keep' else 'S'}:{r.gap:.2f}" if r.gap is not None else f"{r.id}:error"
+                        for r in result.results)
+        console.print(f"  gaps (item:right decision:gap): {gaps}", highlight=False, soft_wrap=True)
+    console.print(table(reports))
 
 
 if __name__ == "__main__":

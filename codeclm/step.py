@@ -10,6 +10,7 @@ from typing import Any, Callable, TypeVar
 import dspy
 from pydantic import ValidationError
 
+from codeclm.engine.deferred import deferred_cache
 from codeclm.errors import CodecLMError, ContextLengthError, EndpointError, StepError
 from codeclm.templates import RenderedPrompt
 
@@ -66,8 +67,10 @@ class Step(dspy.Module):
             config.update(lm_config or {})
             token = ACTIVE_STEP.set(self)
             try:
-                with self._context():
-                    return validate(self.predict(**inputs, config=config))
+                with self._context(), deferred_cache() as pending:  # a reply that fails validation is never cached
+                    result = validate(self.predict(**inputs, config=config))
+                    pending.commit()
+                    return result
             except INVALID_ANSWER as exc:
                 problem = _one_line(exc)
             except EndpointError as exc:  # retried below us already; this item fails, the run goes on

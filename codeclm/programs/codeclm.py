@@ -29,6 +29,7 @@ class MetadataItem:
     id: str
     metadata: Metadata | None
     origin: str
+    seed_text: str | None = None  # the no-metadata ablation: instructions come from this seed directly
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,9 @@ class CodecLM(DataProgram):
             rubrics = self.rubrics_for(stages, pool)
             decoded = self.stage(stages, "decode", self.decode_metadata, pool)
         else:
-            rubrics, texts = {}, {s.id: s.text for s in seeds}
-            sources = [MetadataItem(s.id, None, f"seed:{s.id}") for s in seeds]
-            decoded = self.stage(stages, "decode", lambda m: self.from_seeds(examples=[texts[m.id]], key=m.id), sources)
+            rubrics = {}
+            sources = [MetadataItem(s.id, None, f"seed:{s.id}", s.text) for s in seeds]
+            decoded = self.stage(stages, "decode", self.generate_from_seed, sources)
         instructions = [
             instruction_item(o.item, text, *rubrics.get(o.item.id, (None, None)))
             for o in decoded for text in o.value
@@ -105,6 +106,12 @@ class CodecLM(DataProgram):
     def decode_metadata(self, item: MetadataItem) -> list[str]:
         return self.decode(metadata=item.metadata, key=item.id)
 
+    def write_rubrics(self, item: MetadataItem) -> Rubrics:
+        return self.rubrics(metadata=item.metadata, key=item.id)
+
+    def generate_from_seed(self, item: MetadataItem) -> list[str]:
+        return self.from_seeds(examples=[item.seed_text], key=item.id)
+
     def metadata_pool(self, encoded) -> list[MetadataItem]:
         """Metadata enlargement: encoded metadata first, then mix-and-match up to `num_metadata`."""
         origin = {o.value.key(): f"encoded:{o.item.id}" for o in reversed(encoded)}
@@ -115,7 +122,7 @@ class CodecLM(DataProgram):
         """Self-Rubrics once per metadata, only when instructions can loop back; a failure is kept with its reason."""
         if not self.config.ablation.self_rubrics or self.config.max_iterations < 2:
             return {}
-        outcomes = stages.executor.map("rubrics", lambda m: self.rubrics(metadata=m.metadata, key=m.id), pool,
+        outcomes = stages.executor.map("rubrics", self.write_rubrics, pool,
                                        on_outcome=lambda o: o.ok or stages.sink.drop(self.failure(o)))
         return {o.item.id: (o.value, None) if o.ok else (None, o.error) for o in outcomes}
 

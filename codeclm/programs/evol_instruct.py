@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from functools import partial
 from dataclasses import dataclass, field
 
 from codeclm.config import EvolInstructSettings
@@ -70,7 +71,8 @@ class EvolInstruct(Baseline):
         lineages = [Lineage(s.id, s.text) for s in seeds]
         budget = CallBudget(self.settings.max_calls)
         for round_ in range(1, self.settings.rounds + 1):
-            self.final_stage(stages, "filter", lambda lin, r=round_: self.evolve(lin, r, budget), lineages, skip_done=False)
+            outcomes = self.final_stage(stages, "filter", partial(self.evolve, round_=round_, budget=budget), lineages, skip_done=False)
+            lineages = [advance(o.item, o.value) if o.ok else o.item for o in outcomes]
 
     def operation(self, lineage: Lineage, round_: int) -> str:
         """In-breadth with probability `breadth_share`, else one in-depth method; seeded per seed and round."""
@@ -92,10 +94,15 @@ class EvolInstruct(Baseline):
         response = None if reason else self.respond(instruction=evolved, key=item_id)
         reason = reason or eliminated(lineage.instruction, evolved, response.text if response else None)
         attempt = Attempt(iteration=round_, instruction=evolved, action=op, decision=f"eliminated: {reason}" if reason else "kept")
-        lineage.history.append(attempt)
+        history = [*lineage.history, attempt]
         if reason:
-            return self.dropped(item_id, "eliminate", reason, evolved, iteration=round_, history=list(lineage.history))
-        lineage.instruction = evolved
-        lineage.actions.append(op)
-        return self.record(item_id, evolved, response, iteration=round_, actions=lineage.actions, decision="kept",
-                           history=list(lineage.history))
+            return self.dropped(item_id, "eliminate", reason, evolved, iteration=round_, history=history)
+        return self.record(item_id, evolved, response, iteration=round_, actions=[*lineage.actions, op], decision="kept",
+                           history=history)
+
+
+def advance(lineage: Lineage, result: Record | Dropped) -> Lineage:
+    """The lineage after one round: a kept evolution becomes its instruction; an eliminated one only joins its history."""
+    if isinstance(result, Record):
+        return Lineage(lineage.id, result.instruction, list(result.actions), list(result.history))
+    return Lineage(lineage.id, lineage.instruction, list(lineage.actions), list(result.history or lineage.history))

@@ -8,7 +8,7 @@ import yaml
 from fakes import ScriptedLM, field_value
 from pipeline_scripts import default_judge, harder_wins, strong_script
 
-from codeclm import CodecLM, load_config
+from codeclm import CodecLM, Metadata, load_config
 from codeclm.records import seed_id
 from codeclm.run import run
 from codeclm.sink import dropped_path
@@ -162,3 +162,27 @@ def test_rerun_retries_failed_items_but_not_filtered_ones(tmp_path):
         '{"id":"c","stage":"respond","kind":"failed","reason":"HTTP 500 on a later try","program":"p"}\n')
     state = OutputState(out)
     assert state.done_ids == {"b"} and {d.id: d.kind for d in state.dropped.values()} == {"a": "failed", "b": "filtered", "c": "failed"}
+
+
+def test_a_reply_that_fails_validation_is_not_cached(root, tmp_path):
+    """An answer a step rejects is asked again now and never replayed from the cache by a rerun."""
+    from stub_server import StubServer
+
+    from codeclm.config import ModelSpec
+    from codeclm.engine import Engine, UsageLedger
+    from codeclm.engine.cache import CallCache
+    from codeclm.roles import make_lm, resolve_endpoint
+    from codeclm.steps.decode import Decode
+    from codeclm.templates import PromptLibrary
+    from contextlib import ExitStack
+
+    replies = iter(['[[ ## new_instructions ## ]]\n["Sure! Here is one."]\n\n[[ ## completed ## ]]',
+                    '[[ ## new_instructions ## ]]\n["Plan a picnic for ten people in the rain."]\n\n[[ ## completed ## ]]'])
+    cache = CallCache(tmp_path / "calls.sqlite")
+    with StubServer(responder=lambda body: next(replies)) as stub:
+        spec = ModelSpec(model="m", api_base=stub.url)
+        lm = make_lm("strong", spec, resolve_endpoint("strong", spec, ExitStack(), "p.yaml"), Engine(cache=cache, ledger=UsageLedger()))
+        prompt = PromptLibrary(root / "prompts", {"num_instructions": 1}).render("decode")
+        assert Decode(prompt, lm, num_instructions=1)(metadata=Metadata(use_case="events", skills=["planning"]), key="m1") == [
+            "Plan a picnic for ten people in the rain."]
+    assert len(cache) == 1  # the rejected "Sure! ..." reply was never stored

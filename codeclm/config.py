@@ -82,7 +82,7 @@ class CheckSettings(_Strict):
     enabled: bool = Field(True, description="check the filter at the start of a run; false skips it (the summary says so)")
     items: str | None = Field(None, description="JSONL of check items (id, instruction, answer, expect); "
                               "default: the bundled held-out split (60 items)")
-    min_accuracy: float = Field(0.7, gt=0.5, le=1, description="below this, or a 95% lower bound <= 0.5, the run stops")
+    min_accuracy: float = Field(0.75, gt=0.5, le=1, description="below this, or a 95% lower bound <= 0.5, the run stops")
 
 
 class JudgeSettings(_Strict):

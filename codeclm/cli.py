@@ -46,7 +46,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             console.print(f"[bold]{server.model}[/] at {server.api_base}  (log: {server.log_path})", highlight=False)
         console.print("`codeclm run` on this machine reuses these servers. Ctrl-C stops them.")
 
-    serve_forever(args.models or [DEFAULT_STRONG, DEFAULT_TARGET], ready=ready)
+    serve_forever(args.models or [DEFAULT_STRONG, DEFAULT_TARGET], ready=ready, logprobs=args.logprobs)
     return 0
 
 
@@ -161,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="keep local model servers up so runs reuse them (Ctrl-C stops)")
     p.add_argument("models", nargs="*", help="local model names (default: the strong and target defaults)")
+    p.add_argument("--logprobs", action="store_true", help="also return generation log-probabilities (for a local "
+                   "logprob-pairwise / pointwise-logprob judge; slower)")
     p.set_defaults(func=_cmd_serve)
 
     judge = sub.add_parser("judge", help="judge tools").add_subparsers(dest="judge_command", required=True)

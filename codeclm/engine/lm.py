@@ -159,7 +159,8 @@ class EngineLM(dspy.LM):
         return reply
 
     def _chat_litellm(self, prompt, messages, kwargs):
-        response = super().forward(prompt=prompt, messages=messages, **kwargs)
+        # A provider that does not take a parameter (Anthropic and `seed`) has it dropped, not the call refused.
+        response = super().forward(prompt=prompt, messages=messages, drop_params=True, **kwargs)
         check_chat(response)
         return response
 

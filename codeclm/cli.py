@@ -8,11 +8,12 @@ import logging
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from codeclm.errors import CodecLMError
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())  # logs and CI: one error, one line
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -230,10 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except CodecLMError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)  # "[local]" is text
         return 2
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]: finished records are kept; rerun the same command to resume")
+        console.print("[yellow]interrupted[/]: finished records are kept; rerun the same command to resume", soft_wrap=True)
         return 130
 
 

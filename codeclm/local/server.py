@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import logging
 import os
 import signal
@@ -80,6 +81,9 @@ class LocalServer:
 
     def start(self) -> LocalServer:
         """Start the process and wait until it is healthy; LocalModelError (one line) otherwise."""
+        if self._command is None and importlib.util.find_spec("llama_cpp") is None:
+            raise LocalModelError(f"local model {self.name} needs llama-cpp-python, which is not installed: "
+                                  f"{catalog.INSTALL_HINT} (or point models.* at an API endpoint)")
         if self._port is not None:
             check_port_free(self._port)
         for attempt in range(3):

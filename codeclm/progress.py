@@ -18,10 +18,11 @@ class StageProgress:
         self._live = console.is_terminal
         self._bars = Progress(
             TextColumn("[bold]{task.description:<8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, transient=False,
+            TextColumn("{task.fields[status]}"), console=console, transient=False,
         ) if self._live else None
         self._tasks: dict[str, Any] = {}
         self._counts: dict[str, list[float]] = {}  # stage -> [done, total, started]
+        self._statuses: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def __enter__(self) -> "StageProgress":
@@ -37,7 +38,7 @@ class StageProgress:
         with self._lock:
             self._counts[stage] = [0, total, time.monotonic()]
         if self._bars is not None:
-            self._tasks[stage] = self._bars.add_task(stage, total=total)
+            self._tasks[stage] = self._bars.add_task(stage, total=total, status="")
         else:
             self.console.print(f"{stage}: {total} items", highlight=False)
 
@@ -52,3 +53,15 @@ class StageProgress:
         step = max(1, int(total) // 10)
         if done == total or done % step == 0:
             self.console.print(f"{stage}: {int(done)}/{int(total)} ({time.monotonic() - started:.0f} s)", highlight=False)
+
+    def status(self, stage: str, text: str) -> None:
+        """Show what the stage waits for beside its bar (in logs: a line when it changes)."""
+        if self._bars is not None:
+            if stage in self._tasks:
+                self._bars.update(self._tasks[stage], status=text)
+            return
+        with self._lock:
+            changed = self._statuses.get(stage) != text
+            self._statuses[stage] = text
+        if changed and text:
+            self.console.print(f"{stage}: {text}", highlight=False)

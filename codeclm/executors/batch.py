@@ -87,24 +87,27 @@ class BatchExecutor:
         reporter = _Reporter(stage, on_outcome, self.progress, min(self.abort_after, max(1, len(items))))
         todo, used = list(range(len(items))), set()
         while todo:
-            with collect_requests(defer=self._defers, answer=self._answer) as collector:
-                todo = self._round(fn, items, todo, reporter)
+            with collect_requests(defer=self._defers, answer=self._answer):
+                deferred = self._round(fn, items, todo, reporter)
+            todo = sorted(deferred)
             if not todo:
                 break
+            requests = list({r.key: r for _, r in sorted(deferred.items())}.values())  # in item order: reproducible files
             failed_before = len(self._failed)
-            waiting = self._dispatch(stage, collector.requests)
+            waiting = self._dispatch(stage, requests)
             if not waiting and len(self._failed) == failed_before:  # a bug, never a silent endless loop
                 raise RuntimeError(f"{stage}: {len(todo)} items wait on requests that no batch can answer "
-                                   f"({', '.join(r.key[:12] for r in collector.requests[:3])}...)")
+                                   f"({', '.join(r.key[:12] for r in requests[:3])}...)")
             used |= set(waiting)
             self._wait(stage, waiting)
         self.store.consume(used)
         self.progress.status(stage, "")
         return [reporter.results[i] for i in range(len(items))]
 
-    def _round(self, fn: Callable[[Any], Any], items: list[Any], todo: list[int], reporter: "_Reporter") -> list[int]:
-        """Run `todo` once; report the items that finish; the indexes of those waiting on a batch."""
-        waiting: list[int] = []
+    def _round(self, fn: Callable[[Any], Any], items: list[Any], todo: list[int],
+               reporter: "_Reporter") -> dict[int, DeferredRequest]:
+        """Run `todo` once; report the items that finish; the others' index -> the request each waits on."""
+        waiting: dict[int, DeferredRequest] = {}
         if self.concurrency == 1 or len(todo) == 1:
             for index in todo:
                 self._settle(index, self._one(fn, items[index]), waiting, reporter)
@@ -121,22 +124,23 @@ class BatchExecutor:
                 for future in running:
                     future.cancel()
                 raise
-        return sorted(waiting)
+        return waiting
 
     @staticmethod
-    def _settle(index: int, outcome: Outcome | None, waiting: list[int], reporter: "_Reporter") -> None:
-        if outcome is None:
-            waiting.append(index)
+    def _settle(index: int, result: Outcome | DeferredRequest, waiting: dict[int, DeferredRequest],
+                reporter: "_Reporter") -> None:
+        if isinstance(result, DeferredRequest):
+            waiting[index] = result
         else:
-            reporter.finish(index, outcome)
+            reporter.finish(index, result)
 
     @staticmethod
-    def _one(fn: Callable[[Any], Any], item: Any) -> Outcome | None:
-        """The item's outcome, or None while it waits on a batch."""
+    def _one(fn: Callable[[Any], Any], item: Any) -> Outcome | DeferredRequest:
+        """The item's outcome, or the request it waits on."""
         try:
             return Outcome(item, value=fn(item))
-        except DeferredCall:
-            return None
+        except DeferredCall as deferred:
+            return deferred.request
         except StepError as exc:
             log.warning("item %s failed: %s", getattr(item, "id", item), exc)
             return Outcome(item, error=str(exc), stage=exc.step, endpoint_failure=exc.endpoint_failure, permanent=exc.permanent)

@@ -132,7 +132,8 @@ class ProviderHTTP:
         self.base_url = base_url.rstrip("/")
         self.secret = secret
         self.retry = retry or RetryPolicy(max_tries=5, base_delay=2.0, timeout=300.0)
-        self.client = client or httpx.Client(headers={"User-Agent": "codeclm-batch", **headers})
+        self.client = client or httpx.Client()
+        self.client.headers.update({"User-Agent": "codeclm-batch", **headers})
 
     def url(self, path_or_url: str) -> str:
         return path_or_url if path_or_url.startswith(("http://", "https://")) else self.base_url + path_or_url

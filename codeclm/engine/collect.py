@@ -12,7 +12,9 @@ cache first (``codeclm.executors.batch``): ``defer(request)`` says which request
 a batch (others, e.g. a local model without a batch API, go to the network as usual), and
 ``answer(request)`` returns the reply a finished batch gave for it, or raises that
 request's failure. An answered call completes like a fresh network reply: inside a step's
-``deferred_cache()`` block, so a reply that fails validation is never cached.
+``deferred_cache()`` block, so a reply that fails validation is never cached. ``seen`` (a set
+shared by one stage's rounds) keeps the ledger from counting a replayed call as a cache hit
+again: the executor runs each pending item from its start after every batch.
 """
 
 from __future__ import annotations
@@ -58,11 +60,23 @@ Answer = Callable[[DeferredRequest], "dict[str, Any] | None"]
 class RequestCollector:
     """The deferred requests of one ``collect_requests()`` block, one per cache key; thread-safe."""
 
-    def __init__(self, defer: Callable[[DeferredRequest], bool] | None = None, answer: Answer | None = None) -> None:
+    def __init__(self, defer: Callable[[DeferredRequest], bool] | None = None, answer: Answer | None = None,
+                 seen: set[str] | None = None) -> None:
         self._lock = threading.Lock()
         self._requests: dict[str, DeferredRequest] = {}
         self.defer = defer
         self.answer = answer
+        self.seen = seen
+
+    def first_sight(self, key: str) -> bool:
+        """Whether no earlier round (sharing ``seen``) answered or replayed this call; notes it."""
+        if self.seen is None:
+            return True
+        with self._lock:
+            if key in self.seen:
+                return False
+            self.seen.add(key)
+            return True
 
     def add(self, request: DeferredRequest) -> None:
         with self._lock:
@@ -87,13 +101,14 @@ class RequestCollector:
 
 
 @contextmanager
-def collect_requests(*, defer: Callable[[DeferredRequest], bool] | None = None,
-                     answer: Answer | None = None) -> Iterator[RequestCollector]:
+def collect_requests(*, defer: Callable[[DeferredRequest], bool] | None = None, answer: Answer | None = None,
+                     seen: set[str] | None = None) -> Iterator[RequestCollector]:
     """Defer every cacheable cache-missing EngineLM call in this context (and its copies) to the collector.
 
-    ``defer``: which requests to defer (default: all); ``answer``: a batch's reply for a request, or None.
+    ``defer``: which requests to defer (default: all); ``answer``: a batch's reply for a request, or None;
+    ``seen``: calls earlier rounds answered or replayed (their cache hits are not counted again).
     """
-    collector = RequestCollector(defer, answer)
+    collector = RequestCollector(defer, answer, seen)
     token = _active.set(collector)
     try:
         yield collector
@@ -110,9 +125,17 @@ def defer_if_collecting(make_request: Callable[[], DeferredRequest]) -> dict[str
         return None
     request = make_request()
     if collector.defer is not None and not collector.defer(request):
+        collector.first_sight(request.key)  # made now, directly: its replays are not hits
         return None
     reply = collector.answer(request) if collector.answer is not None else None
     if reply is not None:
+        collector.first_sight(request.key)  # counted when its batch was read; its replays are not hits
         return reply
     collector.add(request)
     raise DeferredCall(request)
+
+
+def first_sight(key: str) -> bool:
+    """False for a call an earlier round of this stage already answered or replayed (not a new cache hit)."""
+    collector = _active.get()
+    return collector is None or collector.first_sight(key)

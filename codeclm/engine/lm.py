@@ -21,7 +21,7 @@ from typing import Any, Callable
 import dspy
 
 from codeclm.engine.cache import CallCache
-from codeclm.engine.collect import DeferredRequest, defer_if_collecting
+from codeclm.engine.collect import DeferredRequest, defer_if_collecting, first_sight
 from codeclm.engine.deferred import lookup, save
 from codeclm.engine.failures import HTTPStatusFailure, chain, connection_failure, context_overflow, is_malformed
 from codeclm.engine.http import OPENAI_API_BASE, HTTPTransport, transport_for
@@ -224,7 +224,7 @@ class EngineLM(dspy.LM):
 
     def _cached(self, key: str) -> dict[str, Any] | None:
         stored = lookup(self.call_cache, key)
-        if stored is not None and self.ledger is not None:
+        if stored is not None and self.ledger is not None and first_sight(key):
             self.ledger.record_cache_hit(self.role, model=self.model)
         return stored
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from contextlib import nullcontext
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextvars import copy_context
 from typing import Any, Callable, Mapping, Sequence, TypeVar
@@ -85,45 +86,49 @@ class BatchExecutor:
         items = list(items)
         self.progress.start(stage, len(items))
         reporter = _Reporter(stage, on_outcome, self.progress, min(self.abort_after, max(1, len(items))))
-        todo, used = list(range(len(items))), set()
-        while todo:
-            with collect_requests(defer=self._defers, answer=self._answer):
-                deferred = self._round(fn, items, todo, reporter)
-            todo = sorted(deferred)
-            if not todo:
-                break
-            requests = list({r.key: r for _, r in sorted(deferred.items())}.values())  # in item order: reproducible files
-            failed_before = len(self._failed)
-            waiting = self._dispatch(stage, requests)
-            if not waiting and len(self._failed) == failed_before:  # a bug, never a silent endless loop
-                raise RuntimeError(f"{stage}: {len(todo)} items wait on requests that no batch can answer "
-                                   f"({', '.join(r.key[:12] for r in requests[:3])}...)")
-            used |= set(waiting)
-            self._wait(stage, waiting)
+        todo, used, seen = list(range(len(items))), set(), set()
+        threads = min(self.concurrency, len(items))
+        with ThreadPoolExecutor(threads, thread_name_prefix=f"codeclm-{stage}") if threads > 1 else nullcontext() as pool:
+            while todo:
+                with collect_requests(defer=self._defers, answer=self._answer, seen=seen):
+                    deferred = self._round(pool, fn, items, todo, reporter)
+                todo = sorted(deferred)
+                if todo:
+                    used |= self._send_and_wait(stage, todo, deferred)
         self.store.consume(used)
         self.progress.status(stage, "")
         return [reporter.results[i] for i in range(len(items))]
 
-    def _round(self, fn: Callable[[Any], Any], items: list[Any], todo: list[int],
+    def _send_and_wait(self, stage: str, todo: list[int], deferred: dict[int, DeferredRequest]) -> set[tuple[str, str]]:
+        """Send what the round's pending items wait on and wait for it; the batches waited on."""
+        requests = list({r.key: r for _, r in sorted(deferred.items())}.values())  # in item order: reproducible files
+        failed_before = len(self._failed)
+        waiting = self._dispatch(stage, requests)
+        if not waiting and len(self._failed) == failed_before:  # a bug, never a silent endless loop
+            raise RuntimeError(f"{stage}: {len(todo)} items wait on requests that no batch can answer "
+                               f"({', '.join(r.key[:12] for r in requests[:3])}...)")
+        self._wait(stage, waiting)
+        return set(waiting)
+
+    def _round(self, pool: ThreadPoolExecutor | None, fn: Callable[[Any], Any], items: list[Any], todo: list[int],
                reporter: "_Reporter") -> dict[int, DeferredRequest]:
         """Run `todo` once; report the items that finish; the others' index -> the request each waits on."""
         waiting: dict[int, DeferredRequest] = {}
-        if self.concurrency == 1 or len(todo) == 1:
+        if pool is None or len(todo) == 1:
             for index in todo:
                 self._settle(index, self._one(fn, items[index]), waiting, reporter)
             return waiting
-        with ThreadPoolExecutor(min(self.concurrency, len(todo)), thread_name_prefix=f"codeclm-{reporter.stage}") as pool:
-            # Each task runs in a copy of this context: the collector and dspy.context() settings carry over.
-            running: dict[Future, int] = {pool.submit(copy_context().run, self._one, fn, items[i]): i for i in todo}
-            try:
-                while running:
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        self._settle(running.pop(future), future.result(), waiting, reporter)
-            except BaseException:
-                for future in running:
-                    future.cancel()
-                raise
+        # Each task runs in a copy of this context: the collector and dspy.context() settings carry over.
+        running: dict[Future, int] = {pool.submit(copy_context().run, self._one, fn, items[i]): i for i in todo}
+        try:
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    self._settle(running.pop(future), future.result(), waiting, reporter)
+        except BaseException:
+            for future in running:
+                future.cancel()
+            raise
         return waiting
 
     @staticmethod

@@ -162,3 +162,17 @@ def test_requests_the_collector_does_not_defer_go_to_the_network(make_lm, stub):
         with pytest.raises(DeferredCall):
             chat(make_lm(role="strong"), "batched strong")
     assert [r.role for r in collector] == ["strong"] and stub.stats()["requests"] == 1
+
+
+def test_calls_replayed_in_later_rounds_are_not_counted_as_cache_hits_again(make_lm, stub, ledger):
+    lm, target, seen = make_lm(), make_lm(role="target"), set()
+    with collect_requests(answer=lambda request: batch_result(), defer=lambda r: r.role == "strong", seen=seen):
+        chat(lm, "answered by a batch")
+        chat(target, "made directly")
+    for _ in range(2):  # the executor replays the item after each batch
+        with collect_requests(seen=seen):
+            chat(lm, "answered by a batch")
+            chat(target, "made directly")
+    chat(lm, "answered by a batch")  # outside any stage: a cache hit like any other
+    roles = ledger.summary()["roles"]
+    assert roles["strong"]["cache_hits"] == 1 and roles["target"]["cache_hits"] == 0 and roles["target"]["calls"] == 1

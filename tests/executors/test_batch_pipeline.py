@@ -79,6 +79,8 @@ def test_codeclm_through_openai_batches_writes_the_records_of_the_thread_executo
     for role in ("strong", "judge"):
         assert usage[role]["batch_calls"] == usage[role]["calls"] == ref_usage[role]["calls"] > 0
         assert usage[role]["cost"] == pytest.approx(ref_usage[role]["cost"] / 2)  # same tokens, batch price
+    for role in ("strong", "judge", "target"):  # items replayed after each batch are not counted as cache hits
+        assert usage[role]["cache_hits"] == ref_usage[role]["cache_hits"]
     assert usage["target"]["batch_calls"] == 0 and usage["target"]["cost"] == pytest.approx(ref_usage["target"]["cost"])
     assert summary["answer_guards"] == reference["answer_guards"]  # replays did not count answers twice
     assert summary["executor"] == "batch" and rerun["kept"] == summary["kept"]

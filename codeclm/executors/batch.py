@@ -238,8 +238,8 @@ class BatchExecutor:
                 self._failed[key] = self._failure(provider, state, request, result)
         self.store.read(provider.ident, state.id, rows)
         if again:
-            log.warning("%s: %d requests of %s batch %s ended without a result (%s); submitting them once more in a "
-                        "new batch", stage, len(again), provider.name, state.id, state.status)
+            log.warning("%s: %d requests of %s batch %s (%s) did not run, or hit an error that may pass; submitting "
+                        "them once more in a new batch", stage, len(again), provider.name, state.id, state.status)
 
     @staticmethod
     def _checked(result: RequestResult, request: StoredRequest) -> RequestResult:

@@ -121,7 +121,7 @@ def test_openai_expired_batch_resubmits_its_unfinished_requests_once(cache, vcr,
     assert [method_path for method_path in wire.sent() if method_path[0] == "POST"] == [("POST", "/v1/files"), ("POST", "/v1/batches")] * 2
     first, second = wire.uploaded_lines(1), wire.uploaded_lines(2)
     assert len(first) == 2 and [line["custom_id"] for line in second] == [first[1]["custom_id"]]
-    assert "ended without a result (expired); submitting them once more in a new batch" in caplog.text
+    assert "1 requests of openai batch batch_6720e1 (expired) did not run" in caplog.text
     assert vcr.all_played
 
 

@@ -20,7 +20,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from codeclm.run import run_file
 
     summary = run_file(args.program, args.set, seeds_path=args.seeds, output=args.out, console=console, tuned=args.tuned,
-                       extend=args.extend)
+                       extend=args.extend, executor=args.executor, poll_seconds=args.poll_seconds)
     _print_summary(summary)
     return 0
 
@@ -126,9 +126,10 @@ def _print_summary(summary: dict) -> None:
         table.add_row(key, str(value))
     for role, usage in summary.get("usage", {}).get("roles", {}).items():
         cost = f", ${usage['cost']:.4f}" if usage.get("cost") is not None else ""
+        batched = f" ({usage['batch_calls']} in batches)" if usage.get("batch_calls") else ""
         table.add_row(
             f"calls ({role})",
-            f"{usage['calls']} calls, {usage['cache_hits']} cached, {usage['prompt_tokens']} tokens in / {usage['completion_tokens']} out{cost}",
+            f"{usage['calls']} calls{batched}, {usage['cache_hits']} cached, {usage['prompt_tokens']} tokens in / {usage['completion_tokens']} out{cost}",
         )
     if summary.get("calls_per_kept_record") is not None:
         table.add_row("calls per kept record", str(summary["calls_per_kept_record"]))
@@ -154,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tuned", help="tuned program JSON (codeclm optimize) whose prompts and demos replace the templates'")
     p.add_argument("--extend", action="store_true", help="add to an output made by a different program (other settings, "
                    "templates, seeds or models); items are matched by content")
+    p.add_argument("--executor", choices=["threads", "batch"], default="threads",
+                   help="threads: call each endpoint directly (default); batch: OpenAI Batch API / Anthropic Message "
+                   "Batches at batch prices, slower (models.<role>.batch_api)")
+    p.add_argument("--poll-seconds", type=float, default=30.0, help="--executor batch: seconds between batch status polls")
     p.set_defaults(func=_cmd_run)
 
     p = program_command("show", "print the rendered prompt of each step")

@@ -39,6 +39,12 @@ class ModelSpec(_Strict):
         "gemma, phi3, or a Jinja chat template (embedded local models know their own)")
     price_in_per_1m: float | None = Field(None, ge=0)
     price_out_per_1m: float | None = Field(None, ge=0)
+    batch_api: Literal["auto", "openai", "anthropic", "none"] = Field(
+        "auto", description="which provider batch API `--executor batch` sends this model's calls to: auto (OpenAI "
+        "models at api.openai.com -> openai, anthropic/ models -> anthropic, any other endpoint: none), openai (any "
+        "server with OpenAI's /files and /batches), anthropic, or none (calls go to the endpoint directly)")
+    batch_discount: float = Field(0.5, ge=0, le=1, description="share taken off price_in_per_1m / price_out_per_1m "
+                                  "for calls answered in a batch (OpenAI and Anthropic: 0.5, half price)")
 
     @model_validator(mode="after")
     def _one_source(self) -> "ModelSpec":

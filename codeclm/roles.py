@@ -43,6 +43,11 @@ def role_prices(config: ProgramConfig) -> dict[str, tuple[float, float]]:
             if spec.price_in_per_1m is not None or spec.price_out_per_1m is not None}
 
 
+def role_batch_discounts(config: ProgramConfig) -> dict[str, float]:
+    """Per role, the share taken off its prices for calls answered in a provider batch."""
+    return {role: spec.batch_discount for role, spec in role_specs(config).items()}
+
+
 @dataclass(frozen=True)
 class ResolvedEndpoint:
     """Where a role's requests go. `api_key` is read from the environment, never from files."""

@@ -83,15 +83,23 @@ def check_same_program(output: Path, state: OutputState, current: dict[str, Any]
     return earlier
 
 
+EXECUTORS = ("threads", "batch")
+
+
 def run(
     config: ProgramConfig, *, seeds_path: str | None = None, output: str | None = None, console: Console | None = None,
     lms: dict[str, Any] | None = None, tuned: str | Path | None = None, extend: bool = False,
+    executor: str = "threads", poll_seconds: float = 30.0,
 ) -> dict[str, Any]:
     """Run `config` (on `lms` if given, else the YAML's models); return the summary also written to the manifest.
 
     `tuned`: a saved (`codeclm optimize`d) program whose instructions and demos replace the templates'.
     `extend`: add to an output made by a different program (another config, templates, seeds or models).
+    `executor`: "threads" (calls go out directly) or "batch" (provider batch APIs at batch prices, polled
+    every `poll_seconds`; see codeclm/executors/batch.py).
     """
+    if executor not in EXECUTORS:
+        raise ConfigError(f"--executor {executor}: unknown executor; choose from {', '.join(EXECUTORS)}")
     console = console or Console(stderr=True)
     started = time.time()
     out = Path(output) if output else config.resolve(config.output)
@@ -100,6 +108,8 @@ def run(
     state = OutputState(out)
     with open_program(config, lms=lms, tuned=tuned) as session:
         program = session.program
+        progress = StageProgress(console)
+        stage_executor = make_executor(executor, session, progress, poll_seconds)  # checks batch keys before writing
         current = fingerprint(config, program, seeds, session.lms)
         runs = check_same_program(out, state, current, extend)
         if state.kept or state.dropped:
@@ -110,8 +120,8 @@ def run(
         summary: dict[str, Any] = {}
         try:
             check = check_judge(session, console)
-            with StageProgress(console) as progress:
-                program(seeds=seeds, executor=ThreadExecutor(config.concurrency, progress=progress), sink=sink, done=state.done_ids)
+            with progress:
+                program(seeds=seeds, executor=stage_executor, sink=sink, done=state.done_ids)
             sink.compact()
             summary = summarize(config, out, state, program, time.time() - started, check)
             summary["status"] = "finished"
@@ -122,10 +132,20 @@ def run(
                 _explain_dead_local_server()
             raise
         finally:
+            summary["executor"] = executor
             summary["usage"] = session.engine.ledger.summary()
             summary["calls_per_kept_record"] = _calls_per_record(summary)
             _write_manifest(out, {**summary, "fingerprint": current, "runs": runs})
     return summary
+
+
+def make_executor(name: str, session, progress: StageProgress, poll_seconds: float = 30.0):
+    """The executor named `name` for an open session (the batch one checks its keys and cache here)."""
+    if name == "batch":
+        from codeclm.executors.batch_setup import batch_executor
+
+        return batch_executor(session, progress=progress, poll_seconds=poll_seconds)
+    return ThreadExecutor(session.config.concurrency, progress=progress)
 
 
 def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:

@@ -132,7 +132,13 @@ def _print_summary(summary: dict) -> None:
             f"{usage['calls']} calls{batched}, {usage['cache_hits']} cached, {usage['prompt_tokens']} tokens in / {usage['completion_tokens']} out{cost}",
         )
     if summary.get("calls_per_kept_record") is not None:
-        table.add_row("calls per kept record", str(summary["calls_per_kept_record"]))
+        check_calls = (summary.get("judge", {}).get("check") or {}).get("calls")
+        table.add_row("calls per kept record", f"{summary['calls_per_kept_record']}"
+                      + (f" (the filter check's {check_calls} calls apart)" if check_calls else ""))
+    for role, counts in summary.get("answer_guards", {}).items():
+        table.add_row(f"answer guards ({role})", ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if summary.get("benchmark_overlap"):
+        table.add_row("benchmark overlap", str(summary["benchmark_overlap"]))
     table.add_row("wall time", f"{summary['wall_seconds']} s")
     table.add_row("output", summary["output"])
     console.print(table)

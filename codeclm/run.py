@@ -134,7 +134,7 @@ def run(
         finally:
             summary["executor"] = executor
             summary["usage"] = session.engine.ledger.summary()
-            summary["calls_per_kept_record"] = _calls_per_record(summary)
+            summary["calls_per_kept_record"] = _calls_per_record(summary, (summary.get("judge", {}).get("check") or {}).get("calls", 0))
             _write_manifest(out, {**summary, "fingerprint": current, "runs": runs})
     return summary
 
@@ -160,14 +160,17 @@ def _explain_dead_local_server() -> None:
 
 
 def check_judge(session, console: Console) -> CheckReport | None:
-    """The filter check before Contrastive Filtering; JudgeCalibrationError (with a fix) when it fails."""
+    """The filter check before Contrastive Filtering; JudgeCalibrationError (with a fix) when it fails.
+    The check's paid calls are kept apart (`report.calls`), so calls per kept record count the pipeline."""
     config = session.config
     if not (config.judging.check.enabled and config.ablation.contrastive_filtering and hasattr(session.program, "contrastive_filter")):
         return None
     from codeclm.filter_check import check_filter, require_passed
 
     console.print(f"[bold]Filter check[/] ({config.judging.scheme} at theta {config.theta:g}, items with a known right decision)")
+    before = session.engine.ledger.summary()["total"]["calls"]
     report = check_filter(session)
+    report.calls = session.engine.ledger.summary()["total"]["calls"] - before
     console.print(f"filter check: {report.line()}", highlight=False)
     return require_passed(report)
 
@@ -211,9 +214,9 @@ def judge_rows(config: ProgramConfig, calibration: CheckReport | None) -> dict[s
     return rows
 
 
-def _calls_per_record(summary: dict[str, Any]) -> float | None:
-    """Paid LLM calls (not cache hits) of this invocation per kept record."""
-    calls = summary["usage"]["total"]["calls"]
+def _calls_per_record(summary: dict[str, Any], check_calls: int = 0) -> float | None:
+    """Paid LLM calls (not cache hits) of this invocation's pipeline per kept record (the filter check's apart)."""
+    calls = summary["usage"]["total"]["calls"] - check_calls
     return round(calls / summary["kept"], 2) if summary.get("kept") else None
 
 

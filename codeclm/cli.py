@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import sys
@@ -236,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    gc.freeze()  # dspy + litellm leave ~1e6 long-lived objects; full collections of them cost ~130 ms each
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:  # DSPy warns on every capped reply; the judges' 3-token caps are deliberate
         logging.getLogger("dspy.clients.lm").setLevel(logging.ERROR)

@@ -153,3 +153,20 @@ def test_streamed_replies_carry_usage_and_the_prompt_cache_keeps_each_prefix_war
             assert again == first and usage["usage"]["prompt_tokens_details"]["cached_tokens"] > 150
         grown = (int(open(f"/proc/{server.pid}/status").read().split("VmRSS:")[1].split()[0]) >> 10) - rss
         assert grown < 150, f"server grew by {grown} MB over 8 saved states"
+
+
+def test_a_prompt_longer_than_the_context_is_a_context_error_not_a_dead_server():
+    """Streamed (as codeclm sends local requests), llama-cpp-python would reset the connection; the item must
+    instead be dropped with its reason, and not count toward 'endpoint down'."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama-cpp-python is not installed (pip install -e '.[local]')")
+    from codeclm.engine import EngineLM, RetryPolicy
+    from codeclm.errors import ContextLengthError
+    from codeclm.local import LocalServer
+
+    with LocalServer(SMALL) as server:
+        lm = EngineLM(f"openai/{SMALL}", api_base=server.api_base, api_key="local", stream_for_cancel=True,
+                      retry=RetryPolicy(max_tries=2, base_delay=0.01))
+        with pytest.raises(ContextLengthError, match=r"needs \d+ tokens but the context window holds 2048"):
+            lm.forward(messages=[{"role": "user", "content": "word " * 3000}], max_tokens=10)
+        assert lm.forward(messages=[{"role": "user", "content": "Say hi."}], max_tokens=5).choices[0].message.content

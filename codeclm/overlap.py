@@ -71,12 +71,15 @@ class OverlapIndex:
 
 
 def bundled_benchmarks_index(names: tuple[str, ...] = ("vicuna", "self_instruct")) -> OverlapIndex:
-    """Every item of the bundled evaluation benchmarks (instruction text, as `codeclm eval` reads it)."""
+    """Every item of the bundled evaluation benchmarks, both splits (instruction text, as `codeclm eval` reads it);
+    ids are `benchmark:split:item id`, e.g. `vicuna:test:12`."""
     from codeclm.evaluation.benchmarks import load_benchmark
 
     texts, ids = [], []
     for name in names:
-        display, items = load_benchmark(name)
+        display, items = load_benchmark(f"{name}:all")
+        seeds = {i.id for i in load_benchmark(f"{name}:seed")[1]}
         texts += [i.instruction for i in items]
-        ids += [f"{display}:{i.id}" for i in items]
+        ids += [f"{display}:{'seed' if i.id in seeds else 'test'}:{i.id}" for i in items]
     return OverlapIndex(texts, ids)
+

@@ -27,8 +27,8 @@ def lm(model, api_base):
 def test_eval_on_vicuna_replayed(root, tmp_path, recorded_api_base):
     judge_base = os.environ.get("CODECLM_RECORD_JUDGE_API_BASE", recorded_api_base)
     lms = {"candidate": lm(MODEL, recorded_api_base), "reference": lm(MODEL, recorded_api_base), "judge": lm(JUDGE, judge_base)}
-    report = evaluate(
-        "vicuna", "target", "strong", program=root / "programs" / "codeclm.yaml", overrides=OVERRIDES,
+    report = evaluate(  # vicuna:all: the recorded question is row 0, a seed-split row (the default scores test rows)
+        "vicuna:all", "target", "strong", program=root / "programs" / "codeclm.yaml", overrides=OVERRIDES,
         limit=1, rule="alpagasus", out=tmp_path / "eval.jsonl", lms=lms, bootstrap=200)
     assert report.total == 1 and report.benchmark == "vicuna" and report.rule == "alpagasus"
     assert report.overall.judged == 1 and report.overall.errors == 0

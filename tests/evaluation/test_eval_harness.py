@@ -98,17 +98,23 @@ def test_unparseable_judgment_marks_only_that_item(root, bench, tmp_path):
     assert report.overall.errors == 1 and report.overall.judged == 5
 
 
-def test_bundled_benchmarks():
+def test_bundled_benchmarks_are_scored_on_their_test_split():
     name, vicuna = load_benchmark("vicuna")
-    assert name == "vicuna" and len(vicuna) == 80 and vicuna[0].category == "generic"
-    _, self_instruct = load_benchmark("benchmark:self_instruct")
-    assert len(self_instruct) == 252
+    assert name == "vicuna" and len(vicuna) == 64 and vicuna[0].id == "2"  # row 0 is a seed
+    assert len(load_benchmark("vicuna:all")[1]) == 80 and len(load_benchmark("benchmark:vicuna:seed")[1]) == 16
+    _, test = load_benchmark("benchmark:self_instruct")
+    _, seed = load_benchmark("self_instruct:seed")
+    _, every = load_benchmark("self_instruct:all")
+    assert (len(test), len(seed), len(every)) == (201, 51, 252)
+    assert {i.id for i in test}.isdisjoint(i.id for i in seed) and {i.id for i in test} | {i.id for i in seed} == {i.id for i in every}
     assert len(load_benchmark("vicuna", limit=3)[1]) == 3
 
 
 def test_bad_benchmarks(tmp_path):
     with pytest.raises(BenchmarkError, match="unknown benchmark 'koala'"):
         load_benchmark("koala")
+    with pytest.raises(BenchmarkError, match=r"--benchmark vicuna:dev: unknown split 'dev'; use --benchmark vicuna \(its test split\)"):
+        load_benchmark("vicuna:dev")
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     with pytest.raises(BenchmarkError, match="empty benchmark file"):

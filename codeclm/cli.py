@@ -124,6 +124,13 @@ def _print_summary(summary: dict) -> None:
     table.add_row("Self-Rubrics iteration", json.dumps(summary["iterations"]))
     for key, value in summary.get("extra_rows", {}).items():
         table.add_row(key, str(value))
+    if summary.get("seeds", {}).get("split"):
+        table.add_row("seeds", f"{summary['seeds']['path']} = {summary['seeds']['split']} split")
+    if "benchmark_overlap" in summary:
+        overlap = summary["benchmark_overlap"]
+        found = ", ".join(f"{k} {v}" for k, v in overlap["by_split"].items())
+        table.add_row("overlap with benchmark items", f"{overlap['overlapping']} of {overlap['checked']} kept instructions"
+                      + (f" ({found})" if found else "") + " (8-word run or ROUGE-L > 0.7)")
     for role, usage in summary.get("usage", {}).get("roles", {}).items():
         cost = f", ${usage['cost']:.4f}" if usage.get("cost") is not None else ""
         batched = f" ({usage['batch_calls']} in batches)" if usage.get("batch_calls") else ""

@@ -33,3 +33,19 @@ def test_summary_and_manifest_count_benchmark_overlap_and_name_the_seed_split(ro
     assert summary["seeds"]["path"] == "benchmark:self_instruct" and summary["seeds"]["split"] == "self_instruct:seed"
     manifest = json.loads(manifest_path(out).read_text())
     assert manifest["benchmark_overlap"]["overlapping"] == 1 and manifest["seeds"]["split"] == "self_instruct:seed"
+
+
+def test_the_printed_summary_shows_the_seed_split_and_the_overlap_count(monkeypatch):
+    from rich.console import Console
+
+    from codeclm import cli
+
+    monkeypatch.setattr(cli, "console", Console(record=True, width=300))
+    summary = {"program": "codeclm", "kept": 2, "dropped_by_reason": {}, "kept_by_source": {}, "iterations": {},
+               "wall_seconds": 1.0, "output": "out.jsonl",
+               "seeds": {"path": "benchmark:self_instruct", "split": "self_instruct:seed"},
+               "benchmark_overlap": {"checked": 2, "overlapping": 1, "by_split": {"vicuna:test": 1}}}
+    cli._print_summary(summary)
+    text = " ".join(cli.console.export_text().split())
+    assert "benchmark:self_instruct = self_instruct:seed split" in text
+    assert "1 of 2 kept instructions (vicuna:test 1)" in text

@@ -1,7 +1,7 @@
 """CRR evaluation (paper Sec. 4.1): candidate and reference answer a benchmark, the judge compares them.
 
-Every item counts: an item nobody could judge (an answer or the judgment could not be had, or the
-candidate's answer failed its guard) is a loss for the candidate, reported as failed.
+Every item counts: an item nobody could judge (an answer or the judgment could not be had, or an
+answer failed its guard) is a loss for the candidate, reported as failed.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from codeclm.fingerprint import model_identity
 from codeclm.jsonl import write_atomic
 from codeclm.judging.scales import SCALES
 from codeclm.judging.schemes import make_judge
-from codeclm.roles import LOGPROB_SCHEMES
+from codeclm.roles import LOGPROB_SCHEMES, role_specs
 from codeclm.session import open_program
 from codeclm.steps.respond import Respond
 from codeclm.templates import PromptLibrary
@@ -194,8 +194,6 @@ ROLE_NAMES = ("strong", "target", "judge")
 def model_spec(value: str, config: ProgramConfig, api_base: str | None = None, api_key_env: str | None = None) -> ModelSpec:
     """A role of the program YAML, `local:NAME` (embedded model) or a model id (e.g. openai/gpt-4o-mini)."""
     if value in ROLE_NAMES:
-        from codeclm.roles import role_specs
-
         return role_specs(config)[value]
     if value.startswith("local:"):
         return ModelSpec(local=value.removeprefix("local:"))

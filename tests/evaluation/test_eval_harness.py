@@ -185,3 +185,18 @@ def test_a_local_logprob_judge_is_started_with_generation_logprobs(root, monkeyp
     with open_program(config, lms={}) as session:
         bind(session, specs, "pointwise-logprob")
     assert asked == {"local:smollm2-135m-instruct": False, "local:qwen2.5-coder-1.5b-instruct": True}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--scheme", "target-loss"], "--scheme target-loss: an eval needs a judge that compares two answers"),
+    (["--benchmark", "vicuna:dev"], "--benchmark vicuna:dev: unknown split 'dev'"),
+])
+def test_bad_eval_options_are_one_line_exit_2(root, tmp_path, capsys, args, message):
+    from codeclm.cli import main
+
+    base = {"--benchmark": "vicuna", "--candidate": "target", "--program": str(root / "programs" / "codeclm.yaml"),
+            "--out": str(tmp_path / "e.jsonl")}
+    base.update(dict(zip(args[::2], args[1::2])))
+    assert main(["eval", *[part for pair in base.items() for part in pair]]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert message in err and "Traceback" not in err and not (tmp_path / "e.jsonl").exists()

@@ -125,6 +125,13 @@ def _print_summary(summary: dict) -> None:
     table.add_row("Self-Rubrics iteration", json.dumps(summary["iterations"]))
     for key, value in summary.get("extra_rows", {}).items():
         table.add_row(key, str(value))
+    if summary.get("seeds", {}).get("split"):
+        table.add_row("seeds", f"{summary['seeds']['path']} = {summary['seeds']['split']} split")
+    if "benchmark_overlap" in summary:
+        overlap = summary["benchmark_overlap"]
+        found = ", ".join(f"{k} {v}" for k, v in overlap["by_split"].items())
+        table.add_row("overlap with benchmark items", f"{overlap['overlapping']} of {overlap['checked']} kept instructions"
+                      + (f" ({found})" if found else "") + " (8-word run or ROUGE-L > 0.7)")
     for role, usage in summary.get("usage", {}).get("roles", {}).items():
         cost = f", ${usage['cost']:.4f}" if usage.get("cost") is not None else ""
         batched = f" ({usage['batch_calls']} in batches)" if usage.get("batch_calls") else ""
@@ -189,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bundled items: the held-out check split (default), the dev split theta was chosen on, or all")
     p.set_defaults(func=_cmd_judge_check)
     p = sub.add_parser("eval", help="Capacity Recovery Ratio of a candidate against a reference on a benchmark")
-    p.add_argument("--benchmark", required=True, help="vicuna, self_instruct, or a JSONL/JSON/CSV file")
+    p.add_argument("--benchmark", required=True, help="vicuna, self_instruct (their test split; NAME:all or NAME:seed for "
+                   "others), or a JSONL/JSON/CSV file")
     p.add_argument("--candidate", required=True, help="strong/target/judge (roles of --program), local:NAME or a model id")
     p.add_argument("--reference", default="strong", help="the model the candidate is compared with (default: strong)")
     p.add_argument("--judge", default="judge", help="the judging model (default: the program's judge, else strong)")
@@ -199,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--field", help="instruction field of a benchmark file (default: the set's, else 'instruction')")
     p.add_argument("--input-field", help="optional field appended to the instruction (dotted path, e.g. instances.0.input)")
     p.add_argument("--category-field", help="category field for the per-category table (default: 'category')")
-    p.add_argument("--rule", choices=["paper", "alpagasus"], default="paper", help="both-orders rule (see docs/evaluation.md)")
+    p.add_argument("--rule", choices=["paper", "alpagasus"], help="both-orders rule (default paper; a pointwise scheme has "
+                   "none and refuses this option; see docs/evaluation.md)")
     p.add_argument("--scheme", help="judging scheme (default: the program's if it compares answers, else pointwise-logprob)")
     p.add_argument("--out", help="per-item judgments JSONL (default: data/eval/<benchmark>__<candidate>__vs__<reference>.jsonl)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")

@@ -191,12 +191,25 @@ def summarize(config: ProgramConfig, out: Path, state: OutputState, program, sec
         "judge": judge_summary(config, check),
         "extra_rows": judge_rows(config, check),
         "answer_guards": program.guard_counts.summary() if hasattr(program, "guard_counts") else {},
+        **data_trust(config, kept),
         "templates": program.templates,
         "tuned": program.tuned,
         "config": config.model_dump(mode="json"),
         "wall_seconds": round(seconds, 2),
         "versions": _versions(),
     }
+
+
+def data_trust(config: ProgramConfig, kept: list) -> dict[str, Any]:
+    """Where the seeds come from (a bundled benchmark's split, if so) and how many kept instructions overlap a
+    bundled benchmark item (codeclm.overlap: a shared 8-word run or ROUGE-L > 0.7)."""
+    from codeclm.overlap import overlap_summary
+    from codeclm.seeds import bundled_split
+    from codeclm.splits import SPLIT_RULE
+
+    split = bundled_split(config.resolve(config.seeds.path))
+    seeds = {"path": config.seeds.path, "split": str(split) if split else None, "split_rule": SPLIT_RULE if split else None}
+    return {"seeds": seeds, "benchmark_overlap": overlap_summary([(r.id, r.instruction) for r in kept])}
 
 
 def judge_summary(config: ProgramConfig, check: CheckReport | None) -> dict[str, Any]:

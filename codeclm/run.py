@@ -142,7 +142,7 @@ def run(
 def make_executor(name: str, session, progress: StageProgress, poll_seconds: float = 30.0):
     """The executor named `name` for an open session (the batch one checks its keys and cache here)."""
     if name == "batch":
-        from codeclm.executors.batch_setup import batch_executor
+        from codeclm.batch_setup import batch_executor
 
         return batch_executor(session, progress=progress, poll_seconds=poll_seconds)
     return ThreadExecutor(session.config.concurrency, progress=progress)

@@ -145,8 +145,7 @@ def _print_summary(summary: dict) -> None:
                       + (f" (the filter check's {check_calls} calls apart)" if check_calls else ""))
     for role, counts in summary.get("answer_guards", {}).items():
         table.add_row(f"answer guards ({role})", ", ".join(f"{k} {v}" for k, v in counts.items()))
-    if summary.get("benchmark_overlap"):
-        table.add_row("benchmark overlap", str(summary["benchmark_overlap"]))
+
     table.add_row("wall time", f"{summary['wall_seconds']} s")
     table.add_row("output", summary["output"])
     console.print(table)

@@ -7,7 +7,7 @@ from typing import Any, Iterable, Literal
 
 from pydantic import BaseModel
 
-from codeclm.evaluation.rules import Outcome, bootstrap_ci, crr
+from codeclm.evaluation.rules import WinTieLoss, bootstrap_ci, crr
 from codeclm.judging.verdict import Verdict
 
 NOT_APPLICABLE = "n/a"  # the rule of a pointwise scheme: one outcome per item, no orders to combine
@@ -33,8 +33,8 @@ class ItemJudgment(BaseModel):
     candidate_response: str | None = None
     reference_response: str | None = None
     verdict: Verdict | None = None
-    order_outcomes: list[Outcome] = []
-    outcome: Outcome | None = None
+    order_outcomes: list[WinTieLoss] = []
+    outcome: WinTieLoss | None = None
     rule: str
     error: str | None = None
     failed: Failure | None = None

@@ -19,8 +19,7 @@ from codeclm.templates import PromptLibrary
 
 STRONG, TARGET = "qwen2.5-coder-1.5b-instruct", "smollm2-135m-instruct"
 OVERRIDES = ["seeds.limit=2", "num_metadata=2", "instructions_per_metadata=2", "max_iterations=2",
-             "judging.check.enabled=false",  # the filter check has its own cassette (tests/judging/test_check_cassette.py)
-             "seeds.path=benchmark:self_instruct:all"]  # recorded on rows 0 and 1 (the shipped seed split takes rows 0, 5, ...)
+             "judging.check.enabled=false"]  # the filter check has its own cassette (tests/judging/test_check_cassette.py)
 
 
 @pytest.fixture
@@ -64,7 +63,7 @@ def test_codeclm_program_end_to_end(tmp_path, root, endpoints):
         assert record.response_source in ("strong", "target")
         assert record.response == (record.strong_response if record.response_source == "strong" else record.target_response)
         assert record.response_model == f"openai/{STRONG if record.response_source == 'strong' else TARGET}"
-        assert record.models == {"strong": f"openai/{STRONG}", "target": f"openai/{TARGET}", "judge": f"openai/{STRONG}"}
+        assert record.models == {"strong": f"openai/{STRONG}", "target": f"openai/{TARGET}", "judge": f"openai/{TARGET}"}  # target-loss: the target scores
         assert record.metadata.use_case and 1 <= len(record.metadata.skills) <= 3
         assert record.metadata_origin.startswith(("encoded:s", "enlarged"))
         assert 1 <= record.iteration <= 2 and len(record.actions) == record.iteration - 1

@@ -19,7 +19,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from codeclm.run import run_file
 
     summary = run_file(args.program, args.set, seeds_path=args.seeds, output=args.out, console=console, tuned=args.tuned,
-                       extend=args.extend)
+                       extend=args.extend, executor=args.executor, address=args.address)
     _print_summary(summary)
     return 0
 
@@ -153,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tuned", help="tuned program JSON (codeclm optimize) whose prompts and demos replace the templates'")
     p.add_argument("--extend", action="store_true", help="add to an output made by a different program (other settings, "
                    "templates, seeds or models); items are matched by content")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="where stages run: local threads (default) or a Ray cluster (pip install 'codeclm[ray]'; docs/scale.md)")
+    p.add_argument("--address", help="Ray cluster to join with --executor ray: auto, ray://HOST:10001 "
+                   "(default: $RAY_ADDRESS, else Ray on this machine)")
     p.set_defaults(func=_cmd_run)
 
     p = program_command("show", "print the rendered prompt of each step")

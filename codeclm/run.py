@@ -21,7 +21,7 @@ from rich.console import Console
 
 from codeclm.config import ProgramConfig, load_config
 from codeclm.errors import CodecLMError, ConfigError, EndpointError
-from codeclm.executors import ThreadExecutor
+from codeclm.executors.choose import check_executor, open_executor
 from codeclm.fingerprint import differences, fingerprint
 from codeclm.judging.check import CheckReport
 from codeclm.jsonl import write_atomic
@@ -86,15 +86,18 @@ def check_same_program(output: Path, state: OutputState, current: dict[str, Any]
 def run(
     config: ProgramConfig, *, seeds_path: str | None = None, output: str | None = None, console: Console | None = None,
     lms: dict[str, Any] | None = None, tuned: str | Path | None = None, extend: bool = False,
+    executor: str = "local", address: str | None = None,
 ) -> dict[str, Any]:
     """Run `config` (on `lms` if given, else the YAML's models); return the summary also written to the manifest.
 
     `tuned`: a saved (`codeclm optimize`d) program whose instructions and demos replace the templates'.
     `extend`: add to an output made by a different program (another config, templates, seeds or models).
+    `executor`: "local" (threads here) or "ray" (a Ray cluster at `address`; see docs/scale.md). Same records either way.
     """
     console = console or Console(stderr=True)
     started = time.time()
     out = Path(output) if output else config.resolve(config.output)
+    check_executor(executor, config, address=address, lms=lms)
     check_writable(out)
     seeds = read_seeds(seeds_path or config.resolve(config.seeds.path), config.seeds.field, config.seeds.input_field, config.seeds.limit)
     state = OutputState(out)
@@ -104,14 +107,16 @@ def run(
         runs = check_same_program(out, state, current, extend)
         if state.kept or state.dropped:
             console.print(f"[bold]Resuming[/]: {len(state.done_ids)} finished items in {out} are kept and skipped")
-        runs = runs + [{"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "fingerprint": current["sha256"], "extend": extend}]
+        runs = runs + [{"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "fingerprint": current["sha256"], "extend": extend,
+                        "executor": executor}]
         _write_manifest(out, {"status": "running", "fingerprint": current, "runs": runs})
         sink = FileSink(out, state)
         summary: dict[str, Any] = {}
         try:
             check = check_judge(session, console)
-            with StageProgress(console) as progress:
-                program(seeds=seeds, executor=ThreadExecutor(config.concurrency, progress=progress), sink=sink, done=state.done_ids)
+            with StageProgress(console) as progress, open_executor(executor, session, tuned=tuned, address=address,
+                                                                   progress=progress) as stages:
+                program(seeds=seeds, executor=stages, sink=sink, done=state.done_ids)
             sink.compact()
             summary = summarize(config, out, state, program, time.time() - started, check)
             summary["status"] = "finished"

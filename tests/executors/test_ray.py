@@ -34,6 +34,7 @@ from codeclm.sink import FileSink, OutputState, dropped_path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_ENV, SECRET = "CODECLM_RAY_TEST_KEY", "sk-test-RAY0123456789secret"
+VLLM_TARGET = "llama-3.1-8b-instruct"  # programs/codeclm_vllm.yaml's target
 SEEDS = ["Write a Python function that checks for palindromes.", "Plan a weekend in Rome on a budget.", "Summarize a news article."]
 
 
@@ -57,9 +58,10 @@ def judge_by_instruction(messages):
 
 
 def pipeline(body: dict) -> str:
-    """A strong model for strong requests, a weak answer for the target's (the stub stands in for two vLLM apps)."""
+    """A strong model for strong requests, a weak answer for the target's (by model id, as a Serve ingress routes)."""
     messages = body["messages"]
-    answer = {"response": "target answer"} if body["model"].endswith("target") else strong_script(judge_by_instruction)(step_from_request(messages), messages)
+    target = body["model"].endswith("target") or body["model"] == VLLM_TARGET
+    answer = {"response": "target answer"} if target else strong_script(judge_by_instruction)(step_from_request(messages), messages)
     return to_plain(answer) if is_plain(messages) else chat_answer(answer)
 
 
@@ -240,3 +242,26 @@ def test_a_worker_that_cannot_open_the_program_says_why(tmp_path, monkeypatch):
     with pytest.raises(WorkerStartError, match=r"could not open the program: .*models.strong.api_key_env: environment variable "
                                                r"CODECLM_RAY_TEST_UNSET is not set"):
         RayExecutor(config, workers=1)
+
+
+def test_vllm_program_runs_through_ray_against_an_openai_compatible_stand_in(tmp_path):
+    """programs/codeclm_vllm.yaml as shipped, but its Serve endpoint is a stub (this machine has no GPU, so no vLLM):
+    only the endpoint address, sizes and files are overridden; the model ids are the Serve config's."""
+    serve = yaml.safe_load((ROOT / "deploy" / "ray-serve-vllm.yaml").read_text())
+    served = {c["model_loading_config"]["model_id"] for app in serve["applications"] for c in app["args"]["llm_configs"]}
+    shipped = load_config(ROOT / "programs" / "codeclm_vllm.yaml")
+    assert {shipped.models.strong.model, shipped.models.target.model} == served
+    assert shipped.models.strong.api_base == shipped.models.target.api_base  # one Serve ingress, routed by model id
+    assert shipped.models.target.model == VLLM_TARGET
+
+    (tmp_path / "seeds.txt").write_text("\n".join(SEEDS))
+    with StubServer(responder=pipeline) as stub:
+        overrides = [f"models.strong.api_base={stub.url}", f"models.target.api_base={stub.url}", f"seeds.path={tmp_path / 'seeds.txt'}",
+                     f"output={tmp_path / 'out.jsonl'}", f"cache.path={tmp_path / 'calls.sqlite'}", "num_metadata=2",
+                     "max_iterations=2", "concurrency=4", "judging.check.enabled=false"]
+        summary = run(load_config(ROOT / "programs" / "codeclm_vllm.yaml", overrides), executor="ray")
+        seen = {body["model"] for body in stub.bodies}
+    assert summary["status"] == "finished" and summary["kept"] >= 1
+    assert seen == served
+    assert summary["models"] == {"strong": "openai/qwen2.5-72b-instruct", "target": f"openai/{VLLM_TARGET}",
+                                 "judge": "openai/qwen2.5-72b-instruct"}

@@ -90,11 +90,12 @@ class ClusterLimiter:
         self.service = service
         self.owner = owner
         self.max_concurrency, self.rpm, self.tpm = limits
+        self._wait = service.acquire.options(concurrency_group="wait")
 
     @contextmanager
     def acquire(self, tokens: float = 0.0) -> Iterator[None]:
         """Hold one of the endpoint's cluster-wide slots for the block, after its rate budget allows."""
-        grant = self._ray.get(self.service.acquire.options(concurrency_group="wait").remote(self.owner, tokens))
+        grant = self._ray.get(self._wait.remote(self.owner, tokens))
         try:
             yield
         finally:

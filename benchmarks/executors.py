@@ -5,9 +5,9 @@ API's typical reply time) and answers every CodecLM step (encode, decode, rubric
 judge), so each instruction costs 9 sequential calls (it is kept at Self-Rubrics iteration 2).
 Each run opens the program with a fresh call cache (every call paid) and maps all stages with:
 
-  local  ThreadExecutor(C) in this process
-  ray    RayExecutor(concurrency=C) on a local Ray instance started once (as a running cluster is):
-         2 worker actors x C/2 items each, cluster-wide cache actor and endpoint limiter actors
+  threads  ThreadExecutor(C) in this process (the default `--executor threads`)
+  ray      RayExecutor(concurrency=C) on a local Ray instance started once (as a running cluster is):
+           2 worker actors x C/2 items each, cluster-wide cache actor and endpoint limiter actors
 
 Repeats run both, back to back, alternating which goes first, and each repeat's ratio uses that
 repeat's local wall time, so load from other work on the machine hits A and B alike. Reported per run:
@@ -182,25 +182,25 @@ def main() -> None:
     try:
         rows = []
         for repeat in range(args.repeats):
-            order = ("local", "ray") if repeat % 2 == 0 else ("ray", "local")
+            order = ("threads", "ray") if repeat % 2 == 0 else ("ray", "threads")
             result = {kind: one_run(kind, url, args.metadata, args.concurrency) for kind in order}
-            local, remote = result["local"], result["ray"]
+            local, remote = result["threads"], result["ray"]
             assert remote["records"] == local["records"], "the executors wrote different records"
             assert remote["requests"] == local["requests"] == local["calls"] == remote["calls"], (local["requests"], remote["requests"])
             rows.append((repeat, order, local, remote))
         print(f"\nCodecLM on a stub: {args.metadata} metadata x 2 instructions, {len(local['records'])} records, "
               f"{local['requests']} calls per run, {args.latency * 1000:.0f} ms per call, concurrency {args.concurrency} "
               f"(Ray: 2 workers x {args.concurrency // 2}); machine: {os.cpu_count()} CPUs")
-        print(f"{'repeat':>6} {'first':>6} {'local s':>8} {'ray stages s':>13} {'ray start s':>12} {'stages ratio':>13} "
-              f"{'total ratio':>12} {'max in flight':>14} {'CPU ms/call local, ray driver':>30}")
+        print(f"{'repeat':>6} {'first':>7} {'threads s':>9} {'ray stages s':>13} {'ray start s':>12} {'stages ratio':>13} "
+              f"{'total ratio':>12} {'max in flight':>14} {'CPU ms/call threads, ray driver':>32}")
         for repeat, order, local, remote in rows:
-            print(f"{repeat:>6} {order[0]:>6} {local['total']:>8.2f} {remote['stages']:>13.2f} {remote['start']:>12.2f} "
+            print(f"{repeat:>6} {order[0]:>7} {local['total']:>9.2f} {remote['stages']:>13.2f} {remote['start']:>12.2f} "
                   f"{remote['stages'] / local['total']:>13.3f} {remote['total'] / local['total']:>12.3f} "
                   f"{local['max_in_flight']:>6}/{remote['max_in_flight']:<7} "
                   f"{local['cpu'] * 1000 / local['calls']:>14.2f}, {remote['cpu'] * 1000 / remote['calls']:.2f}")
         stages = [r['stages'] / l['total'] for _, _, l, r in rows]
         totals = [r['total'] / l['total'] for _, _, l, r in rows]
-        print(f"median ratio ray/local: stages {statistics.median(stages):.3f}, total with worker start {statistics.median(totals):.3f} "
+        print(f"median ratio ray/threads: stages {statistics.median(stages):.3f}, total with worker start {statistics.median(totals):.3f} "
               f"(target: <= 1.10)")
         if args.parts:
             print("\nshared actors, ms per call from a worker: " + ", ".join(f"{k} {v:.2f}" for k, v in parts(url, 500).items()))

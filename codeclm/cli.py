@@ -8,18 +8,19 @@ import logging
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from codeclm.errors import CodecLMError
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())  # logs and CI: one error, one line
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from codeclm.run import run_file
 
     summary = run_file(args.program, args.set, seeds_path=args.seeds, output=args.out, console=console, tuned=args.tuned,
-                       extend=args.extend, executor=args.executor, address=args.address)
+                       extend=args.extend, executor=args.executor, poll_seconds=args.poll_seconds, address=args.address)
     _print_summary(summary)
     return 0
 
@@ -46,7 +47,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             console.print(f"[bold]{server.model}[/] at {server.api_base}  (log: {server.log_path})", highlight=False)
         console.print("`codeclm run` on this machine reuses these servers. Ctrl-C stops them.")
 
-    serve_forever(args.models or [DEFAULT_STRONG, DEFAULT_TARGET], ready=ready)
+    serve_forever(args.models or [DEFAULT_STRONG, DEFAULT_TARGET], ready=ready, logprobs=args.logprobs)
     return 0
 
 
@@ -125,9 +126,10 @@ def _print_summary(summary: dict) -> None:
         table.add_row(key, str(value))
     for role, usage in summary.get("usage", {}).get("roles", {}).items():
         cost = f", ${usage['cost']:.4f}" if usage.get("cost") is not None else ""
+        batched = f" ({usage['batch_calls']} in batches)" if usage.get("batch_calls") else ""
         table.add_row(
             f"calls ({role})",
-            f"{usage['calls']} calls, {usage['cache_hits']} cached, {usage['prompt_tokens']} tokens in / {usage['completion_tokens']} out{cost}",
+            f"{usage['calls']} calls{batched}, {usage['cache_hits']} cached, {usage['prompt_tokens']} tokens in / {usage['completion_tokens']} out{cost}",
         )
     if summary.get("calls_per_kept_record") is not None:
         table.add_row("calls per kept record", str(summary["calls_per_kept_record"]))
@@ -153,9 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tuned", help="tuned program JSON (codeclm optimize) whose prompts and demos replace the templates'")
     p.add_argument("--extend", action="store_true", help="add to an output made by a different program (other settings, "
                    "templates, seeds or models); items are matched by content")
-    p.add_argument("--executor", choices=["local", "ray"], default="local",
-                   help="where stages run: local threads (default) or a Ray cluster (pip install 'codeclm[ray]'; docs/scale.md)")
-    p.add_argument("--address", help="Ray cluster to join with --executor ray: auto, ray://HOST:10001 "
+    p.add_argument("--executor", choices=["threads", "batch", "ray"], default="threads",
+                   help="threads: call each endpoint directly (default); batch: OpenAI Batch API / Anthropic Message "
+                   "Batches at batch prices, slower (models.<role>.batch_api); ray: stages on a Ray cluster "
+                   "(pip install 'codeclm[ray]'; docs/scale.md)")
+    p.add_argument("--poll-seconds", type=float, default=30.0, help="--executor batch: seconds between batch status polls")
+    p.add_argument("--address", help="--executor ray: the cluster to join: auto, ray://HOST:10001 "
                    "(default: $RAY_ADDRESS, else Ray on this machine)")
     p.set_defaults(func=_cmd_run)
 
@@ -165,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="keep local model servers up so runs reuse them (Ctrl-C stops)")
     p.add_argument("models", nargs="*", help="local model names (default: the strong and target defaults)")
+    p.add_argument("--logprobs", action="store_true", help="also return generation log-probabilities (for a local "
+                   "logprob-pairwise / pointwise-logprob judge; slower)")
     p.set_defaults(func=_cmd_serve)
 
     judge = sub.add_parser("judge", help="judge tools").add_subparsers(dest="judge_command", required=True)
@@ -232,10 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except CodecLMError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)  # "[local]" is text
         return 2
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]: finished records are kept; rerun the same command to resume")
+        console.print("[yellow]interrupted[/]: finished records are kept; rerun the same command to resume", soft_wrap=True)
         return 130
 
 

@@ -39,6 +39,12 @@ class ModelSpec(_Strict):
         "gemma, phi3, or a Jinja chat template (embedded local models know their own)")
     price_in_per_1m: float | None = Field(None, ge=0)
     price_out_per_1m: float | None = Field(None, ge=0)
+    batch_api: Literal["auto", "openai", "anthropic", "none"] = Field(
+        "auto", description="which provider batch API `--executor batch` sends this model's calls to: auto (OpenAI "
+        "models at api.openai.com -> openai, anthropic/ models -> anthropic, any other endpoint: none), openai (any "
+        "server with OpenAI's /files and /batches), anthropic, or none (calls go to the endpoint directly)")
+    batch_discount: float = Field(0.5, ge=0, le=1, description="share taken off price_in_per_1m / price_out_per_1m "
+                                  "for calls answered in a batch (OpenAI and Anthropic: 0.5, half price)")
 
     @model_validator(mode="after")
     def _one_source(self) -> "ModelSpec":
@@ -82,7 +88,7 @@ class CheckSettings(_Strict):
     enabled: bool = Field(True, description="check the filter at the start of a run; false skips it (the summary says so)")
     items: str | None = Field(None, description="JSONL of check items (id, instruction, answer, expect); "
                               "default: the bundled held-out split (60 items)")
-    min_accuracy: float = Field(0.7, gt=0.5, le=1, description="below this, or a 95% lower bound <= 0.5, the run stops")
+    min_accuracy: float = Field(0.75, gt=0.5, le=1, description="below this, or a 95% lower bound <= 0.5, the run stops")
 
 
 class JudgeSettings(_Strict):
@@ -250,6 +256,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Program
         raise ConfigError(f"{path}: program file not found")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the program file as UTF-8") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""

@@ -19,6 +19,9 @@ from codeclm.session import Session
 from codeclm.steps.respond import Respond
 from codeclm.templates import PromptLibrary
 
+# The check's tasks have short answers: on the bundled set no label changes between 90 words and 384 tokens.
+CHECK_ANSWER_TOKENS = 160
+
 FIXES = {
     "target-loss": "a strong judge model with an LLM-judge scheme (models.judge: {model: gpt-4o-mini, api_key_env: "
                    "OPENAI_API_KEY} and judging.scheme: pairwise-1-10), or check models.target.chat_template",
@@ -42,7 +45,7 @@ def check_filter(session: Session, *, scheme: str | None = None, split: str = "c
                            max_tokens=config.judging.max_tokens, chat_template=target_chat_template(config))
         theta = scale.threshold
     target = Respond(program.rendered["respond"], session.lms["target"], role="target", max_attempts=config.max_attempts,
-                     temperature=0.0, max_tokens=config.answering.max_tokens)
+                     temperature=0.0, max_tokens=min(config.answering.max_tokens, CHECK_ANSWER_TOKENS))
     items = load_check_items(config.resolve(settings.items) if settings.items else None, split=None if split == "all" else split)
     return run_check(judge, lambda text, key: target(instruction=text, key=key), items, theta=theta,
                      min_accuracy=settings.min_accuracy, executor=ThreadExecutor(config.concurrency),

@@ -9,6 +9,8 @@ from typing import Any
 
 # How and where a run goes, not what it makes: never part of the fingerprint.
 RUNTIME_KEYS = {"output", "concurrency", "cache", "seeds"}
+# Per model: how its calls are sent and billed in provider batches (`--executor batch`), not what they answer.
+RUNTIME_MODEL_KEYS = {"batch_api", "batch_discount"}
 
 
 def digest(value: Any) -> str:
@@ -23,8 +25,12 @@ def model_identity(lm: Any) -> str:
 
 def fingerprint(config, program, seeds, lms: dict[str, Any]) -> dict[str, Any]:
     """The fingerprint of one run: a hash of the whole and the parts it was made from."""
+    settings = config.model_dump(mode="json", exclude=RUNTIME_KEYS)
+    for spec in settings["models"].values():
+        for key in RUNTIME_MODEL_KEYS & set(spec or {}):
+            del spec[key]
     parts = {
-        "settings": config.model_dump(mode="json", exclude=RUNTIME_KEYS),
+        "settings": settings,
         "templates": program.templates,
         "tuned": program.tuned,
         "seeds": [s.text for s in seeds],

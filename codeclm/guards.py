@@ -63,14 +63,23 @@ def check(text: str, finish_reason: str | None) -> Guard:
 
 
 class GuardCounts:
-    """Guard outcomes per role, counted as answers arrive (summary and manifest); safe across threads."""
+    """Guard outcomes per role, counted as answers arrive (summary and manifest); safe across threads.
+
+    An answer given with a `key` is counted once however often its item is replayed (the batch
+    executor runs an item again from its start after each batch; cached answers come back).
+    """
 
     def __init__(self) -> None:
         self._counts: dict[str, Counter] = {}
+        self._seen: set[tuple[str, object]] = set()
         self._lock = threading.Lock()
 
-    def add(self, role: str, answer: Answer, retried: bool = False) -> None:
+    def add(self, role: str, answer: Answer, retried: bool = False, key: object = None) -> None:
         with self._lock:
+            if key is not None:
+                if (role, key) in self._seen:
+                    return
+                self._seen.add((role, key))
             counts = self._counts.setdefault(role, Counter())
             counts[answer.guard] += 1
             counts["answers"] += 1

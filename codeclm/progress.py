@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+STATUS_EVERY = 300.0  # seconds between repeated status lines in logs
 
 
 class StageProgress:
@@ -18,10 +21,11 @@ class StageProgress:
         self._live = console.is_terminal
         self._bars = Progress(
             TextColumn("[bold]{task.description:<8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, transient=False,
+            TextColumn("{task.fields[status]}"), console=console, transient=False,
         ) if self._live else None
         self._tasks: dict[str, Any] = {}
         self._counts: dict[str, list[float]] = {}  # stage -> [done, total, started]
+        self._statuses: dict[str, tuple[str, float]] = {}  # stage -> (status without its numbers, printed at)
         self._lock = threading.Lock()
 
     def __enter__(self) -> "StageProgress":
@@ -37,7 +41,7 @@ class StageProgress:
         with self._lock:
             self._counts[stage] = [0, total, time.monotonic()]
         if self._bars is not None:
-            self._tasks[stage] = self._bars.add_task(stage, total=total)
+            self._tasks[stage] = self._bars.add_task(stage, total=total, status="")
         else:
             self.console.print(f"{stage}: {total} items", highlight=False)
 
@@ -52,3 +56,19 @@ class StageProgress:
         step = max(1, int(total) // 10)
         if done == total or done % step == 0:
             self.console.print(f"{stage}: {int(done)}/{int(total)} ({time.monotonic() - started:.0f} s)", highlight=False)
+
+    def status(self, stage: str, text: str) -> None:
+        """Show what the stage waits for beside its bar; in logs, a line when it changes other than in its
+        counts, or every STATUS_EVERY seconds (a batch can take hours)."""
+        if self._bars is not None:
+            if stage in self._tasks:
+                self._bars.update(self._tasks[stage], status=text)
+            return
+        shape, now = re.sub(r"\d+", "#", text), time.monotonic()
+        with self._lock:
+            last_shape, last_time = self._statuses.get(stage, ("", 0.0))
+            due = text and (shape != last_shape or now - last_time >= STATUS_EVERY)
+            if due or not text:
+                self._statuses[stage] = (shape, now)
+        if due:
+            self.console.print(f"{stage}: {text}", highlight=False)

@@ -43,6 +43,11 @@ def role_prices(config: ProgramConfig) -> dict[str, tuple[float, float]]:
             if spec.price_in_per_1m is not None or spec.price_out_per_1m is not None}
 
 
+def role_batch_discounts(config: ProgramConfig) -> dict[str, float]:
+    """Per role, the share taken off its prices for calls answered in a provider batch."""
+    return {role: spec.batch_discount for role, spec in role_specs(config).items()}
+
+
 @dataclass(frozen=True)
 class ResolvedEndpoint:
     """Where a role's requests go. `api_key` is read from the environment, never from files."""
@@ -60,12 +65,13 @@ def litellm_model(model: str) -> str:
     return model if "/" in model else f"openai/{model}"
 
 
-def resolve_endpoint(role: str, spec: ModelSpec, stack: ExitStack, source: str) -> ResolvedEndpoint:
-    """Find (or start, for `local:` models) the endpoint of one role. `source` names the YAML in errors."""
+def resolve_endpoint(role: str, spec: ModelSpec, stack: ExitStack, source: str, logprobs: bool = False) -> ResolvedEndpoint:
+    """Find (or start, for `local:` models) the endpoint of one role. `source` names the YAML in errors;
+    `logprobs`: a local server must return log-probabilities of generated tokens (LLM-judge logprob schemes)."""
     if spec.local:
         from codeclm.local import get_spec, open_endpoint
 
-        found = open_endpoint(spec.local, stack)
+        found = open_endpoint(spec.local, stack, logprobs=logprobs)
         return ResolvedEndpoint(model=f"openai/{found.model}", api_base=found.api_base, api_key="local", label=spec.label,
                                 cache_id=f"local:{spec.local}@{get_spec(spec.local).sha256}", local=True)
     api_key = None
@@ -77,14 +83,19 @@ def resolve_endpoint(role: str, spec: ModelSpec, stack: ExitStack, source: str) 
     return ResolvedEndpoint(model=litellm_model(spec.model or ""), api_base=spec.api_base, api_key=api_key, label=spec.label)
 
 
+LOCAL_TIMEOUT = 600.0  # an embedded server is ours alone: a timeout only guards against a hang
+
+
 def make_lm(role: str, spec: ModelSpec, endpoint: ResolvedEndpoint, engine: Engine) -> EngineLM:
     """One role's LM: cached, rate-limited per endpoint, retried, counted; the spec's temperature /
-    max_tokens, when set, override what a step asks for on this model."""
+    max_tokens, when set, override what a step asks for on this model. Requests to an embedded
+    server are streamed, so a timeout or Ctrl-C stops the server's work."""
+    timeout = spec.timeout if (not endpoint.local or "timeout" in spec.model_fields_set) else LOCAL_TIMEOUT
     lm = EngineLM(
         endpoint.model, api_base=endpoint.api_base, api_key=endpoint.api_key or "none", role=role,
-        cache=engine.cache, ledger=engine.ledger, endpoint_id=endpoint.cache_id,
+        cache=engine.cache, ledger=engine.ledger, endpoint_id=endpoint.cache_id, stream_for_cancel=endpoint.local,
         limiter=engine.limiter_for(endpoint.api_base or endpoint.model, spec.max_concurrency, spec.rpm, spec.tpm),
-        retry=RetryPolicy(max_tries=spec.max_tries, base_delay=spec.backoff, timeout=spec.timeout),
+        retry=RetryPolicy(max_tries=spec.max_tries, base_delay=spec.backoff, timeout=timeout),
     )
     lm.overrides = {k: v for k, v in (("temperature", spec.temperature), ("max_tokens", spec.max_tokens)) if v is not None}
     return lm
@@ -97,11 +108,18 @@ class RoleLMs:
         self.engine, self.stack, self.source = engine, stack, source
         self._endpoints: dict[str, ResolvedEndpoint] = {}
 
-    def lm(self, role: str, spec: ModelSpec) -> EngineLM:
+    def lm(self, role: str, spec: ModelSpec, logprobs: bool = False) -> EngineLM:
         key = spec.model_dump_json()
         if key not in self._endpoints:
-            self._endpoints[key] = resolve_endpoint(role, spec, self.stack, self.source)
+            self._endpoints[key] = resolve_endpoint(role, spec, self.stack, self.source, logprobs=logprobs)
         return make_lm(role, spec, self._endpoints[key], self.engine)
 
     def for_program(self, config: ProgramConfig) -> dict[str, EngineLM]:
-        return {role: self.lm(role, spec) for role, spec in role_specs(config).items()}
+        """Every role's LM; a local server whose model judges with a logprob scheme returns generation logprobs."""
+        specs = role_specs(config)
+        judge_logprobs = config.judging.scheme in LOGPROB_SCHEMES
+        needs = {specs["judge"].model_dump_json()} if judge_logprobs else set()
+        return {role: self.lm(role, spec, logprobs=spec.model_dump_json() in needs) for role, spec in specs.items()}
+
+
+LOGPROB_SCHEMES = ("logprob-pairwise", "pointwise-logprob")  # read the judge's answer-token log-probabilities

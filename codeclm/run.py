@@ -21,7 +21,7 @@ from rich.console import Console
 
 from codeclm.config import ProgramConfig, load_config
 from codeclm.errors import CodecLMError, ConfigError, EndpointError
-from codeclm.executors.choose import check_executor, open_executor
+from codeclm.executors import ThreadExecutor
 from codeclm.fingerprint import differences, fingerprint
 from codeclm.judging.check import CheckReport
 from codeclm.jsonl import write_atomic
@@ -83,40 +83,50 @@ def check_same_program(output: Path, state: OutputState, current: dict[str, Any]
     return earlier
 
 
+EXECUTORS = ("threads", "batch", "ray")
+
+
 def run(
     config: ProgramConfig, *, seeds_path: str | None = None, output: str | None = None, console: Console | None = None,
     lms: dict[str, Any] | None = None, tuned: str | Path | None = None, extend: bool = False,
-    executor: str = "local", address: str | None = None,
+    executor: str = "threads", poll_seconds: float = 30.0, address: str | None = None,
 ) -> dict[str, Any]:
     """Run `config` (on `lms` if given, else the YAML's models); return the summary also written to the manifest.
 
     `tuned`: a saved (`codeclm optimize`d) program whose instructions and demos replace the templates'.
     `extend`: add to an output made by a different program (another config, templates, seeds or models).
-    `executor`: "local" (threads here) or "ray" (a Ray cluster at `address`; see docs/scale.md). Same records either way.
+    `executor`: "threads" (calls go out directly), "batch" (provider batch APIs at batch prices, polled
+    every `poll_seconds`; see codeclm/executors/batch.py) or "ray" (stages on the Ray cluster at `address`,
+    same records as threads; see docs/scale.md).
     """
+    if executor not in EXECUTORS:
+        raise ConfigError(f"--executor {executor}: unknown executor; choose from {', '.join(EXECUTORS)}")
+    if executor == "ray" or address:
+        from codeclm.executors.ray import check_ray_run
+
+        check_ray_run(config, address=address, executor=executor, lms=lms)  # before any model starts
     console = console or Console(stderr=True)
     started = time.time()
     out = Path(output) if output else config.resolve(config.output)
-    check_executor(executor, config, address=address, lms=lms)
     check_writable(out)
     seeds = read_seeds(seeds_path or config.resolve(config.seeds.path), config.seeds.field, config.seeds.input_field, config.seeds.limit)
     state = OutputState(out)
     with open_program(config, lms=lms, tuned=tuned) as session:
         program = session.program
+        progress = StageProgress(console)
+        stage_executor = make_executor(executor, session, progress, poll_seconds, tuned=tuned, address=address)  # checks batch keys before writing
         current = fingerprint(config, program, seeds, session.lms)
         runs = check_same_program(out, state, current, extend)
         if state.kept or state.dropped:
             console.print(f"[bold]Resuming[/]: {len(state.done_ids)} finished items in {out} are kept and skipped")
-        runs = runs + [{"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "fingerprint": current["sha256"], "extend": extend,
-                        "executor": executor}]
+        runs = runs + [{"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "fingerprint": current["sha256"], "extend": extend}]
         _write_manifest(out, {"status": "running", "fingerprint": current, "runs": runs})
         sink = FileSink(out, state)
         summary: dict[str, Any] = {}
         try:
             check = check_judge(session, console)
-            with StageProgress(console) as progress, open_executor(executor, session, tuned=tuned, address=address,
-                                                                   progress=progress) as stages:
-                program(seeds=seeds, executor=stages, sink=sink, done=state.done_ids)
+            with progress:
+                program(seeds=seeds, executor=stage_executor, sink=sink, done=state.done_ids)
             sink.compact()
             summary = summarize(config, out, state, program, time.time() - started, check)
             summary["status"] = "finished"
@@ -127,10 +137,27 @@ def run(
                 _explain_dead_local_server()
             raise
         finally:
+            summary["executor"] = executor
             summary["usage"] = session.engine.ledger.summary()
             summary["calls_per_kept_record"] = _calls_per_record(summary)
             _write_manifest(out, {**summary, "fingerprint": current, "runs": runs})
     return summary
+
+
+def make_executor(name: str, session, progress: StageProgress, poll_seconds: float = 30.0, *, tuned=None, address=None):
+    """The executor named `name` for an open session (the batch one checks its keys and cache here; the Ray one
+    starts its workers here and stops them when the session closes)."""
+    if name == "ray":
+        from codeclm.executors.ray import RayExecutor
+
+        executor = RayExecutor(session.config, tuned=tuned, address=address, session=session, progress=progress)
+        session.stack.callback(executor.close)
+        return executor
+    if name == "batch":
+        from codeclm.executors.batch_setup import batch_executor
+
+        return batch_executor(session, progress=progress, poll_seconds=poll_seconds)
+    return ThreadExecutor(session.config.concurrency, progress=progress)
 
 
 def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ import dspy
 from codeclm.config import ModelSpec, ProgramConfig, load_config
 from codeclm.engine import Engine, open_engine
 from codeclm.programs import DataProgram, build_program
-from codeclm.roles import RoleLMs, role_prices
+from codeclm.roles import RoleLMs, role_batch_discounts, role_prices
 
 
 def default_cache_path() -> Path:
@@ -61,7 +61,7 @@ def open_program(config: ProgramConfig, *, lms: dict[str, Any] | None = None, tu
     try:
         if engine is None:
             cache_path = (config.resolve(config.cache.path) if config.cache.path else default_cache_path()) if config.cache.enabled else None
-            engine = open_engine(stack, cache_path, role_prices(config))
+            engine = open_engine(stack, cache_path, role_prices(config), role_batch_discounts(config))
         roles = RoleLMs(engine, stack, config.source)
         bound = lms if lms is not None else roles.for_program(config)
         program = build_program(config, bound)

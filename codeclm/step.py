@@ -37,7 +37,8 @@ class Step(dspy.Module):
     signature: type[dspy.Signature]
     adapter: dspy.Adapter | None = None  # None: DSPy's configured adapter (ChatAdapter)
 
-    def __init__(self, prompt: RenderedPrompt, lm: dspy.BaseLM | None = None, max_attempts: int = 3, **lm_config):
+    def __init__(self, prompt: RenderedPrompt, lm: dspy.BaseLM | None = None, max_attempts: int = 3, seed: int | None = None,
+                 **lm_config):
         super().__init__()
         self.predict = dspy.Predict(self.signature.with_instructions(prompt.instructions))
         self.predict.demos = [dspy.Example(**demo) for demo in prompt.demos]
@@ -45,6 +46,7 @@ class Step(dspy.Module):
         self.lm = lm
         self.lm_config = lm_config
         self.max_attempts = max_attempts
+        self.seed = seed  # the program's seed: each call's sampler seed derives from it (where the endpoint takes one)
 
     @property
     def model_name(self) -> str | None:
@@ -61,6 +63,8 @@ class Step(dspy.Module):
         overrides = getattr(self.lm, "overrides", None) or {}  # the model's own settings (ModelSpec) win
         for attempt in range(self.max_attempts):
             config = dict(self.lm_config, rollout_id=rollout_id(self.name, key, attempt))
+            if self.seed is not None:
+                config["seed"] = rollout_id(self.seed, self.name, key, attempt) & 0x7FFFFFFF
             if attempt and not config.get("temperature"):
                 config["temperature"] = 0.7  # a deterministic re-ask would repeat the same bad answer
             config.update(overrides)

@@ -80,3 +80,19 @@ def test_not_a_mapping_and_missing_file(tmp_path):
 def test_bad_override_syntax(tmp_path):
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
         load_config(write(tmp_path, MINIMAL), ["num_metadata"])
+
+
+def test_batch_settings_are_checked_and_left_out_of_the_fingerprint(tmp_path):
+    from codeclm.fingerprint import fingerprint
+
+    class Program:
+        templates, tuned = {}, None
+
+    plain = load_config(write(tmp_path, MINIMAL))
+    assert (plain.models.strong.batch_api, plain.models.strong.batch_discount) == ("auto", 0.5)
+    batched = load_config(write(tmp_path, MINIMAL), ["models.strong.batch_api=openai", "models.strong.batch_discount=0.3"])
+    assert fingerprint(plain, Program, [], {})["sha256"] == fingerprint(batched, Program, [], {})["sha256"]
+    # absent, as before these settings existed: outputs made earlier still resume
+    assert not {"batch_api", "batch_discount"} & set(fingerprint(batched, Program, [], {})["settings"]["models"]["strong"])
+    with pytest.raises(ConfigError, match=r"program.yaml: models.strong.batch_discount: .*less than or equal to 1"):
+        load_config(write(tmp_path, MINIMAL), ["models.strong.batch_discount=1.5"])

@@ -60,3 +60,14 @@ def test_a_strong_answer_still_cut_is_dropped_with_its_reason_and_counted(root, 
     assert summary["kept"] == 0 and [d["stage"] for d in dropped] == ["guard"]
     assert dropped[0]["reason"].startswith("strong answer cut off at") and "asked again with twice that" in dropped[0]["reason"]
     assert summary["answer_guards"]["strong"] == {"answers": 1, "asked_again_with_more_tokens": 1, "cut_off": 1}
+
+
+def test_an_answer_counted_under_a_key_is_counted_once():
+    """The batch executor replays an item from its start after each batch: cached answers come back."""
+    from codeclm.guards import Answer, GuardCounts
+
+    counts = GuardCounts()
+    for _ in range(3):
+        counts.add("strong", Answer(text="ok"), key=("strong", "m1-i1/1"))
+    counts.add("strong", Answer(text="", guard="empty"), key=("strong", "m1-i2/1"))
+    assert counts.summary() == {"strong": {"answers": 2, "empty": 1, "ok": 1}}

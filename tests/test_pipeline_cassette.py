@@ -18,7 +18,8 @@ from codeclm.sink import dropped_path
 from codeclm.templates import PromptLibrary
 
 STRONG, TARGET = "qwen2.5-coder-1.5b-instruct", "smollm2-135m-instruct"
-OVERRIDES = ["seeds.limit=2", "num_metadata=2", "instructions_per_metadata=2", "max_iterations=2"]
+OVERRIDES = ["seeds.limit=2", "num_metadata=2", "instructions_per_metadata=2", "max_iterations=2",
+             "judging.check.enabled=false"]  # the filter check has its own cassette (tests/judging/test_check_cassette.py)
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def endpoints():
 def test_codeclm_program_end_to_end(tmp_path, root, endpoints):
     models = [
         f"models.strong={{model: {STRONG}, api_base: '{endpoints[STRONG]}', max_tries: 1}}",
-        f"models.target={{model: {TARGET}, api_base: '{endpoints[TARGET]}', max_tries: 1}}",
+        f"models.target={{model: {TARGET}, api_base: '{endpoints[TARGET]}', max_tries: 1, chat_template: chatml}}",
         f"cache.path={tmp_path / 'calls.sqlite'}",
     ]
     config = load_config(root / "programs" / "codeclm.yaml", OVERRIDES + models)
@@ -50,6 +51,7 @@ def test_codeclm_program_end_to_end(tmp_path, root, endpoints):
     assert summary["kept"] == len(kept) and summary["dropped"] == len(dropped)
     ids = [r.id for r in kept] + [d.id for d in dropped]
     assert len(ids) == len(set(ids)) == 4  # 2 metadata x 2 instructions, each kept or dropped once
+    assert all(i.startswith("m") and "-i" in i for i in ids)  # content-derived ids
 
     prompts = PromptLibrary(config.resolve(config.prompts), config.template_variables())
     from codeclm.programs import build_program
@@ -67,16 +69,17 @@ def test_codeclm_program_end_to_end(tmp_path, root, endpoints):
         assert 1 <= record.iteration <= 2 and len(record.actions) == record.iteration - 1
         assert [a.iteration for a in record.history] == list(range(1, record.iteration + 1))
         assert record.history[-1].instruction == record.instruction
-        assert record.judge.scheme == "pointwise-logprob"  # the local default: no position bias
-        assert [o.order for o in record.judge.orders] == ["pointwise"] and record.judge.orders[0].probabilities
-        assert record.gap == record.judge.gap and abs(record.gap) > theta
-        assert (record.gap > 0) == (record.response_source == "strong")
+        assert record.judge.scheme == "target-loss"  # the local default: no judge of quality
+        assert [o.order for o in record.judge.orders] == ["target-loss"] and record.target_response is None
+        assert record.gap == record.judge.gap and record.gap > theta and record.response_source == "strong"
+        assert record.answers["strong"].finish_reason == "stop" and record.answers["strong"].guard == "ok"  # never cut off
         assert {k: v for k, v in record.templates.items() if k != "judge"} == hashes
-        assert len(record.templates["judge"]) == 64
+        assert record.templates["judge"] == hashes["respond"]  # target-loss scores under the Respond template
     for item in dropped:
         assert item.reason and item.kind in ("filtered", "failed")
     manifest = json.loads(manifest_path(out).read_text())
-    assert manifest["kept"] == len(kept) and manifest["usage"]["total"]["calls"] > 0
+    assert manifest["kept"] == len(kept) and manifest["usage"]["total"]["calls"] > 0 and manifest["status"] == "finished"
+    assert manifest["answer_guards"]["strong"]["answers"] >= len(kept) and manifest["fingerprint"]["sha256"]
     # The files load as a Hugging Face dataset where `datasets` is installed.
     datasets = pytest.importorskip("datasets")
     assert len(datasets.load_dataset("json", data_files=str(out), split="train")) == len(kept)

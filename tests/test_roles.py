@@ -32,7 +32,7 @@ def test_local_model_cache_survives_a_new_server_port(tmp_path, monkeypatch):
     with StubServer(responder=lambda body: "[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]") as stub:
         ports = iter([stub.url, "http://127.0.0.1:9/v1"])  # the second "start" is somewhere else entirely
         monkeypatch.setattr(codeclm.local, "open_endpoint",
-                            lambda name, stack: codeclm.local.LocalEndpoint(next(ports), name, name, True))
+                            lambda name, stack, logprobs=False: codeclm.local.LocalEndpoint(next(ports), name, name, True))
         spec = ModelSpec(local="smollm2-135m-instruct")
         engine = Engine(cache=CallCache(tmp_path / "calls.sqlite"), ledger=UsageLedger())
         answers = []
@@ -68,3 +68,17 @@ def test_a_models_own_temperature_and_cap_override_every_step(tmp_path):
         except Exception:
             pass  # the stub's answer need not parse: the request is what this test reads
     assert seen and all(b["temperature"] == 1.0 and b["max_tokens"] == 77 for b in seen)
+
+
+def test_a_local_logprob_judge_gets_a_server_with_generation_logprobs(monkeypatch, root):
+    from codeclm.config import load_config
+    from codeclm.roles import RoleLMs
+
+    opened = []
+    monkeypatch.setattr(codeclm.local, "open_endpoint",
+                        lambda name, stack, logprobs=False: opened.append((name, logprobs)) or codeclm.local.LocalEndpoint(f"http://127.0.0.1:9/{name}", name, name, True))
+    for scheme, expected in (("target-loss", False), ("pointwise-logprob", True)):
+        opened.clear()
+        config = load_config(root / "programs" / "codeclm.yaml", [f"judging.scheme={scheme}"])
+        RoleLMs(Engine(cache=None, ledger=UsageLedger()), ExitStack(), "p.yaml").for_program(config)
+        assert dict(opened)["qwen2.5-coder-1.5b-instruct"] is expected and dict(opened)["smollm2-135m-instruct"] is False

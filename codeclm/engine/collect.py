@@ -6,6 +6,15 @@ model, path, JSON body, role) and raises ``DeferredCall``. The executor submits 
 collected bodies as a batch, writes each result with ``EngineLM.store(key, response)``,
 and runs the program again: every call is now a cache hit. Calls that cannot be cached
 (no cache, or ``cache=False``) are not deferred: they could never be replayed.
+
+Two optional hooks let a batch executor hand results back without writing them to the
+cache first (``codeclm.executors.batch``): ``defer(request)`` says which requests wait for
+a batch (others, e.g. a local model without a batch API, go to the network as usual), and
+``answer(request)`` returns the reply a finished batch gave for it, or raises that
+request's failure. An answered call completes like a fresh network reply: inside a step's
+``deferred_cache()`` block, so a reply that fails validation is never cached. ``seen`` (a set
+shared by one stage's rounds) keeps the ledger from counting a replayed call as a cache hit
+again: the executor runs each pending item from its start after every batch.
 """
 
 from __future__ import annotations
@@ -45,12 +54,29 @@ class DeferredCall(BaseException):
         self.request = request
 
 
+Answer = Callable[[DeferredRequest], "dict[str, Any] | None"]
+
+
 class RequestCollector:
     """The deferred requests of one ``collect_requests()`` block, one per cache key; thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, defer: Callable[[DeferredRequest], bool] | None = None, answer: Answer | None = None,
+                 seen: set[str] | None = None) -> None:
         self._lock = threading.Lock()
         self._requests: dict[str, DeferredRequest] = {}
+        self.defer = defer
+        self.answer = answer
+        self.seen = seen
+
+    def first_sight(self, key: str) -> bool:
+        """Whether no earlier round (sharing ``seen``) answered or replayed this call; notes it."""
+        if self.seen is None:
+            return True
+        with self._lock:
+            if key in self.seen:
+                return False
+            self.seen.add(key)
+            return True
 
     def add(self, request: DeferredRequest) -> None:
         with self._lock:
@@ -75,9 +101,14 @@ class RequestCollector:
 
 
 @contextmanager
-def collect_requests() -> Iterator[RequestCollector]:
-    """Defer every cacheable cache-missing EngineLM call in this context (and its copies) to the collector."""
-    collector = RequestCollector()
+def collect_requests(*, defer: Callable[[DeferredRequest], bool] | None = None, answer: Answer | None = None,
+                     seen: set[str] | None = None) -> Iterator[RequestCollector]:
+    """Defer every cacheable cache-missing EngineLM call in this context (and its copies) to the collector.
+
+    ``defer``: which requests to defer (default: all); ``answer``: a batch's reply for a request, or None;
+    ``seen``: calls earlier rounds answered or replayed (their cache hits are not counted again).
+    """
+    collector = RequestCollector(defer, answer, seen)
     token = _active.set(collector)
     try:
         yield collector
@@ -85,11 +116,26 @@ def collect_requests() -> Iterator[RequestCollector]:
         _active.reset(token)
 
 
-def defer_if_collecting(make_request: Callable[[], DeferredRequest]) -> None:
-    """Register the request and raise DeferredCall when a collector is active; else nothing."""
+def defer_if_collecting(make_request: Callable[[], DeferredRequest]) -> dict[str, Any] | None:
+    """Under a collector: the batch's reply for this request if it has one (or its failure, raised),
+    else register the request and raise DeferredCall. None when the call should go to the network
+    (no collector, or one that does not defer this request)."""
     collector = _active.get()
     if collector is None:
-        return
+        return None
     request = make_request()
+    if collector.defer is not None and not collector.defer(request):
+        collector.first_sight(request.key)  # made now, directly: its replays are not hits
+        return None
+    reply = collector.answer(request) if collector.answer is not None else None
+    if reply is not None:
+        collector.first_sight(request.key)  # counted when its batch was read; its replays are not hits
+        return reply
     collector.add(request)
     raise DeferredCall(request)
+
+
+def first_sight(key: str) -> bool:
+    """False for a call an earlier round of this stage already answered or replayed (not a new cache hit)."""
+    collector = _active.get()
+    return collector is None or collector.first_sight(key)

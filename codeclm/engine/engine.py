@@ -26,10 +26,12 @@ class Engine:
     limiter_for: Callable[..., Any] = limiter_for
 
 
-def open_engine(stack: ExitStack, cache_path: Path | None, prices: Mapping[str, tuple[float, float]] | None = None) -> Engine:
-    """An engine whose cache (if `cache_path`) closes with `stack`; `prices`: role -> USD per 1M tokens in, out."""
+def open_engine(stack: ExitStack, cache_path: Path | None, prices: Mapping[str, tuple[float, float]] | None = None,
+                batch_discounts: Mapping[str, float] | None = None) -> Engine:
+    """An engine whose cache (if `cache_path`) closes with `stack`; `prices`: role -> USD per 1M tokens in, out;
+    `batch_discounts`: role -> share taken off those prices for batch calls."""
     cache = None
     if cache_path is not None:
         cache = CallCache(cache_path)
         stack.callback(cache.close)
-    return Engine(cache=cache, ledger=UsageLedger(prices))
+    return Engine(cache=cache, ledger=UsageLedger(prices, batch_discounts))

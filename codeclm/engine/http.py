@@ -89,6 +89,8 @@ class HTTPTransport:
                                     timeout=timeout) as response:
                 if response.status_code >= 400:
                     raise status_failure(response.status_code, response.read(), response.headers)
+                if "text/event-stream" not in response.headers.get("content-type", ""):
+                    return parse_reply(response.read())  # a server that ignores `stream` answers in one piece
                 for line in response.iter_lines():
                     if time.monotonic() > deadline:
                         raise _timed_out(timeout)
@@ -104,6 +106,10 @@ class HTTPTransport:
         self._generation += 1
 
     def close(self) -> None:
+        """Close the pool; the next ``transport_for`` this api_base opens a new one."""
+        with _registry_lock:
+            if _registry.get(normalize_api_base(self.api_base)) is self:
+                del _registry[normalize_api_base(self.api_base)]
         self.client.close()
 
     def __reduce__(self):  # copies and pickles resolve to the process's shared transport

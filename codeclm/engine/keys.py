@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 # Settings that pick the connection, not the output: never part of a cache key.
 CLIENT_KEYS = frozenset({
     "api_key", "api_base", "base_url", "api_version", "timeout", "num_retries", "cache", "headers",
-    "extra_headers", "organization", "project", "azure_ad_token_provider", "stream_options",
+    "extra_headers", "organization", "project", "azure_ad_token_provider", "stream_options", "drop_params",
 })
 
 

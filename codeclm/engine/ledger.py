@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 _FIELDS = ("calls", "cache_hits", "retries", "failures", "prompt_tokens", "completion_tokens",
-           "cached_prompt_tokens", "seconds")
+           "cached_prompt_tokens", "batch_calls", "batch_prompt_tokens", "batch_completion_tokens", "seconds")
+DEFAULT_BATCH_DISCOUNT = 0.5  # OpenAI Batch API and Anthropic Message Batches: half the standard price
 
 
 @dataclass
@@ -16,7 +17,9 @@ class RoleUsage:
     ``seconds`` is wall time spent on them, retries and backoff included;
     ``cached_prompt_tokens`` are prompt tokens the server reused from an earlier request's
     prefix, where it reports them (OpenAI ``prompt_tokens_details.cached_tokens``,
-    llama.cpp ``timings.cache_n``); they are part of ``prompt_tokens``."""
+    llama.cpp ``timings.cache_n``); they are part of ``prompt_tokens``. ``batch_*`` count the calls a
+    provider batch answered (OpenAI Batch API, Anthropic Message Batches) and their tokens, which are
+    part of ``calls`` / ``prompt_tokens`` / ``completion_tokens`` and priced at the batch discount."""
 
     calls: int = 0
     cache_hits: int = 0
@@ -25,23 +28,33 @@ class RoleUsage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0
+    batch_calls: int = 0
+    batch_prompt_tokens: int = 0
+    batch_completion_tokens: int = 0
     seconds: float = 0.0
 
 
 def _rates(row: dict[str, Any]) -> dict[str, Any]:
-    """Generated and prompt tokens per second of call time (None before any timed call)."""
+    """Generated and prompt tokens per second of live call time (None before any timed call; batch
+    calls have no call time of their own and are left out)."""
     seconds = row["seconds"]
-    row["tokens_per_second"] = round(row["completion_tokens"] / seconds, 2) if seconds > 0 else None
-    row["prompt_tokens_per_second"] = round(row["prompt_tokens"] / seconds, 2) if seconds > 0 else None
+    live_out = row["completion_tokens"] - row["batch_completion_tokens"]
+    live_in = row["prompt_tokens"] - row["batch_prompt_tokens"]
+    row["tokens_per_second"] = round(live_out / seconds, 2) if seconds > 0 else None
+    row["prompt_tokens_per_second"] = round(live_in / seconds, 2) if seconds > 0 else None
     row["seconds"] = round(seconds, 3)
     return row
 
 
 class UsageLedger:
-    """Per-role counters; ``prices`` maps role -> (USD per 1M input, per 1M output tokens)."""
+    """Per-role counters; ``prices`` maps role -> (USD per 1M input, per 1M output tokens) at standard
+    rates; ``batch_discounts`` maps role -> the share taken off those prices for batch calls
+    (default ``DEFAULT_BATCH_DISCOUNT``)."""
 
-    def __init__(self, prices: Mapping[str, tuple[float, float]] | None = None):
+    def __init__(self, prices: Mapping[str, tuple[float, float]] | None = None,
+                 batch_discounts: Mapping[str, float] | None = None):
         self.prices = {role: (float(p[0]), float(p[1])) for role, p in (prices or {}).items()}
+        self.batch_discounts = {role: float(d) for role, d in (batch_discounts or {}).items()}
         self._roles: dict[str, RoleUsage] = {}
         self._models: dict[str, RoleUsage] = {}
         self._lock = threading.Lock()
@@ -53,7 +66,9 @@ class UsageLedger:
         return rows
 
     def record_call(self, role: str, *, prompt_tokens: int = 0, completion_tokens: int = 0,
-                    cached_prompt_tokens: int = 0, seconds: float = 0.0, model: str | None = None) -> None:
+                    cached_prompt_tokens: int = 0, seconds: float = 0.0, model: str | None = None,
+                    batch: bool = False) -> None:
+        """One answered call; ``batch``: a provider batch answered it (batch prices apply)."""
         with self._lock:
             for usage in self._rows(role, model):
                 usage.calls += 1
@@ -61,6 +76,10 @@ class UsageLedger:
                 usage.completion_tokens += int(completion_tokens or 0)
                 usage.cached_prompt_tokens += int(cached_prompt_tokens or 0)
                 usage.seconds += seconds
+                if batch:
+                    usage.batch_calls += 1
+                    usage.batch_prompt_tokens += int(prompt_tokens or 0)
+                    usage.batch_completion_tokens += int(completion_tokens or 0)
 
     def record_cache_hit(self, role: str, *, model: str | None = None) -> None:
         with self._lock:
@@ -98,12 +117,18 @@ class UsageLedger:
 
     def cost(self, role: str) -> float | None:
         """USD spent by ``role``; None when no prices are configured for it."""
+        with self._lock:
+            return self._cost(role, asdict(self._roles.setdefault(role, RoleUsage())))
+
+    def _cost(self, role: str, row: dict[str, Any]) -> float | None:
+        """Standard-priced tokens at the role's prices, batch tokens at those prices less the batch discount."""
         price = self.prices.get(role)
         if price is None:
             return None
-        with self._lock:
-            usage = self._roles.setdefault(role, RoleUsage())
-            return (usage.prompt_tokens * price[0] + usage.completion_tokens * price[1]) / 1e6
+        factor = 1.0 - self.batch_discounts.get(role, DEFAULT_BATCH_DISCOUNT)
+        batch_in, batch_out = row["batch_prompt_tokens"], row["batch_completion_tokens"]
+        standard = (row["prompt_tokens"] - batch_in) * price[0] + (row["completion_tokens"] - batch_out) * price[1]
+        return (standard + factor * (batch_in * price[0] + batch_out * price[1])) / 1e6
 
     def summary(self) -> dict[str, Any]:
         """``{"roles": {role: counters + cost + rates}, "models": {model: counters + rates},
@@ -114,9 +139,7 @@ class UsageLedger:
         total: dict[str, Any] = {field: sum(r[field] for r in roles.values()) for field in _FIELDS}
         costs = []
         for role, row in roles.items():
-            price = self.prices.get(role)
-            row["cost"] = (None if price is None else
-                           (row["prompt_tokens"] * price[0] + row["completion_tokens"] * price[1]) / 1e6)
+            row["cost"] = self._cost(role, row)
             _rates(row)
             costs.append(row["cost"])
         known = [c for c in costs if c is not None]

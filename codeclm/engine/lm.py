@@ -21,14 +21,14 @@ from typing import Any, Callable
 import dspy
 
 from codeclm.engine.cache import CallCache
-from codeclm.engine.collect import DeferredRequest, defer_if_collecting
+from codeclm.engine.collect import DeferredRequest, defer_if_collecting, first_sight
 from codeclm.engine.deferred import lookup, save
 from codeclm.engine.failures import HTTPStatusFailure, chain, connection_failure, context_overflow, is_malformed
 from codeclm.engine.http import OPENAI_API_BASE, HTTPTransport, transport_for
 from codeclm.engine.keys import cache_key, redact_url, scrub
 from codeclm.engine.ledger import UsageLedger
 from codeclm.engine.limits import EndpointLimiter
-from codeclm.engine.reply import check_chat, from_cache, to_dict, usage_counts
+from codeclm.engine.reply import as_reply, check_chat, from_cache, to_dict, usage_counts
 from codeclm.engine.retry import RetryPolicy, is_retryable, status_of
 from codeclm.engine.score import SCORE_FIX, SCORE_MARKER, SCORE_PATH, ScoredText, score_body, scored_text, unsupported
 from codeclm.engine.wire import CHAT_PATH, chat_body, is_openai_compatible, wire_model
@@ -115,7 +115,7 @@ class EngineLM(dspy.LM):
         base = (self.api_base or os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_BASE")
                 or OPENAI_API_BASE)
         found = self.__dict__.get("_http")
-        if found is None or found[0] != base:
+        if found is None or found[0] != base or found[1].client.is_closed:
             found = self.__dict__["_http"] = (base, transport_for(base))
         return found[1]
 
@@ -127,20 +127,23 @@ class EngineLM(dspy.LM):
         params = {**self.kwargs, **kwargs}
         rendered = messages if messages is not None else [{"role": "user", "content": prompt}]
         key = cache_key(api_base=self.endpoint_id, model=self.model, messages=rendered, params=params)
+        answered = None
         if use_cache:
             stored = self._cached(key)
             if stored is not None:
                 return from_cache(stored)
-            defer_if_collecting(lambda: self._deferred(key, CHAT_PATH, chat_body(self.model, rendered, params)))
+            answered = defer_if_collecting(lambda: self._deferred(key, CHAT_PATH, chat_body(self.model, rendered, params)))
         kwargs.pop("rollout_id", None)  # in the key, never on the wire
-        if self.direct:
+        if answered is not None:  # a batch answered this call (counted in the ledger when the batch was read)
+            response = as_reply(answered)
+        elif self.direct:
             body = chat_body(self.model, rendered, params)
             response = self._call(lambda: self._chat_direct(body, params), _estimate_tokens(rendered, params))
         else:
             response = self._call(lambda: self._chat_litellm(prompt, messages, kwargs),
                                   _estimate_tokens(rendered, params))
         if use_cache:
-            save(self.call_cache, key, to_dict(response), self._meta())
+            save(self.call_cache, key, to_dict(response), {**self._meta(), **({"source": "batch"} if answered else {})})
         return response
 
     def _process_completion(self, response, merged_kwargs):
@@ -159,7 +162,8 @@ class EngineLM(dspy.LM):
         return reply
 
     def _chat_litellm(self, prompt, messages, kwargs):
-        response = super().forward(prompt=prompt, messages=messages, **kwargs)
+        # A provider that does not take a parameter (Anthropic and `seed`) has it dropped, not the call refused.
+        response = super().forward(prompt=prompt, messages=messages, drop_params=True, **kwargs)
         check_chat(response)
         return response
 
@@ -176,12 +180,14 @@ class EngineLM(dspy.LM):
                 f"through litellm, which returns no prompt log-probabilities; {SCORE_FIX}")
         key = cache_key(api_base=self.endpoint_id, model=self.model, messages=text, params=SCORE_MARKER)
         body = score_body(wire_model(self.model), text)
+        answered = None
         if self.call_cache is not None:
             stored = self._cached(key)
             if stored is not None:
                 return scored_text(stored, text, cache_hit=True)
-            defer_if_collecting(lambda: self._deferred(key, SCORE_PATH, body))
-        reply = self._call(lambda: self._score_direct(body, text), len(text) / 4 + 1)
+            answered = defer_if_collecting(lambda: self._deferred(key, SCORE_PATH, body))
+        reply = as_reply(answered) if answered is not None else self._call(lambda: self._score_direct(body, text),
+                                                                              len(text) / 4 + 1)
         scored = scored_text(reply, text)
         if self.call_cache is not None:
             save(self.call_cache, key, to_dict(reply), self._meta())
@@ -219,7 +225,7 @@ class EngineLM(dspy.LM):
 
     def _cached(self, key: str) -> dict[str, Any] | None:
         stored = lookup(self.call_cache, key)
-        if stored is not None and self.ledger is not None:
+        if stored is not None and self.ledger is not None and first_sight(key):
             self.ledger.record_cache_hit(self.role, model=self.model)
         return stored
 

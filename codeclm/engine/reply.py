@@ -39,6 +39,9 @@ class Reply(dict):
         return json.loads(json.dumps(self))
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=Reply)  # built once: json.loads(..., hook) builds one per call
+
+
 def as_reply(data: Any) -> Any:
     """``data`` with every dict turned into a Reply (lists and scalars kept)."""
     if isinstance(data, dict):
@@ -51,7 +54,7 @@ def as_reply(data: Any) -> Any:
 def parse_reply(content: bytes) -> Reply:
     """The JSON object in ``content``; MalformedReplyError when it is not one."""
     try:
-        data = json.loads(content, object_pairs_hook=Reply)
+        data = _DECODER.decode(content.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         raise MalformedReplyError(f"the reply is not JSON (starts {_excerpt(content)})") from None
     if not isinstance(data, dict):

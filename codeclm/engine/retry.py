@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from types import SimpleNamespace
 from typing import Any, Callable, TypeVar
 
 import tenacity
@@ -131,29 +132,45 @@ class RetryPolicy:
         if self.base_delay < 0 or self.max_delay < 0 or self.timeout <= 0:
             raise ValueError("RetryPolicy delays must be >= 0 and timeout > 0")
 
-    def _wait(self) -> Callable[[tenacity.RetryCallState], float]:
+    def delay(self, exc: BaseException | None, attempt: int) -> float:
+        """Seconds to wait after failed try number ``attempt``: the server's hint, else full jitter."""
+        hint = retry_after(exc) if exc is not None else None
+        if hint is not None:
+            return min(hint, self.max_delay)
         jitter = tenacity.wait_random_exponential(multiplier=self.base_delay, max=self.max_delay)
-
-        def wait(state: tenacity.RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            hint = retry_after(exc) if exc is not None else None
-            return min(hint, self.max_delay) if hint is not None else jitter(state)
-
-        return wait
+        return jitter(SimpleNamespace(attempt_number=attempt))  # it reads only the attempt number
 
     def call(self, fn: Callable[[], T], *, on_retry: Callable[[BaseException, float, int], None] | None = None) -> T:
-        """Run ``fn`` until it succeeds, fails for good, or tries run out (last error re-raised)."""
+        """Run ``fn`` until it succeeds, fails for good, or tries run out (last error re-raised).
+
+        The first try runs outside tenacity: nearly every call succeeds at once, and building
+        tenacity's state per call cost ~40 µs of CPU here. After a retryable failure, tenacity
+        runs the remaining tries, numbered from 2 in waits and in ``on_retry``.
+        """
+        try:
+            return fn()
+        except BaseException as exc:
+            if self.max_tries == 1 or not is_retryable(exc):
+                raise
+            self._pause(exc, 1, on_retry)
+        return self._retrying(on_retry)(fn)
+
+    def _pause(self, exc: BaseException, attempt: int, on_retry) -> None:
+        sleep = self.delay(exc, attempt)
+        if on_retry is not None:
+            on_retry(exc, sleep, attempt)
+        self.sleep(sleep)
+
+    def _retrying(self, on_retry) -> tenacity.Retrying:
+        """tenacity for tries 2..max_tries (its attempt 1 is our try 2)."""
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            return self.delay(state.outcome.exception() if state.outcome else None, state.attempt_number + 1)
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             if on_retry is not None:
-                on_retry(state.outcome.exception(), state.next_action.sleep, state.attempt_number)
+                on_retry(state.outcome.exception(), state.next_action.sleep, state.attempt_number + 1)
 
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.max_tries),
-            wait=self._wait(),
-            retry=tenacity.retry_if_exception(is_retryable),
-            before_sleep=before_sleep,
-            sleep=self.sleep,
-            reraise=True,
-        )
-        return retrying(fn)
+        return tenacity.Retrying(stop=tenacity.stop_after_attempt(self.max_tries - 1), wait=wait,
+                                 retry=tenacity.retry_if_exception(is_retryable), before_sleep=before_sleep,
+                                 sleep=self.sleep, reraise=True)

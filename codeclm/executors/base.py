@@ -38,7 +38,12 @@ OnOutcome = Callable[[Outcome[Any, Any]], None]
 
 
 class Executor(Protocol):
-    """Maps `fn` over `items` for one stage; returns every item's Outcome in the items' order."""
+    """Maps `fn` over `items` for one stage; returns every item's Outcome in the items' order.
+
+    An executor may call `fn` more than once for one item (the batch executor replays an item from
+    its start after each batch; a cluster may rerun a lost task): `fn`'s LLM calls are cached, and
+    its other side effects must be keyed per item so that a replay does not repeat them.
+    """
 
     def map(self, stage: str, fn: Callable[[T], R], items: Sequence[T], on_outcome: OnOutcome | None = None) -> list[Outcome[T, R]]:
         ...

@@ -22,6 +22,9 @@ class Progress:
 
     def advance(self, stage: str) -> None: ...
 
+    def status(self, stage: str, text: str) -> None:
+        """What a stage is waiting for (e.g. a provider batch's progress); '' when it waits no more."""
+
 
 class ThreadExecutor:
     """Runs a stage's items on `concurrency` threads; one item's failure never ends the run.

@@ -11,7 +11,7 @@ from typing import Literal
 
 # Chosen on the development split of the filter check set (docs/judging.md): SmolLM2-135M as target,
 # Qwen2.5-Coder-1.5B answers; the held-out split is what `codeclm judge check` measures.
-THETA_TARGET_LOSS = 0.45
+THETA_TARGET_LOSS = 1.0
 
 SchemeName = Literal["target-loss", "pairwise-1-10", "logprob-pairwise", "pointwise-logprob"]
 
@@ -30,8 +30,8 @@ class Scale:
 SCALES: dict[str, Scale] = {
     "target-loss": Scale(
         "target-loss", "respond", THETA_TARGET_LOSS, 30.0, 0,
-        "the target's mean loss per token (nats) on the strong answer, from its prompt log-probabilities; no judge "
-        "of quality; keep when the loss > theta (the target would not have written it)", scores_with="target",
+        "the target's mean loss (nats per token) on the strong answer's new words (not in the instruction), from "
+        "its prompt log-probabilities; no judge of quality; keep when the loss > theta", scores_with="target",
     ),
     "pairwise-1-10": Scale(
         "pairwise-1-10", "judge", 3.0, 9.0, 256,

@@ -2,17 +2,25 @@
 
 No judge of quality is asked. The target model scores the strong answer as it would see it
 when answering (the Respond template's system text, the instruction, then the answer, in the
-target's chat format); the verdict is the mean loss per answer token, in nats. A high loss
-means the target would not have written this answer: keep the pair, the target has something
-to learn. A low loss means the target already writes such answers: too easy, improve the
-instruction (Self-Rubrics). Our deviation from the paper (its judge compares the two answers):
-small local judges cannot tell answer quality apart (docs/judging.md has the measurements).
+target's chat format). The verdict is the target's mean loss, in nats per token, on the tokens
+of the answer's NEW words: words that do not appear in the instruction (punctuation and
+restated words carry no news: "9 multiplied by 8 equals 72" is judged on "equals 72"). A high
+loss means the target would not have written this answer: keep the pair, the target has
+something to learn. A low loss means the target already writes it: too easy, improve the
+instruction (Self-Rubrics). An answer with no new word scores 0 (nothing to learn).
 
-Scale: gap = mean loss (>= 0); the filter keeps when gap > theta. The target's answer is not
-needed, so the contrastive filter does not ask for it.
+Measured on the filter check set (docs/judging.md): the mean over all answer tokens separates
+"target solves it" from "target fails" with a held-out AUC of 0.79; over the new words, 0.87.
+Our deviation from the paper (its judge compares the two answers): small local judges cannot
+tell answer quality apart.
+
+Scale: gap = that mean loss (>= 0); the filter keeps when gap > theta. The target's answer is
+not needed, so the contrastive filter does not ask for it.
 """
 
 from __future__ import annotations
+
+import re
 
 import dspy
 
@@ -27,7 +35,7 @@ class TargetLossJudge(dspy.Module):
 
     name = "judge"
     scheme = "target-loss"
-    scale = "mean loss per answer token of the strong answer under the target (nats), >= 0"
+    scale = "the target's mean loss (nats per token) on the strong answer's new words, >= 0"
     needs_target_answer = False
 
     def __init__(self, prompt: RenderedPrompt, lm, chat_template: str = "chatml"):
@@ -55,9 +63,32 @@ class TargetLossJudge(dspy.Module):
             raise
         except Exception as exc:  # noqa: BLE001 - an unexpected reply ends this item, not the run
             raise StepError(self.name, f"scoring failed: {type(exc).__name__}: {exc}") from exc
-        losses = [-lp for lp, offset in zip(scored.logprobs, scored.offsets) if lp is not None and offset >= len(prefix)]
-        if not losses:
+        answer_tokens = [(lp, offset - len(prefix)) for lp, offset in zip(scored.logprobs, scored.offsets) if offset >= len(prefix)]
+        if not answer_tokens:
             raise StepError(self.name, "the target scored no answer token (check the target's chat_template)")
-        loss = sum(losses) / len(losses)
-        order = OrderVerdict(order="target-loss", strong=loss, target=0.0, raw=f"{len(losses)} answer tokens, mean loss {loss:.3f} nats")
+        losses = new_word_losses(instruction, strong, answer_tokens)
+        loss = sum(losses) / len(losses) if losses else 0.0
+        raw = f"{len(losses)} of {len(answer_tokens)} answer tokens in new words, mean loss {loss:.3f} nats"
+        order = OrderVerdict(order="target-loss", strong=loss, target=0.0, raw=raw)
         return combine([order], self.scheme, self.scale)
+
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def new_word_losses(instruction: str, answer: str, tokens: list[tuple[float | None, int]]) -> list[float]:
+    """Losses of the answer tokens that fall in a word the instruction does not contain.
+
+    `tokens`: (log-probability, offset in `answer`) in order; a token belongs to the words its
+    span overlaps (case-insensitive, letters and digits of any script).
+    """
+    asked = {w.lower() for w in _WORD.findall(instruction)}
+    new_words = [(m.start(), m.end()) for m in _WORD.finditer(answer) if m.group().lower() not in asked]
+    ends = [offset for _, offset in tokens[1:]] + [len(answer)]
+    losses, w = [], 0
+    for (logprob, start), end in zip(tokens, ends):
+        while w < len(new_words) and new_words[w][1] <= start:
+            w += 1
+        if logprob is not None and w < len(new_words) and new_words[w][0] < max(end, start + 1):
+            losses.append(-logprob)
+    return losses

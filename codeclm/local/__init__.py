@@ -24,13 +24,16 @@ class LocalEndpoint:
     started_here: bool
 
 
-def open_endpoint(name: str, stack: contextlib.ExitStack) -> LocalEndpoint:
-    """Reuse a healthy server from ``codeclm serve`` or start one whose stop is registered on ``stack``."""
+def open_endpoint(name: str, stack: contextlib.ExitStack, logprobs: bool = False) -> LocalEndpoint:
+    """Reuse a healthy server from ``codeclm serve`` or start one whose stop is registered on ``stack``.
+
+    ``logprobs``: the server must return log-probabilities of generated tokens (a logprob judge).
+    """
     get_spec(name)
-    api_base = find_running(name)
+    api_base = find_running(name, logprobs=logprobs)
     if api_base:
         return LocalEndpoint(api_base=api_base, model=name, name=name, started_here=False)
-    server = stack.enter_context(LocalServer(name))
+    server = stack.enter_context(LocalServer(name, logprobs=logprobs))
     return LocalEndpoint(api_base=server.api_base, model=server.model, name=name, started_here=True)
 
 

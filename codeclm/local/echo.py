@@ -13,6 +13,7 @@ other request takes llama-cpp-python's own path, and the server needs no ``logit
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 from typing import Any
@@ -104,7 +105,10 @@ def score(llama, prompt: str, model: str | None, top: int = 0) -> dict[str, Any]
     tokens = prompt_tokens(llama, prompt)
     if len(tokens) >= llama.n_ctx():
         raise ValueError(f"Requested tokens ({len(tokens)}) exceed context window of {llama.n_ctx()}")
+    started = time.perf_counter()
     logprobs, tops = next_token_logprobs(llama, tokens, top)
+    ms = (time.perf_counter() - started) * 1000  # logged like llama.cpp's own lines (benchmarks read server logs)
+    print(f"codeclm echo: prompt eval time = {ms:10.2f} ms / {len(tokens):5d} tokens", file=sys.stderr, flush=True)
     texts, offsets = char_offsets(llama, tokens)
     skip = 1 if tokens and tokens[0] == llama.token_bos() and llama._model.add_bos_token() else 0
     return {

@@ -56,7 +56,7 @@ def pid_alive(pid: int) -> bool:
 
 def register(server: LocalServer) -> None:
     entry = {"name": server.name, "api_base": server.api_base, "model": server.model,
-             "pid": server.pid, "sha256": server.sha256}
+             "pid": server.pid, "sha256": server.sha256, "logprobs": server.logprobs}
     with _locked() as entries:
         entries[:] = [e for e in entries if e.get("pid") != server.pid] + [entry]
 
@@ -66,12 +66,14 @@ def unregister(pid: int | None) -> None:
         entries[:] = [e for e in entries if e.get("pid") != pid]
 
 
-def find_running(name: str) -> str | None:
-    """The api_base of a registered, healthy server for ``name`` (pid alive and ``/v1/models`` lists it)."""
+def find_running(name: str, logprobs: bool = False) -> str | None:
+    """The api_base of a registered, healthy server for ``name`` (pid alive and ``/v1/models`` lists it);
+    with ``logprobs``, only one started to return generation log-probabilities."""
     sha = catalog.get_spec(name).sha256
     with _locked() as entries:
         entries[:] = [e for e in entries if isinstance(e.get("pid"), int) and pid_alive(e["pid"])]
-        candidates = [e for e in entries if e.get("name") == name and e.get("sha256") == sha]
+        candidates = [e for e in entries if e.get("name") == name and e.get("sha256") == sha
+                      and (e.get("logprobs") or not logprobs)]
     for e in candidates:
         if healthy(e["api_base"], e.get("model", name)):
             return e["api_base"]
@@ -79,7 +81,7 @@ def find_running(name: str) -> str | None:
 
 
 def serve_forever(names: list[str], *, ready: Callable[[list[LocalServer]], None] | None = None,
-                  stop: threading.Event | None = None, poll_s: float = 2.0) -> None:
+                  stop: threading.Event | None = None, poll_s: float = 2.0, logprobs: bool = False) -> None:
     """Start one server per name, register them, and block until Ctrl-C/SIGTERM/``stop``; then stop and unregister.
 
     ``ready`` is called once with the started servers (e.g. to print their api_base).
@@ -96,7 +98,7 @@ def serve_forever(names: list[str], *, ready: Callable[[list[LocalServer]], None
             running = find_running(name)
             if running:
                 raise LocalModelError(f"a server for {name} is already running at {running}; stop it first")
-            server = stack.enter_context(LocalServer(name))
+            server = stack.enter_context(LocalServer(name, logprobs=logprobs))
             register(server)
             stack.callback(unregister, server.pid)
             servers.append(server)

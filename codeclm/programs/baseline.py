@@ -19,7 +19,7 @@ class Baseline(DataProgram):
     def __init__(self, config: ProgramConfig, lms: dict[str, dspy.BaseLM | None] | None = None):
         super().__init__(config)
         self.strong = dict(lms or {}).get("strong")
-        self.common = {"max_attempts": config.max_attempts}
+        self.common = {"max_attempts": config.max_attempts, "seed": config.seed}
         self.guard_counts = GuardCounts()
         self.respond = Respond(self.rendered["respond"], self.strong, role="strong", ask_again_when_cut=True,
                                counts=self.guard_counts, **self.common, **config.answering.model_dump())

@@ -57,7 +57,7 @@ class CodecLM(DataProgram):
         lms = dict(lms or {})
         strong, target, judge = lms.get("strong"), lms.get("target"), lms.get("judge") or lms.get("strong")
         prompts, gen, answer = self.rendered, config.generation.model_dump(), config.answering.model_dump()
-        common = {"max_attempts": config.max_attempts}
+        common = {"max_attempts": config.max_attempts, "seed": config.seed}
         self.encode = Encode(prompts["encode"], strong, **common, **gen)
         self.enlarge = Enlarge(seed=config.seed, num_skills=config.num_skills)
         self.decode = Decode(prompts["decode"], strong, num_instructions=config.instructions_per_metadata, **common, **gen)

@@ -84,7 +84,7 @@ class EvolInstruct(Baseline):
     def evolve(self, lineage: Lineage, round_: int, budget: CallBudget) -> Record | Dropped:
         """One evolution and its answer; on elimination the lineage keeps its previous instruction."""
         item_id, op = f"{lineage.id}-e{round_}", self.operation(lineage, round_)
-        if not budget.take(2):
+        if not budget.take(2, key=item_id):
             return self.dropped(item_id, "budget", "call budget spent", lineage.instruction)
         if op == "breadth":
             evolved = self.breadth(instruction=lineage.instruction, key=item_id)

@@ -33,7 +33,7 @@ class Respond(Step):
             answer = self.ask((self.role, key, "longer"), lambda p: _answer(p, 2 * cap), instruction=instruction,
                               lm_config={"max_tokens": 2 * cap})
         if self.counts is not None:
-            self.counts.add(self.role, answer, retried=retried)
+            self.counts.add(self.role, answer, retried=retried, key=key)
         return answer
 
     def max_tokens(self) -> int | None:

@@ -38,6 +38,7 @@ class FakeOpenAI(StubServer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.ignore_stream = False  # answer streamed requests in one JSON piece, as some servers do
         self.rich = False  # serve every chat call from stream_tokens, with finish_reason and logprobs
         self.finish_reason = "stop"
         self.chunk_delay = 0.0
@@ -128,7 +129,7 @@ class _FakeHandler(_Handler):
         if fault == "reject-stream-options":
             return self._json_error(400, {"message": "Unrecognized request argument supplied: stream_options",
                                           "type": "invalid_request_error", "code": None})
-        if body.get("stream"):
+        if body.get("stream") and not stub.ignore_stream:
             return self._stream(body, fault)
         reply = _chat_reply(body, "".join(stub.stream_tokens), len(stub.stream_tokens))
         reply["choices"][0]["finish_reason"] = stub.finish_reason

@@ -118,3 +118,61 @@ def test_store_refuses_garbage_and_needs_a_cache(make_lm, cache):
     assert len(cache) == 0
     with pytest.raises(ValueError, match="no call cache"):
         make_lm(cache=None).store("k", batch_result())
+
+
+def test_a_collector_answer_completes_the_call_like_a_fresh_reply(make_lm, stub, cache, ledger):
+    """The batch executor's hook: the reply is returned (with its usage) and cached like a network reply."""
+    lm = make_lm()
+    asked = []
+
+    def answer(request):
+        asked.append(request.key)
+        return batch_result("from the batch")
+
+    with collect_requests(answer=answer) as collector:
+        reply = chat(lm, "answered by a batch")
+    assert reply.choices[0].message.content == "from the batch" and reply.usage.completion_tokens == 4
+    assert len(collector) == 0 and cache.get(asked[0])["choices"][0]["message"]["content"] == "from the batch"
+    assert stub.stats()["requests"] == 0 and "strong" not in ledger.summary()["roles"]  # the executor counts it
+
+
+def test_a_collector_answer_inside_a_rejected_step_is_not_cached(make_lm, cache):
+    from codeclm.engine import deferred_cache
+
+    lm = make_lm()
+    with collect_requests(answer=lambda request: batch_result("bad")) as collector:
+        with deferred_cache():  # a step that rejects the reply never commits
+            chat(lm, "rejected")
+    assert len(cache) == 0 and len(collector) == 0
+
+
+def test_a_collector_answer_may_raise_the_requests_failure(make_lm):
+    from codeclm.errors import EndpointError
+
+    def answer(request):
+        raise EndpointError("request failed in batch b1")
+
+    with collect_requests(answer=answer), pytest.raises(EndpointError, match="failed in batch b1"):
+        chat(make_lm(), "failed in its batch")
+
+
+def test_requests_the_collector_does_not_defer_go_to_the_network(make_lm, stub):
+    with collect_requests(defer=lambda request: request.role != "target") as collector:
+        assert chat(make_lm(role="target"), "local target").choices[0].message.content == ANSWER
+        with pytest.raises(DeferredCall):
+            chat(make_lm(role="strong"), "batched strong")
+    assert [r.role for r in collector] == ["strong"] and stub.stats()["requests"] == 1
+
+
+def test_calls_replayed_in_later_rounds_are_not_counted_as_cache_hits_again(make_lm, stub, ledger):
+    lm, target, seen = make_lm(), make_lm(role="target"), set()
+    with collect_requests(answer=lambda request: batch_result(), defer=lambda r: r.role == "strong", seen=seen):
+        chat(lm, "answered by a batch")
+        chat(target, "made directly")
+    for _ in range(2):  # the executor replays the item after each batch
+        with collect_requests(seen=seen):
+            chat(lm, "answered by a batch")
+            chat(target, "made directly")
+    chat(lm, "answered by a batch")  # outside any stage: a cache hit like any other
+    roles = ledger.summary()["roles"]
+    assert roles["strong"]["cache_hits"] == 1 and roles["target"]["cache_hits"] == 0 and roles["target"]["calls"] == 1

@@ -115,3 +115,11 @@ def test_copies_share_the_connection_pool(make_lm):
     lm = make_lm()
     assert lm.copy(temperature=1.0).http is lm.http
     assert copy.deepcopy(lm).http is lm.http
+
+
+def test_a_closed_transport_is_replaced(make_lm, stub):
+    lm = make_lm(cache=None)
+    old = lm.http
+    old.close()
+    chat(lm, "after close")  # the LM's remembered pool is closed: it must not be reused
+    assert lm.http is not old and stub.stats()["requests"] == 1

@@ -50,3 +50,17 @@ def test_calls_hits_and_failures_are_counted_per_model(make_lm, stub, ledger):
     models = ledger.summary()["models"]
     assert (models["openai/stub-model"]["calls"], models["openai/stub-model"]["cache_hits"]) == (1, 1)
     assert models["openai/stub-model"]["seconds"] > 0 and models["openai/stub-model"]["tokens_per_second"] > 0
+
+
+def test_batch_calls_cost_the_batch_discount_off_standard_prices():
+    ledger = UsageLedger({"strong": (2.0, 8.0), "judge": (2.0, 8.0)}, batch_discounts={"judge": 0.25})
+    ledger.record_call("strong", prompt_tokens=1000, completion_tokens=100, seconds=1.0, model="m")
+    ledger.record_call("strong", prompt_tokens=1000, completion_tokens=100, model="m", batch=True)
+    ledger.record_call("judge", prompt_tokens=1000, completion_tokens=100, model="m", batch=True)
+    summary = ledger.summary()
+    strong, judge = summary["roles"]["strong"], summary["roles"]["judge"]
+    assert (strong["calls"], strong["batch_calls"], strong["batch_prompt_tokens"]) == (2, 1, 1000)
+    assert strong["cost"] == pytest.approx((2800 + 0.5 * 2800) / 1e6)  # default discount: half price
+    assert judge["cost"] == pytest.approx(0.75 * 2800 / 1e6) == ledger.cost("judge")
+    assert strong["tokens_per_second"] == 100.0  # rates count live call time only
+    assert summary["total"]["batch_calls"] == 2

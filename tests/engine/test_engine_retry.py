@@ -60,3 +60,26 @@ def test_policy_full_jitter_bounded_tries_and_reraise():
 def test_policy_rejects_bad_settings():
     with pytest.raises(ValueError):
         RetryPolicy(max_tries=0)
+
+
+def test_first_try_runs_without_tenacity_and_retries_keep_their_numbering():
+    sleeps, calls, seen = Sleeps(), [], []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 4:
+            raise LMServerError("boom", status=500)
+        return "ok"
+
+    policy = RetryPolicy(max_tries=4, base_delay=0.1, max_delay=10.0, sleep=sleeps)
+    assert policy.call(flaky, on_retry=lambda exc, sleep, attempt: seen.append((attempt, sleep))) == "ok"
+    assert [a for a, _ in seen] == [1, 2, 3] and [s for _, s in seen] == sleeps
+    assert all(0 <= s <= bound for s, bound in zip(sleeps, [0.1, 0.2, 0.4]))
+    assert RetryPolicy(sleep=sleeps).call(lambda: "at once") == "at once" and len(sleeps) == 3
+
+
+def test_non_retryable_first_failure_is_raised_without_waiting():
+    sleeps = Sleeps()
+    with pytest.raises(LMAuthError):
+        RetryPolicy(max_tries=5, sleep=sleeps).call(lambda: (_ for _ in ()).throw(LMAuthError("no", status=401)))
+    assert sleeps == []

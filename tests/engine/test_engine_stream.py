@@ -107,6 +107,12 @@ def test_server_that_rejects_stream_options_is_asked_again_without(streamed, stu
     assert "stream_options" not in stub.bodies[-1]
 
 
+def test_server_that_ignores_stream_still_answers(streamed, stub):
+    stub.ignore_stream = True
+    reply = chat(streamed(cache=None), "one piece")
+    assert stub.bodies[0]["stream"] is True and reply.choices[0].message.content == "".join(stub.stream_tokens)
+
+
 def test_usage_is_estimated_when_the_stream_has_none(streamed, stub, ledger):
     stub.send_usage_chunk = False  # llama-cpp-python ignores stream_options
     reply = chat(streamed(), "no usage")

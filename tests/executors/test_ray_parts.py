@@ -11,7 +11,7 @@ import pytest
 
 from codeclm.config import load_config
 from codeclm.errors import ConfigError
-from codeclm.executors.choose import check_executor
+from codeclm.run import run
 from codeclm.executors.ray.limits import LimiterService
 from codeclm.executors.ray.worker import Identity, ProgramFiles
 from codeclm.programs import build_program
@@ -67,13 +67,12 @@ def test_identity_names_what_differs():
 
 def test_executor_choice_is_checked_before_anything_starts(tmp_path, monkeypatch):
     config = program_config(tmp_path)
-    with pytest.raises(ConfigError, match="--executor threads: unknown executor; choose from local, ray"):
-        check_executor("threads", config)
     with pytest.raises(ConfigError, match="--address auto: only --executor ray joins a cluster"):
-        check_executor("local", config, address="auto")
+        run(config, address="auto")
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
     with pytest.raises(ConfigError, match=r"^--executor ray needs Ray, which is not installed: pip install 'codeclm\[ray\]'$"):
-        check_executor("ray", config)
+        run(config, executor="ray")
+    assert not (tmp_path / "out.jsonl").exists()  # refused before anything was written
 
 
 def test_ray_refuses_lms_from_python_and_unserved_local_models(tmp_path):
@@ -81,8 +80,8 @@ def test_ray_refuses_lms_from_python_and_unserved_local_models(tmp_path):
     config = program_config(tmp_path, "models.strong={model: m, api_base: 'http://127.0.0.1:9/v1'}",
                             "models.target={model: m, api_base: 'http://127.0.0.1:9/v1'}")
     with pytest.raises(ConfigError, match="each worker opens the YAML's models itself"):
-        check_executor("ray", config, lms={"strong": object()})
+        run(config, executor="ray", lms={"strong": object()})
     local = program_config(tmp_path, "models.strong={local: smollm2-135m-instruct}")
     with pytest.raises(ConfigError, match=r"models.strong: local:smollm2-135m-instruct under --executor ray: start it first with "
                                           r"`codeclm serve smollm2-135m-instruct`"):
-        check_executor("ray", local)
+        run(local, executor="ray")

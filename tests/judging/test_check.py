@@ -151,7 +151,7 @@ def test_a_failing_check_stops_the_run_before_filtering_and_loses_nothing(root, 
 def test_a_passing_check_is_in_the_summary_and_manifest(root, items_file, tmp_path):
     out = tmp_path / "out.jsonl"
     summary = run(config_with(root, items_file), output=str(out), lms=lms(lambda n: 0.1 if n % 2 == 0 else 2.0))
-    assert summary["kept"] == 2 and "30/30 right at theta 0.45" in summary["extra_rows"]["filter check"]
+    assert summary["kept"] == 2 and "30/30 right at theta 1" in summary["extra_rows"]["filter check"]
     manifest = json.loads(manifest_path(out).read_text())
     assert manifest["judge"]["check"]["passed"] and manifest["judge"]["check"]["ci_low"] > 0.88
     records = [json.loads(line) for line in out.read_text().splitlines()]

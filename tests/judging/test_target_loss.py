@@ -14,7 +14,8 @@ def test_only_the_answer_tokens_count_and_the_text_is_in_the_targets_chat_format
     answer = "Paris is the capital."
     lm = ScriptedLM(lambda s, m: "", scorer=word_scores(lambda text, token: -1.5 if token in answer.split() else -9.0))
     verdict = TargetLossJudge(prompt, lm, chat_template="chatml")(instruction="Capital of France?", strong=answer)
-    assert verdict.scheme == "target-loss" and verdict.gap == 1.5 and verdict.orders[0].raw.startswith("4 answer tokens")
+    assert verdict.scheme == "target-loss" and verdict.gap == 1.5  # the prompt's tokens (loss 9) never count
+    assert verdict.orders[0].raw.startswith("3 of 4 answer tokens in new words")  # "capital." restates the question
     assert lm.scored == [prompt_prefix("chatml", prompt.instructions, "Capital of France?") + answer]
     assert lm.scored[0].startswith("<|im_start|>system\n") and "<|im_start|>assistant\n" + answer in lm.scored[0]
 
@@ -34,3 +35,14 @@ def test_named_chat_formats_render_the_assistant_opening():
     assert prompt_prefix("mistral", "S", "U") == "<s>[INST] S\n\nU [/INST]"
     custom = "{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}[assistant] "
     assert prompt_prefix(custom, "S", "U") == "[system] S\n[user] U\n[assistant] "
+
+
+def test_restated_words_and_punctuation_carry_no_news():
+    from codeclm.judging.target_loss import new_word_losses
+
+    answer = "9 multiplied by 8 equals 72."
+    tokens = [(-0.1, 0), (-0.2, 1), (-0.1, 12), (-0.1, 15), (-0.9, 17), (-4.0, 24), (-0.3, 27)]  # 9| multiplied| by| 8| equals| 72|.
+    assert new_word_losses("What is 9 multiplied by 8?", answer, tokens) == [0.9, 4.0]
+    assert new_word_losses("Say it.", "it.", [(-1.0, 0), (-2.0, 2)]) == []  # nothing new: the judge scores 0
+    # a word split in several tokens counts each of its tokens; case does not matter
+    assert new_word_losses("paris?", "Ottawa, not Paris", [(-1.0, 0), (-2.0, 3), (-0.5, 6), (-0.1, 8), (-0.2, 12)]) == [1.0, 2.0, 0.1]

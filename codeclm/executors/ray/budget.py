@@ -2,7 +2,8 @@
 
 A stage fn that takes a CallBudget (Evol-Instruct's `evolve`) gets, on every worker, a SharedBudget
 whose `take` and `room` go to one BudgetService; after the stage the driver's CallBudget holds the
-count again. So the budget is spent exactly as in one process: never more than `max_calls`.
+count again. So the budget is spent exactly as in one process: never more than `max_calls`, and an
+item that runs again (its worker died) takes its `key`ed share once.
 """
 
 from __future__ import annotations
@@ -15,18 +16,21 @@ from codeclm.programs.budget import CallBudget
 class BudgetService:
     """One CallBudget for every worker (a Ray actor)."""
 
-    def __init__(self, limit: int | None, used: int):
+    def __init__(self, limit: int | None, used: int, taken: frozenset[object]):
         self.budget = CallBudget(limit)
-        self.budget.used = used
+        self.budget.restore(used, taken)
 
-    def take(self, n: int) -> bool:
-        return self.budget.take(n)
+    def take(self, n: int, key: object = None) -> bool:
+        return self.budget.take(n, key=key)
 
     def room(self, n: int) -> bool:
         return self.budget.room(n)
 
     def used(self) -> int:
         return self.budget.used
+
+    def snapshot(self) -> tuple[int, frozenset[object]]:
+        return self.budget.snapshot()
 
 
 class SharedBudget:
@@ -36,10 +40,10 @@ class SharedBudget:
         self.service = service
         self.limit = limit
 
-    def take(self, n: int = 1) -> bool:
+    def take(self, n: int = 1, key: object = None) -> bool:
         import ray
 
-        return ray.get(self.service.take.remote(n))
+        return ray.get(self.service.take.remote(n, key))
 
     def room(self, n: int = 1) -> bool:
         import ray
@@ -63,7 +67,7 @@ class SharedBudgets:
         import ray
 
         if id(budget) not in self._shared:  # the budget is kept, so its id is not reused while shared
-            service = ray.remote(BudgetService).options(num_cpus=0).remote(budget.limit, budget.used)
+            service = ray.remote(BudgetService).options(num_cpus=0).remote(budget.limit, *budget.snapshot())
             self._shared[id(budget)] = (budget, service)
         return SharedBudget(self._shared[id(budget)][1], budget.limit)
 
@@ -72,7 +76,7 @@ class SharedBudgets:
         import ray
 
         for budget, service in self._shared.values():
-            budget.used = ray.get(service.used.remote())
+            budget.restore(*ray.get(service.snapshot.remote()))
 
     def close(self) -> None:
         import ray

@@ -44,6 +44,13 @@ class WorkerStartError(CodecLMError):
     """A Ray worker could not open the program (or opened a different one)."""
 
 
+def check_ray_run(config: ProgramConfig, *, address: str | None, executor: str, lms: Any = None) -> None:
+    """What refuses `codeclm run --executor ray` (or a stray --address) before any model starts, in one line."""
+    if executor != "ray":
+        raise ConfigError(f"--address {address}: only --executor ray joins a cluster; add --executor ray or drop --address")
+    RayExecutor.check(config, lms=lms)
+
+
 class RayExecutor:
     """Maps a program's stages over Ray actors that each opened the program once; outcomes stream back here.
 
@@ -61,7 +68,7 @@ class RayExecutor:
         from codeclm.engine import UsageLedger
         from codeclm.executors.ray.connect import connect
         from codeclm.guards import GuardCounts
-        from codeclm.roles import role_prices
+        from codeclm.roles import role_batch_discounts, role_prices
 
         self.check(config)
         self.config = config
@@ -69,7 +76,7 @@ class RayExecutor:
         self.progress = progress or Progress()
         self.watch = EndpointWatch(abort_after)
         self.item_retries = item_retries
-        self.ledger = session.engine.ledger if session is not None else UsageLedger(role_prices(config))
+        self.ledger = session.engine.ledger if session is not None else UsageLedger(role_prices(config), role_batch_discounts(config))
         program = session.program if session is not None else _program_without_models(config)
         self.guard_counts = getattr(program, "guard_counts", None) if session is not None else GuardCounts()
         self.program_type = type(program)

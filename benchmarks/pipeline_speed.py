@@ -1,0 +1,137 @@
+"""The main job against its physical limit, old against new, in one run on this machine.
+
+    python benchmarks/pipeline_speed.py [--baseline REV] [--repeats 1] [--set KEY=VALUE ...]
+
+Runs README's main job (`codeclm run programs/codeclm.yaml`, each version's own default program
+and filter check) on the same seeds and sizes, each on a fresh call cache and fresh servers:
+`old` is a git worktree of REV (default: the last commit before the second wave), `new` is this
+checkout. For each run it reads the manifest (calls, kept records) and the llama.cpp server
+logs (prompt tokens evaluated vs reused from a cached prefix, tokens generated, per model), then
+measures each model's raw speed on the same machine in the same run (a 512-token prompt, 128
+generated tokens, nothing else running on the server). The floor is the run's evaluated
+prompt tokens / raw prompt speed + generated tokens / raw generation speed, summed over models:
+the time the models alone need for the work the run asked of them. Prints wall / floor and
+new / old.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BASELINE = "5055476"  # the first wave as it landed
+SIZES = ["seeds.limit=2", "num_metadata=2", "instructions_per_metadata=2", "max_iterations=2"]
+MODELS = ("qwen2.5-coder-1.5b-instruct", "smollm2-135m-instruct")
+_PROMPT = re.compile(r"prompt eval time =\s+([\d.]+) ms /\s+(\d+) tokens")
+_GEN = re.compile(r"^\S*\s*eval time =\s+([\d.]+) ms /\s+(\d+) runs", re.M)
+_PREFIX = re.compile(r"(\d+) prefix-match hit")
+
+
+def checkout(rev: str, where: Path) -> Path:
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(where), rev], check=True, capture_output=True)
+    return where
+
+
+def server_work(log: Path) -> dict[str, float]:
+    """Evaluated prompt tokens and ms, generated tokens and ms, reused prefix tokens, from one server log."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    prompt = [(float(ms), int(n)) for ms, n in _PROMPT.findall(text)]
+    generated = [(float(ms), int(n)) for ms, n in _GEN.findall(text.replace("prompt eval time", "prompt_eval_time"))]
+    return {"prompt_tokens_evaluated": sum(n for _, n in prompt), "prompt_ms": sum(ms for ms, _ in prompt),
+            "generated_tokens": sum(n for _, n in generated), "generated_ms": sum(ms for ms, _ in generated),
+            "prefix_tokens_reused": sum(int(n) for n in _PREFIX.findall(text))}
+
+
+def run_job(code: Path, cache: Path, overrides: list[str]) -> dict:
+    """README's main job from checkout `code` on a fresh cache; wall seconds, manifest and server work."""
+    env = {**os.environ, "PYTHONPATH": str(code), "CODECLM_CACHE_DIR": str(cache),
+           "CODECLM_MODELS_DIR": os.environ.get("CODECLM_MODELS_DIR", str(Path.home() / ".cache/codeclm/models"))}
+    out = cache / "data.jsonl"
+    args = [sys.executable, "-m", "codeclm.cli", "run", str(code / "programs" / "codeclm.yaml"), "--out", str(out)]
+    for item in SIZES + overrides:
+        args += ["--set", item]
+    started = time.perf_counter()
+    done = subprocess.run(args, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{code}: the main job failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
+    manifest = json.loads(out.with_name("data.manifest.json").read_text())
+    work = {m: server_work(cache / "logs" / f"{m}.log") for m in MODELS}
+    return {"wall": wall, "kept": manifest["kept"], "calls": manifest["usage"]["total"]["calls"], "work": work,
+            "iterations": manifest.get("iterations")}
+
+
+def raw_speed(model: str, logits_all: bool) -> dict[str, float]:
+    """Prompt and generation tokens per second of `model` alone on this machine (a fresh server, no cache;
+    `logits_all` as the old servers ran)."""
+    sys.path.insert(0, str(ROOT))
+    from codeclm.local import LocalServer
+
+    prompt = " ".join(f"word{i}" for i in range(256))  # about 512 tokens, no reusable prefix
+    body = {"model": model, "max_tokens": 128, "temperature": 0, "ignore_eos": True,
+            "messages": [{"role": "user", "content": prompt}]}
+    with LocalServer(model, prompt_cache_mb=0, logprobs=logits_all) as server:
+        req = urllib.request.Request(server.api_base + "/chat/completions", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        for _ in range(2):  # the first warms the weights into memory
+            with urllib.request.urlopen(req, timeout=900) as r:
+                json.load(r)
+    last_prompt = _PROMPT.findall(server.log_path.read_text())[-1]
+    last_gen = _GEN.findall(server.log_path.read_text().replace("prompt eval time", "prompt_eval_time"))[-1]
+    return {"prompt_per_s": int(last_prompt[1]) / (float(last_prompt[0]) / 1000),
+            "generated_per_s": int(last_gen[1]) / (float(last_gen[0]) / 1000)}
+
+
+def floor(work: dict[str, dict], speed: dict[str, dict]) -> float:
+    return sum(w["prompt_tokens_evaluated"] / speed[m]["prompt_per_s"] + w["generated_tokens"] / speed[m]["generated_per_s"]
+               for m, w in work.items())
+
+
+def report(name: str, result: dict, speed: dict) -> None:
+    low = floor(result["work"], speed)
+    print(f"{name}: wall {result['wall']:.0f} s, floor {low:.0f} s, wall/floor {result['wall'] / low:.2f}, "
+          f"{result['kept']} kept, {result['calls']} paid calls, iterations {result['iterations']}")
+    for model, w in result["work"].items():
+        print(f"  {model}: prompt {w['prompt_tokens_evaluated']} evaluated + {w['prefix_tokens_reused']} reused, "
+              f"{w['generated_tokens']} generated (server busy {(w['prompt_ms'] + w['generated_ms']) / 1000:.0f} s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", default=BASELINE)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--set", action="append", default=[], help="extra overrides for both versions")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="codeclm-speed-") as tmp:
+        old = checkout(args.baseline, Path(tmp) / "old")
+        try:
+            results: dict[str, list[dict]] = {"old": [], "new": []}
+            for repeat in range(args.repeats):
+                for name, code in (("old", old), ("new", ROOT)):  # interleaved: machine drift hits both
+                    results[name].append(run_job(code, Path(tmp) / f"{name}-{repeat}", args.set))
+                    print(f"{name} run {repeat + 1}: {results[name][-1]['wall']:.0f} s", flush=True)
+            speeds = {name: {m: raw_speed(m, logits_all=name == "old") for m in MODELS} for name in ("old", "new")}
+            for name, speed in speeds.items():
+                for m, s in speed.items():
+                    print(f"raw speed ({name} server flags) {m}: prompt {s['prompt_per_s']:.0f} tok/s, generation {s['generated_per_s']:.1f} tok/s")
+            for name in ("old", "new"):
+                for result in results[name]:
+                    report(name, result, speeds[name])
+            ratios = [n["wall"] / o["wall"] for o, n in zip(results["old"], results["new"])]
+            per_record = [(n["wall"] / max(1, n["kept"])) / (o["wall"] / max(1, o["kept"])) for o, n in zip(results["old"], results["new"])]
+            print(f"new / old wall: {', '.join(f'{r:.2f}' for r in ratios)}; per kept record: {', '.join(f'{r:.2f}' for r in per_record)}")
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], capture_output=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""From a program's config to a BatchExecutor: which batch API each role's calls go to, keys from the environment.
+
+`models.<role>.batch_api` decides (default `auto`): OpenAI models at api.openai.com (no `api_base`)
+go to the OpenAI Batch API, `anthropic/...` models to Anthropic Message Batches, and every other
+endpoint (embedded local models, vLLM, llama.cpp) is called directly in each round. `openai`
+names any server with OpenAI's `/files` and `/batches` endpoints at the model's `api_base`.
+Keys come from the variable `api_key_env` names (default OPENAI_API_KEY / ANTHROPIC_API_KEY),
+never from files, and never reach logs or the batch store.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+from codeclm.config import ModelSpec, ProgramConfig
+from codeclm.engine.wire import is_openai_compatible
+from codeclm.errors import ConfigError
+from codeclm.executors.batch import BatchExecutor
+from codeclm.executors.batch_anthropic import AnthropicBatches
+from codeclm.executors.batch_openai import OpenAIBatches
+from codeclm.executors.batch_provider import BatchProvider
+from codeclm.executors.batch_store import BatchStore
+from codeclm.executors.threads import Progress
+from codeclm.roles import role_specs
+
+log = logging.getLogger(__name__)
+
+KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+PROVIDERS = {"openai": OpenAIBatches, "anthropic": AnthropicBatches}
+
+
+def batch_api(role: str, spec: ModelSpec, source: str) -> str | None:
+    """The batch API of one role's model ("openai" / "anthropic"), or None: its calls go out directly."""
+    model = spec.model or ""
+    if spec.batch_api == "none":
+        return None
+    if spec.batch_api == "auto":
+        if spec.local:
+            return None
+        if model.startswith("anthropic/"):
+            return "anthropic"
+        host = urlsplit(spec.api_base).hostname if spec.api_base else None
+        return "openai" if is_openai_compatible(model) and host in (None, "api.openai.com") else None
+    if spec.local:
+        raise ConfigError(f"{source}: models.{role}.batch_api: {spec.batch_api}: an embedded local model has no batch API; "
+                          "remove batch_api (auto) or set it to none")
+    if spec.batch_api == "anthropic" and not model.startswith("anthropic/"):
+        raise ConfigError(f"{source}: models.{role}.batch_api: anthropic needs an anthropic/ model id, got {model!r}")
+    if spec.batch_api == "openai" and not is_openai_compatible(model):
+        raise ConfigError(f"{source}: models.{role}.batch_api: openai needs an OpenAI-compatible model id "
+                          f"(no provider prefix, or openai/), got {model!r}")
+    return spec.batch_api
+
+
+def batch_providers(config: ProgramConfig, **options: Any) -> dict[str, BatchProvider]:
+    """Role -> the batch API its calls go to, for roles that have one; roles on one account share a provider."""
+    made: dict[tuple[str, str, str], BatchProvider] = {}
+    routes: dict[str, BatchProvider] = {}
+    for role, spec in role_specs(config).items():
+        kind = batch_api(role, spec, config.source)
+        if kind is None:
+            continue
+        env = spec.api_key_env or KEY_ENV[kind]
+        key = os.environ.get(env)
+        if not key:
+            raise ConfigError(f"{config.source}: models.{role}.api_key_env: environment variable {env} is not set; "
+                              f"--executor batch sends this model's calls to the {kind} batch API: export {env}=..., "
+                              f"or set models.{role}.batch_api: none")
+        ident = (kind, spec.api_base or "", env)
+        if ident not in made:
+            made[ident] = PROVIDERS[kind](key, spec.api_base, **options)
+        routes[role] = made[ident]
+    return routes
+
+
+def batch_executor(session, *, progress: Progress | None = None, poll_seconds: float = 30.0) -> BatchExecutor:
+    """A BatchExecutor for an open session (`codeclm.session`): its config's routes, its cache file, its ledger.
+
+    Providers and the store close with the session. ConfigError (one line, with the fix) when the
+    call cache is off or a key is missing: checked before anything is submitted.
+    """
+    config, engine = session.config, session.engine
+    if engine.cache is None:
+        raise ConfigError(f"{config.source}: cache.enabled: --executor batch replays batch replies through the call "
+                          "cache; set cache.enabled: true")
+    providers = batch_providers(config)
+    if not providers:
+        log.warning("--executor batch: no model has a batch API (see models.<role>.batch_api); every call goes "
+                    "to its endpoint directly")
+    store = BatchStore(engine.cache.path)
+    session.stack.callback(store.close)
+    for provider in {id(p): p for p in providers.values()}.values():
+        session.stack.callback(provider.close)
+    return BatchExecutor(providers, store, ledger=engine.ledger, concurrency=config.concurrency,
+                         poll_seconds=poll_seconds, progress=progress)

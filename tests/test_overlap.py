@@ -1,0 +1,23 @@
+"""Overlap with benchmark items: a shared 8-word run or ROUGE-L > 0.7 flags an instruction; unrelated ones pass."""
+
+from codeclm.overlap import OverlapIndex, bundled_benchmarks_index
+
+ITEMS = ["Write a haiku about the autumn leaves falling in the quiet park at dusk.",
+         "Explain how a bicycle gear system makes climbing hills easier for riders."]
+
+
+def test_shared_runs_and_near_duplicates_are_flagged_unrelated_text_is_not():
+    index = OverlapIndex(ITEMS, ["a", "b"])
+    copied = index.match("Please write a haiku about the autumn leaves falling in the quiet park, thanks!")
+    assert copied and copied.item_id == "a" and copied.shared_ngram
+    near = index.match("Explain how bicycle gears make climbing hills easier for riders.")
+    assert near and near.item_id == "b" and not near.shared_ngram and near.rouge_l > 0.7
+    assert index.match("Plan a three-day trip to Lisbon for two students on a budget.") is None
+    assert index.match("") is None
+
+
+def test_the_bundled_benchmarks_flag_their_own_items():
+    index = bundled_benchmarks_index()
+    assert len(index.items) == 332
+    assert index.match(index.items[5]).item_id == index.ids[5]
+    assert index.match("Compose a limerick about a cat who learns to fly a small airplane.") is None

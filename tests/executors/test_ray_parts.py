@@ -85,3 +85,18 @@ def test_ray_refuses_lms_from_python_and_unserved_local_models(tmp_path):
     with pytest.raises(ConfigError, match=r"models.strong: local:smollm2-135m-instruct under --executor ray: start it first with "
                                           r"`codeclm serve smollm2-135m-instruct`"):
         run(local, executor="ray")
+
+
+def test_an_address_where_nothing_listens_is_refused_at_once():
+    import socket
+
+    from codeclm.executors.ray.connect import check_reachable
+
+    with pytest.raises(ConfigError, match=r"^--address 127.0.0.1:1: no Ray cluster answers there"):
+        check_reachable("127.0.0.1:1")
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        check_reachable(f"127.0.0.1:{listening.getsockname()[1]}")
+    for left_to_ray in (None, "auto", "ray://head:10001"):
+        check_reachable(left_to_ray)

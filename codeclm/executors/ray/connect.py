@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from typing import Any
 
 from codeclm.errors import ConfigError
@@ -32,6 +33,7 @@ def connect(address: str | None) -> bool:
             log.warning("Ray is already initialized in this process; --address %s is not used", address)
         return False
     joining = bool(address or os.environ.get("RAY_ADDRESS"))
+    check_reachable(address or os.environ.get("RAY_ADDRESS"))
     try:
         ray.init(address=address, **({} if joining else {"include_dashboard": False}))
     except (ConnectionError, TimeoutError, ValueError) as exc:
@@ -39,6 +41,18 @@ def connect(address: str | None) -> bool:
         raise ConfigError(f"--address {where}: no Ray cluster reachable there ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
                           "start one (`ray start --head`) or drop --address to run Ray on this machine") from None
     return True
+
+
+def check_reachable(address: str | None, timeout: float = 5.0) -> None:
+    """A HOST:PORT address must accept a connection, or ConfigError now (Ray itself retries for minutes)."""
+    if not address or address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--address {address}: no Ray cluster answers there ({getattr(exc, 'strerror', None) or exc}); "
+                          "give the head node's HOST:6379 (`ray status` on it prints it), auto, or ray://HOST:10001") from None
 
 
 def driver_node() -> str:

@@ -9,8 +9,8 @@ Each run opens the program with a fresh call cache (every call paid) and maps al
   ray      RayExecutor(concurrency=C) on a local Ray instance started once (as a running cluster is):
            2 worker actors x C/2 items each, cluster-wide cache actor and endpoint limiter actors
 
-Repeats run both, back to back, alternating which goes first, and each repeat's ratio uses that
-repeat's local wall time, so load from other work on the machine hits A and B alike. Reported per run:
+After one untimed warm-up run of each (imports, first connections), repeats run both, back to back,
+alternating which goes first, and each repeat's ratio uses that repeat's threads wall time, so load from other work on the machine hits A and B alike. Reported per run:
 `stages` (the program's stages; for Ray: the workers already up) and `total` (+ Ray's worker start), and
 this process's CPU time per call (local: all the work; Ray: the driver's share, which bounds how many
 calls one driver can feed).
@@ -106,6 +106,8 @@ def one_run(kind: str, url: str, metadata: int, concurrency: int) -> dict:
         with open_program(config) as session:
             cpu, start = time.process_time(), time.perf_counter()
             executor = RayExecutor(config, session=session) if kind == "ray" else ThreadExecutor(concurrency)
+            if kind == "ray":
+                executor.wait_ready()
             ready = time.perf_counter()
             sink = MemorySink()
             try:
@@ -180,6 +182,8 @@ def main() -> None:
     url = stub.stdout.readline().strip()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
     try:
+        for kind in ("threads", "ray"):  # warm-up, untimed: the first run in a process pays for imports and connections
+            one_run(kind, url, 4, args.concurrency)
         rows = []
         for repeat in range(args.repeats):
             order = ("threads", "ray") if repeat % 2 == 0 else ("ray", "threads")

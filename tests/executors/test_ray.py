@@ -156,6 +156,7 @@ def test_killed_worker_loses_nothing_duplicates_nothing_and_pays_no_finished_cal
             session.program(seeds=seeds, executor=executor, sink=FileSink(out, OutputState(out)))
             killer.join()
             assert killed.is_set() and victim not in executor.worker_pids()  # Ray restarted the killed worker
+            assert executor.limiter_grants() == {stub.url: 0}  # the slot the killed process held came back
         paid = stub.stats()["requests"]
 
     assert rows(out) == expected
@@ -239,9 +240,10 @@ def test_a_worker_that_cannot_open_the_program_says_why(tmp_path, monkeypatch):
     monkeypatch.setenv("CODECLM_RAY_TEST_UNSET", "set on the driver only")  # workers started without it
     from codeclm.executors.ray import WorkerStartError
 
-    with pytest.raises(WorkerStartError, match=r"could not open the program: .*models.strong.api_key_env: environment variable "
-                                               r"CODECLM_RAY_TEST_UNSET is not set"):
-        RayExecutor(config, workers=1)
+    with RayExecutor(config, workers=1) as executor, pytest.raises(
+            WorkerStartError, match=r"could not open the program: .*models.strong.api_key_env: environment variable "
+                                    r"CODECLM_RAY_TEST_UNSET is not set"):
+        executor.wait_ready()
 
 
 def test_vllm_program_runs_through_ray_against_an_openai_compatible_stand_in(tmp_path):

@@ -83,6 +83,7 @@ class RayExecutor:
         self.expected = Identity(program.templates, program.tuned if session is not None else _tuned_digest(tuned),
                                  Identity.code_versions(), Identity.models_of(session.lms) if session is not None else None)
         self.budgets = SharedBudgets()
+        self._ready = False
         self.workers: list[Any] = []
         self._services: list[Any] = []
         self.started_ray = connect(address)
@@ -100,7 +101,7 @@ class RayExecutor:
         require_ray()
         if lms is not None:
             raise ConfigError("--executor ray: each worker opens the YAML's models itself; LMs given from Python (lms=...) "
-                              "cannot travel to workers: run without lms, or with the local executor")
+                              "cannot travel to workers: run without lms, or with --executor threads")
         local_model_check(config)
 
     # -- starting and stopping --------------------------------------------------------
@@ -120,8 +121,9 @@ class RayExecutor:
             cache_name = f"codeclm-cache-{run_id}"
             self._services.append(start_cache_service(path, driver_node(), cache_name))
         registry_name = f"codeclm-limiters-{run_id}"
-        self._services.append(ray.remote(num_cpus=0, max_concurrency=8)(LimiterRegistry).options(name=registry_name)
-                              .remote(self.concurrency + 8))
+        self._registry = ray.remote(num_cpus=0, max_concurrency=8)(LimiterRegistry).options(name=registry_name).remote(
+            self.concurrency + 8)
+        self._services.append(self._registry)
         cpus = ray.cluster_resources().get("CPU", 1.0)
         count = workers or max(1, min(self.concurrency, int(cpus // max(worker_cpus, 1e-3))))
         slots = math.ceil(self.concurrency / count)
@@ -131,22 +133,40 @@ class RayExecutor:
         if files.size > INLINE_BYTES:  # kept in the object store, held here so a restarting worker still finds it
             files = self._files = ray.put(files)
         self.workers = [actor.remote(config, files, self.expected, cache_name, registry_name) for _ in range(count)]
+        self._start_timeout, self._worker_cpus, self._slots = start_timeout, worker_cpus, slots
+
+    def wait_ready(self) -> None:
+        """Block until every worker has opened the program (the first `map` does this itself), or raise
+        WorkerStartError with the first worker's reason. Workers start in the background meanwhile, so
+        the driver's own work (the judge check) overlaps their start."""
+        import ray
+
+        if self._ready:
+            return
+        count = len(self.workers)
         try:
-            failures = ray.get([w.ready.remote() for w in self.workers], timeout=start_timeout)
+            failures = ray.get([w.ready.remote() for w in self.workers], timeout=self._start_timeout)
         except ray.exceptions.GetTimeoutError:
-            raise WorkerStartError(f"{count} Ray workers ({worker_cpus:g} CPU each) did not start within {start_timeout:g} s; "
-                                   f"the cluster has {ray.available_resources().get('CPU', 0):g} free CPUs: lower "
-                                   "concurrency, pass fewer workers, or add nodes") from None
+            raise WorkerStartError(f"{count} Ray workers ({self._worker_cpus:g} CPU each) did not start within "
+                                   f"{self._start_timeout:g} s; the cluster has {ray.available_resources().get('CPU', 0):g} "
+                                   "free CPUs: lower concurrency, pass fewer workers, or add nodes") from None
         failure = next((f for f in failures if f), None)
         if failure:
             raise WorkerStartError(failure)
-        log.info("Ray executor: %d workers x %d items in flight", count, slots)
+        self._ready = True
+        log.info("Ray executor: %d workers x %d items in flight", count, self._slots)
 
     def worker_pids(self) -> list[int]:
         """The process id of each worker (diagnostics, and tests that kill one)."""
         import ray
 
         return ray.get([w.pid.remote() for w in self.workers])
+
+    def limiter_grants(self) -> dict[str, int]:
+        """Endpoint -> requests holding one of its cluster-wide slots now (diagnostics, and tests)."""
+        import ray
+
+        return ray.get(self._registry.held.remote())
 
     def close(self) -> None:
         """Stop the workers and the shared actors (and Ray itself when this executor started it)."""
@@ -176,6 +196,7 @@ class RayExecutor:
         import ray
 
         method, args, kwargs = self.remote_call(stage, fn)
+        self.wait_ready()
         call = ray.put((args, kwargs))
         items = list(items)
         self.progress.start(stage, len(items))

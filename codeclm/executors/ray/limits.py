@@ -131,6 +131,14 @@ class LimiterRegistry:
                 self._services[key] = (service, (max_concurrency, rpm, tpm))
             return self._services[key]
 
+    def held(self) -> dict[str, int]:
+        """Grants out now per endpoint (diagnostics, tests)."""
+        import ray
+
+        with self._lock:
+            services = dict(self._services)
+        return {key: ray.get(service.held.remote()) for key, (service, _) in services.items()}
+
     def forget(self, worker: str, incarnation: str | None) -> int:
         """Tell every endpoint's service that `worker` now lives as `incarnation` (None: gone)."""
         import ray

@@ -180,7 +180,7 @@ def main() -> None:
 
     stub = subprocess.Popen([sys.executable, __file__, "--serve", "--latency", str(args.latency)], stdout=subprocess.PIPE, text=True)
     url = stub.stdout.readline().strip()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         for kind in ("threads", "ray"):  # warm-up, untimed: the first run in a process pays for imports and connections
             one_run(kind, url, 4, args.concurrency)

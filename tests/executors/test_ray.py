@@ -1,8 +1,11 @@
-"""The Ray executor on a local Ray instance (2 CPUs, loopback only), through the code path a cluster uses.
+"""The Ray executor on a Ray instance on this machine (2 CPUs), through the code path a cluster uses.
 
 Same records, dropped items, manifest and calls as the local executor; a killed worker or a killed driver
 loses nothing, duplicates nothing and pays no finished call twice; endpoint limits and call budgets hold
 across workers. Skipped when the `ray` extra is not installed (pip install -e '.[ray]').
+
+Offline: Ray's processes listen on this machine's interfaces and talk only to each other; pytest's network
+guard covers this process's Python sockets, which reach only the stub servers on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ SEEDS = ["Write a Python function that checks for palindromes.", "Plan a weekend
 def ray_local():
     """One local Ray instance for the module; workers inherit this environment (the test key included)."""
     os.environ[KEY_ENV] = SECRET
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
     os.environ.pop(KEY_ENV, None)

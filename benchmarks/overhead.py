@@ -22,6 +22,7 @@ is what the GIL serializes. Targets for the direct path: wall / raw <= 1.05, bus
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -53,7 +54,12 @@ def stub_call(url: str, path: str, method: str = "GET") -> dict:
 
 
 def timed(url: str, concurrency: int, fn, items) -> dict:
-    """Run ``fn`` over ``items`` on ``concurrency`` threads: wall, stub busy share, client CPU per request."""
+    """Run ``fn`` over ``items`` on ``concurrency`` threads: wall, stub busy share, client CPU per request.
+
+    A full garbage collection runs first, outside the timing: with dspy and litellm loaded it
+    takes ~130 ms here, and the harness's own allocations (the request lists) would otherwise
+    trigger one inside whichever client's run happens to come next."""
+    gc.collect()
     stub_call(url, "reset", "POST")
     with ThreadPoolExecutor(concurrency) as pool:
         cpu, start = time.process_time(), time.perf_counter()

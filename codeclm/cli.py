@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import sys
@@ -124,6 +125,13 @@ def _print_summary(summary: dict) -> None:
     table.add_row("Self-Rubrics iteration", json.dumps(summary["iterations"]))
     for key, value in summary.get("extra_rows", {}).items():
         table.add_row(key, str(value))
+    if summary.get("seeds", {}).get("split"):
+        table.add_row("seeds", f"{summary['seeds']['path']} = {summary['seeds']['split']} split")
+    if "benchmark_overlap" in summary:
+        overlap = summary["benchmark_overlap"]
+        found = ", ".join(f"{k} {v}" for k, v in overlap["by_split"].items())
+        table.add_row("overlap with benchmark items", f"{overlap['overlapping']} of {overlap['checked']} kept instructions"
+                      + (f" ({found})" if found else "") + " (8-word run or ROUGE-L > 0.7)")
     for role, usage in summary.get("usage", {}).get("roles", {}).items():
         cost = f", ${usage['cost']:.4f}" if usage.get("cost") is not None else ""
         batched = f" ({usage['batch_calls']} in batches)" if usage.get("batch_calls") else ""
@@ -132,7 +140,12 @@ def _print_summary(summary: dict) -> None:
             f"{usage['calls']} calls{batched}, {usage['cache_hits']} cached, {usage['prompt_tokens']} tokens in / {usage['completion_tokens']} out{cost}",
         )
     if summary.get("calls_per_kept_record") is not None:
-        table.add_row("calls per kept record", str(summary["calls_per_kept_record"]))
+        check_calls = (summary.get("judge", {}).get("check") or {}).get("calls")
+        table.add_row("calls per kept record", f"{summary['calls_per_kept_record']}"
+                      + (f" (the filter check's {check_calls} calls apart)" if check_calls else ""))
+    for role, counts in summary.get("answer_guards", {}).items():
+        table.add_row(f"answer guards ({role})", ", ".join(f"{k} {v}" for k, v in counts.items()))
+
     table.add_row("wall time", f"{summary['wall_seconds']} s")
     table.add_row("output", summary["output"])
     console.print(table)
@@ -185,7 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bundled items: the held-out check split (default), the dev split theta was chosen on, or all")
     p.set_defaults(func=_cmd_judge_check)
     p = sub.add_parser("eval", help="Capacity Recovery Ratio of a candidate against a reference on a benchmark")
-    p.add_argument("--benchmark", required=True, help="vicuna, self_instruct, or a JSONL/JSON/CSV file")
+    p.add_argument("--benchmark", required=True, help="vicuna, self_instruct (their test split; NAME:all or NAME:seed for "
+                   "others), or a JSONL/JSON/CSV file")
     p.add_argument("--candidate", required=True, help="strong/target/judge (roles of --program), local:NAME or a model id")
     p.add_argument("--reference", default="strong", help="the model the candidate is compared with (default: strong)")
     p.add_argument("--judge", default="judge", help="the judging model (default: the program's judge, else strong)")
@@ -195,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--field", help="instruction field of a benchmark file (default: the set's, else 'instruction')")
     p.add_argument("--input-field", help="optional field appended to the instruction (dotted path, e.g. instances.0.input)")
     p.add_argument("--category-field", help="category field for the per-category table (default: 'category')")
-    p.add_argument("--rule", choices=["paper", "alpagasus"], default="paper", help="both-orders rule (see docs/evaluation.md)")
+    p.add_argument("--rule", choices=["paper", "alpagasus"], help="both-orders rule (default paper; a pointwise scheme has "
+                   "none and refuses this option; see docs/evaluation.md)")
     p.add_argument("--scheme", help="judging scheme (default: the program's if it compares answers, else pointwise-logprob)")
     p.add_argument("--out", help="per-item judgments JSONL (default: data/eval/<benchmark>__<candidate>__vs__<reference>.jsonl)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
@@ -233,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    gc.freeze()  # dspy + litellm leave ~1e6 long-lived objects; full collections of them cost ~130 ms each
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:  # DSPy warns on every capped reply; the judges' 3-token caps are deliberate
         logging.getLogger("dspy.clients.lm").setLevel(logging.ERROR)

@@ -33,10 +33,13 @@ def read_rows(path: str | Path, *, fix: str = "fix or delete that line") -> list
     return [row for _, row in numbered_rows(path, fix=fix)]
 
 
-def numbered_rows(path: str | Path, *, fix: str = "fix or delete that line") -> list[tuple[int, dict[str, Any]]]:
-    """(line number, object) for every non-blank line; see `read_rows`."""
+def numbered_rows(path: str | Path, *, fix: str = "fix or delete that line",
+                  repair: bool = True) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line; see `read_rows`. `repair=False` for files only ever
+    replaced whole (never appended to): an unfinished last line is then reported, not cut."""
     path = Path(path)
-    repair_torn_tail(path)
+    if repair:
+        repair_torn_tail(path)
     rows = []
     try:
         text = path.read_text(encoding="utf-8")

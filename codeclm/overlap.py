@@ -4,16 +4,20 @@ An instruction overlaps a benchmark item when they share a run of `ngram` words 
 lowercased, punctuation dropped), or when their ROUGE-L F1 is above `rouge_threshold` (default
 0.7: Self-Instruct's near-duplicate threshold). ROUGE-L is computed only against items that
 share a word 3-gram with the instruction (an inverted index), so checking many instructions
-against hundreds of items stays fast.
+against hundreds of items stays fast. `overlap_summary` counts a dataset's overlaps with every
+item of the bundled benchmarks, both splits (run summary, `codeclm report`).
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 NGRAM, ROUGE_THRESHOLD, SEED_NGRAM = 8, 0.7, 3
+RULE = f"a shared run of {NGRAM} words, or ROUGE-L F1 > {ROUGE_THRESHOLD}, with an item of a bundled benchmark"
 
 
 @dataclass(frozen=True)
@@ -70,13 +74,31 @@ class OverlapIndex:
         return self._scorer.score(self.items[index], text)["rougeL"].fmeasure
 
 
+@functools.lru_cache(maxsize=4)
 def bundled_benchmarks_index(names: tuple[str, ...] = ("vicuna", "self_instruct")) -> OverlapIndex:
-    """Every item of the bundled evaluation benchmarks (instruction text, as `codeclm eval` reads it)."""
+    """Every item of the bundled evaluation benchmarks, both splits (instruction text, as `codeclm eval` reads it);
+    ids are `benchmark:split:item id`, e.g. `vicuna:test:12`."""
     from codeclm.evaluation.benchmarks import load_benchmark
 
     texts, ids = [], []
     for name in names:
-        display, items = load_benchmark(name)
+        display, items = load_benchmark(f"{name}:all")
+        seeds = {i.id for i in load_benchmark(f"{name}:seed")[1]}
         texts += [i.instruction for i in items]
-        ids += [f"{display}:{i.id}" for i in items]
+        ids += [f"{display}:{'seed' if i.id in seeds else 'test'}:{i.id}" for i in items]
     return OverlapIndex(texts, ids)
+
+
+def overlap_summary(instructions: list[tuple[str, str]], examples: int = 3) -> dict[str, Any]:
+    """How many of `instructions` ((id, text) pairs) overlap a bundled benchmark item, per benchmark split,
+    with the first `examples` of them."""
+    index = bundled_benchmarks_index()
+    found = [(rid, text, match) for rid, text in instructions if (match := index.match(text)) is not None]
+    return {
+        "rule": RULE,
+        "checked": len(instructions),
+        "overlapping": len(found),
+        "by_split": dict(Counter(":".join(m.item_id.split(":", 2)[:2]) for _, _, m in found)),  # e.g. vicuna:test
+        "examples": [{"id": rid, "instruction": text, "item_id": m.item_id, "item": m.item, "rouge_l": round(m.rouge_l, 3),
+                      "shared_run": m.shared_ngram} for rid, text, m in found[:examples]],
+    }

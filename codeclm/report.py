@@ -1,8 +1,9 @@
 """`codeclm report`: what a generated dataset holds, side by side for several datasets, with PNG plots.
 
 Counts, metadata coverage (use cases, skills), Self-Rubrics iteration histogram,
-kept-by-source, length statistics, and diversity (distinct-n over instruction
-tokens, mean pairwise ROUGE-L F1 over a seeded sample of instructions).
+kept-by-source, length statistics, diversity (distinct-n over instruction tokens,
+mean pairwise ROUGE-L F1 over a seeded sample of instructions), and instructions that
+overlap a bundled benchmark item (codeclm.overlap), with a few examples.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from rich.table import Table
 
 from codeclm.errors import CodecLMError
 from codeclm.jsonl import JsonlError, read_rows
+from codeclm.overlap import overlap_summary
 
 
 class ReportError(CodecLMError):
@@ -92,6 +94,7 @@ def dataset_stats(path: str | Path, sample: int = 100, seed: int = 0) -> dict[st
         "distinct_2": round(distinct_n(instructions, 2), 4),
         "mean_pairwise_rouge_l": _round(mean_pairwise_rouge_l(instructions, sample, seed)),
         "rouge_sample": min(sample, len(instructions)),
+        "benchmark_overlap": overlap_summary([(str(r.get("id", n)), r["instruction"]) for n, r in enumerate(rows, 1)]),
     }
 
 
@@ -113,7 +116,28 @@ ROWS = [
     ("distinct-1 / distinct-2", lambda s: f"{s['distinct_1']:.3f} / {s['distinct_2']:.3f}"),
     ("mean pairwise ROUGE-L (sample)", lambda s: "-" if s["mean_pairwise_rouge_l"] is None
      else f"{s['mean_pairwise_rouge_l']:.3f} (n={s['rouge_sample']})"),
+    ("overlap a benchmark item", lambda s: f"{s['benchmark_overlap']['overlapping']} "
+     f"({100 * s['benchmark_overlap']['overlapping'] / s['records']:.0f}%)"),
 ]
+
+
+def overlap_lines(stats: list[dict[str, Any]]) -> list[str]:
+    """The overlap rule, then per dataset its count by benchmark split and a few examples."""
+    lines = [f"Benchmark overlap: {stats[0]['benchmark_overlap']['rule']} (both splits; test items are what "
+             "`codeclm eval` scores by default)"]
+    for s in stats:
+        overlap = s["benchmark_overlap"]
+        by_split = ", ".join(f"{k} {v}" for k, v in overlap["by_split"].items()) or "none"
+        lines.append(f"{s['name']}: {overlap['overlapping']} of {overlap['checked']} instructions ({by_split})")
+        for e in overlap["examples"]:
+            how = "shares an 8-word run" if e["shared_run"] else f"ROUGE-L {e['rouge_l']:.2f}"
+            lines.append(f"  {e['id']}: {_clip(e['instruction'])!r} ~ {e['item_id']} {_clip(e['item'])!r} ({how})")
+    return lines
+
+
+def _clip(text: str, limit: int = 70) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def table(stats: list[dict[str, Any]]) -> Table:
@@ -176,11 +200,15 @@ def report(paths: list[str | Path], out_dir: str | Path | None = None, *, plots:
     out.mkdir(parents=True, exist_ok=True)
     text_console = Console(record=True, width=140, file=io.StringIO())
     text_console.print(table(stats))
+    for line in overlap_lines(stats):
+        text_console.print(line, highlight=False, markup=False, soft_wrap=True)
     (out / "report.txt").write_text(text_console.export_text(), encoding="utf-8")
     (out / "report.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
     result: dict[str, Any] = {"datasets": stats, "text": str(out / "report.txt"), "json": str(out / "report.json"), "plot": None}
     if console is not None:
         console.print(table(stats))
+        for line in overlap_lines(stats):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
     if plots:
         result["plot"] = str(plot(stats, out / "report.png"))
     return result

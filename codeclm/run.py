@@ -139,7 +139,7 @@ def run(
         finally:
             summary["executor"] = executor
             summary["usage"] = session.engine.ledger.summary()
-            summary["calls_per_kept_record"] = _calls_per_record(summary)
+            summary["calls_per_kept_record"] = _calls_per_record(summary, (summary.get("judge", {}).get("check") or {}).get("calls", 0))
             _write_manifest(out, {**summary, "fingerprint": current, "runs": runs})
     return summary
 
@@ -154,7 +154,7 @@ def make_executor(name: str, session, progress: StageProgress, poll_seconds: flo
         session.stack.callback(executor.close)
         return executor
     if name == "batch":
-        from codeclm.executors.batch_setup import batch_executor
+        from codeclm.batch_setup import batch_executor
 
         return batch_executor(session, progress=progress, poll_seconds=poll_seconds)
     return ThreadExecutor(session.config.concurrency, progress=progress)
@@ -172,14 +172,17 @@ def _explain_dead_local_server() -> None:
 
 
 def check_judge(session, console: Console) -> CheckReport | None:
-    """The filter check before Contrastive Filtering; JudgeCalibrationError (with a fix) when it fails."""
+    """The filter check before Contrastive Filtering; JudgeCalibrationError (with a fix) when it fails.
+    The check's paid calls are kept apart (`report.calls`), so calls per kept record count the pipeline."""
     config = session.config
     if not (config.judging.check.enabled and config.ablation.contrastive_filtering and hasattr(session.program, "contrastive_filter")):
         return None
     from codeclm.filter_check import check_filter, require_passed
 
     console.print(f"[bold]Filter check[/] ({config.judging.scheme} at theta {config.theta:g}, items with a known right decision)")
+    before = session.engine.ledger.summary()["total"]["calls"]
     report = check_filter(session)
+    report.calls = session.engine.ledger.summary()["total"]["calls"] - before
     console.print(f"filter check: {report.line()}", highlight=False)
     return require_passed(report)
 
@@ -200,12 +203,25 @@ def summarize(config: ProgramConfig, out: Path, state: OutputState, program, sec
         "judge": judge_summary(config, check),
         "extra_rows": judge_rows(config, check),
         "answer_guards": program.guard_counts.summary() if hasattr(program, "guard_counts") else {},
+        **data_trust(config, kept),
         "templates": program.templates,
         "tuned": program.tuned,
         "config": config.model_dump(mode="json"),
         "wall_seconds": round(seconds, 2),
         "versions": _versions(),
     }
+
+
+def data_trust(config: ProgramConfig, kept: list) -> dict[str, Any]:
+    """Where the seeds come from (a bundled benchmark's split, if so) and how many kept instructions overlap a
+    bundled benchmark item (codeclm.overlap: a shared 8-word run or ROUGE-L > 0.7)."""
+    from codeclm.overlap import overlap_summary
+    from codeclm.seeds import bundled_split
+    from codeclm.splits import SPLIT_RULE
+
+    split = bundled_split(config.resolve(config.seeds.path))
+    seeds = {"path": config.seeds.path, "split": str(split) if split else None, "split_rule": SPLIT_RULE if split else None}
+    return {"seeds": seeds, "benchmark_overlap": overlap_summary([(r.id, r.instruction) for r in kept])}
 
 
 def judge_summary(config: ProgramConfig, check: CheckReport | None) -> dict[str, Any]:
@@ -223,9 +239,9 @@ def judge_rows(config: ProgramConfig, calibration: CheckReport | None) -> dict[s
     return rows
 
 
-def _calls_per_record(summary: dict[str, Any]) -> float | None:
-    """Paid LLM calls (not cache hits) of this invocation per kept record."""
-    calls = summary["usage"]["total"]["calls"]
+def _calls_per_record(summary: dict[str, Any], check_calls: int = 0) -> float | None:
+    """Paid LLM calls (not cache hits) of this invocation's pipeline per kept record (the filter check's apart)."""
+    calls = summary["usage"]["total"]["calls"] - check_calls
     return round(calls / summary["kept"], 2) if summary.get("kept") else None
 
 

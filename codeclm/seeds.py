@@ -1,4 +1,8 @@
-"""Seed instructions in: JSONL, JSON, CSV, one per line, or a bundled set (`benchmark:NAME`)."""
+"""Seed instructions in: JSONL, JSON, CSV, one per line, or a bundled set (`benchmark:NAME[:SPLIT]`).
+
+`benchmark:NAME` is the bundled benchmark's 20% `seed` split (`codeclm.splits`); `:test` and
+`:all` name the other rows or every row.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 
 from codeclm.errors import SeedsError
 from codeclm.records import Seed, seed_id
+from codeclm.splits import Split, parse_split
 
 BENCHMARK_PREFIX = "benchmark:"
 
@@ -21,6 +26,20 @@ def bundled_path(name: str) -> Path:
         known = sorted(p.stem for p in path.parent.glob("*.jsonl"))
         raise SeedsError(f"{BENCHMARK_PREFIX}{name}: unknown bundled set; known: {', '.join(known)}")
     return path
+
+
+def bundled_split(path: str | Path) -> Split | None:
+    """The bundled benchmark split seeds at `path` come from (`benchmark:NAME[:SPLIT]`, default `seed`; the
+    bundled file itself is its `all` split), or None for a file of one's own."""
+    text = str(path)
+    if text.startswith(BENCHMARK_PREFIX):
+        try:
+            return parse_split(text[len(BENCHMARK_PREFIX):], "seed", prefix=BENCHMARK_PREFIX)
+        except ValueError as exc:
+            raise SeedsError(f"seeds.path {exc}") from None
+    folder = Path(str(resources.files("codeclm") / "datasets"))
+    resolved = Path(text).expanduser().resolve()
+    return Split(resolved.stem, "all") if resolved.parent == folder.resolve() and resolved.suffix == ".jsonl" else None
 
 
 def lookup(row: dict[str, Any], path: str) -> Any:
@@ -66,11 +85,14 @@ def rows(path: Path) -> list[Any]:
 
 
 def read_seeds(path: str | Path, field: str = "instruction", input_field: str | None = None, limit: int | None = None) -> list[Seed]:
-    """Read seed instructions; raise SeedsError naming the file, line or field on bad input."""
-    path = bundled_path(str(path)[len(BENCHMARK_PREFIX):]) if str(path).startswith(BENCHMARK_PREFIX) else Path(path)
+    """Read seed instructions (of a bundled benchmark: its split's rows); SeedsError names the file, line or field."""
+    split = bundled_split(path) if str(path).startswith(BENCHMARK_PREFIX) else None
+    path = bundled_path(split.benchmark) if split else Path(path)
     if not path.is_file():
         raise SeedsError(f"{path}: seeds file not found")
     found = rows(path)
+    if split:
+        found = [row for number, row in enumerate(found) if split.holds(number)]
     if not found:
         raise SeedsError(f"{path}: no seeds in file")
     if input_field and not any(isinstance(r, dict) and lookup(r, input_field) is not None for r in found):

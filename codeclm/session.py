@@ -38,9 +38,10 @@ class Session:
     roles: RoleLMs
     stack: ExitStack = field(repr=False)
 
-    def lm(self, role: str, spec: ModelSpec) -> Any:
-        """An LM for another role (e.g. an eval's candidate) on this session's engine."""
-        return self.roles.lm(role, spec)
+    def lm(self, role: str, spec: ModelSpec, logprobs: bool = False) -> Any:
+        """An LM for another role (e.g. an eval's candidate) on this session's engine; `logprobs`: a local
+        server must return generation log-probabilities (a logprob judge's)."""
+        return self.roles.lm(role, spec, logprobs=logprobs)
 
     def close(self) -> None:
         self.stack.close()

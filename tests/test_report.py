@@ -69,3 +69,21 @@ def test_length_percentile_is_nearest_rank():
 
     assert _lengths(["a b", "a b c d e"]) == {"mean": 3.5, "median": 3.5, "p90": 5, "max": 5}
     assert _lengths([" ".join("w" * n) for n in range(1, 11)])["p90"] == 9
+
+
+def test_instructions_that_overlap_a_benchmark_item_are_counted_with_examples(tmp_path):
+    from codeclm.evaluation import load_benchmark
+
+    leaked = load_benchmark("self_instruct:all")[1][7].instruction
+    path = tmp_path / "leaky.jsonl"
+    rows = ROWS + [{"id": "e", "instruction": leaked, "response": "done", "program": "codeclm"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    overlap = dataset_stats(path)["benchmark_overlap"]
+    assert (overlap["checked"], overlap["overlapping"]) == (4, 1)
+    assert overlap["by_split"] == {"self_instruct:test": 1} and overlap["examples"][0]["id"] == "e"
+    report([path], tmp_path / "rep", plots=False)
+    text = " ".join((tmp_path / "rep" / "report.txt").read_text().split())
+    assert "overlap a benchmark item" in text and "1 (25%)" in text
+    assert "a shared run of 8 words, or ROUGE-L F1 > 0.7" in text
+    assert "leaky: 1 of 4 instructions (self_instruct:test 1)" in text and "e: " in text and "self_instruct:test:user_oriented_task_7" in text
+    assert json.loads((tmp_path / "rep" / "report.json").read_text())[0]["benchmark_overlap"]["overlapping"] == 1

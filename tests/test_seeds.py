@@ -20,9 +20,30 @@ def test_formats(tmp_path):
 
 
 def test_bundled_benchmarks_and_limit():
-    vicuna = read_seeds("benchmark:vicuna", field="text")
+    vicuna = read_seeds("benchmark:vicuna:all", field="text")
     assert len(vicuna) == 80 and vicuna[0].id == seed_id(vicuna[0].text)
     assert len(read_seeds("benchmark:self_instruct", limit=5)) == 5
+
+
+def test_a_bundled_benchmark_seeds_with_its_seed_split_every_fifth_row():
+    every = read_seeds("benchmark:self_instruct:all")
+    seeds = read_seeds("benchmark:self_instruct")
+    assert [s.text for s in seeds] == [s.text for s in every[::5]] and len(seeds) == 51
+    assert read_seeds("benchmark:self_instruct:seed") == seeds
+    test = read_seeds("benchmark:vicuna:test", field="text")
+    assert len(test) == 64 and {s.id for s in test}.isdisjoint(s.id for s in read_seeds("benchmark:vicuna", field="text"))
+
+
+def test_where_seeds_come_from():
+    from codeclm.seeds import bundled_path, bundled_split
+
+    assert str(bundled_split("benchmark:self_instruct")) == "self_instruct:seed"
+    assert str(bundled_split("benchmark:vicuna:test")) == "vicuna:test"
+    assert str(bundled_split(bundled_path("vicuna"))) == "vicuna:all"  # the file itself: every row
+    assert bundled_split("my_seeds.jsonl") is None
+    with pytest.raises(SeedsError, match=r"seeds.path benchmark:vicuna:train: unknown split 'train'; use benchmark:vicuna "
+                                         r"\(its seed split\), benchmark:vicuna:seed, :test or :all"):
+        read_seeds("benchmark:vicuna:train")
 
 
 def test_input_field_is_appended(tmp_path):

@@ -73,3 +73,14 @@ def test_empty_template_is_an_error(prompts):
     (prompts / "respond.jinja").write_text("{# only a comment #}")
     with pytest.raises(TemplateError, match="empty instructions"):
         PromptLibrary(prompts, VARS).render("respond")
+
+
+def test_show_prints_the_templates_the_configured_scheme_uses(root, capsys):
+    from codeclm.cli import main
+
+    assert main(["show", str(root / "programs" / "codeclm.yaml"), "judge"]) == 0
+    shown = capsys.readouterr()
+    assert "respond.jinja" in shown.err and "judge_pointwise" not in shown.err  # target-loss scores under Respond
+    assert main(["show", str(root / "programs" / "codeclm.yaml"), "judge", "--set", "judging.scheme=pointwise-logprob"]) == 0
+    shown = capsys.readouterr()
+    assert "judge_pointwise.jinja" in shown.err and "Rate how helpful" in shown.out

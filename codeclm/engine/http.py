@@ -140,6 +140,18 @@ _registry: dict[str, HTTPTransport] = {}
 _registry_lock = threading.Lock()
 
 
+def cancel_all_inflight() -> None:
+    """Cancel the streamed requests of every endpoint at their next chunk.
+
+    Ctrl-C reaches only the main thread; worker threads keep streaming, and a thread pool's
+    shutdown waits for them. Call this when a run is interrupted, before joining the workers,
+    so the servers stop computing abandoned answers."""
+    with _registry_lock:
+        transports = list(_registry.values())
+    for transport in transports:
+        transport.cancel_inflight()
+
+
 def transport_for(api_base: str) -> HTTPTransport:
     """The one shared transport (connection pool) for ``api_base``."""
     key = normalize_api_base(api_base)

@@ -77,7 +77,8 @@ class EngineLM(dspy.LM):
         "direct" or "litellm". `stream_for_cancel`: on the direct path, stream each chat
         request so that a timeout or Ctrl-C closes the connection and the server stops
         computing (llama-cpp-python only cancels streamed requests); a timeout is then
-        not retried. Set it for embedded local models.
+        not retried. Set it for embedded local models; an interrupted run should call
+        ``codeclm.engine.http.cancel_all_inflight()`` before joining its worker threads.
         """
         fixed = sorted(set(lm_kwargs) & set(_FIXED))
         if fixed:

@@ -1,4 +1,8 @@
-"""Benchmarks for CRR evaluation: bundled Vicuna / Self-Instruct sets, or any JSONL with an instruction field."""
+"""Benchmarks for CRR evaluation: bundled Vicuna / Self-Instruct sets, or any JSONL with an instruction field.
+
+A bundled set is scored on its 80% `test` split unless another is named (`vicuna:all`, `self_instruct:seed`):
+its `seed` split is what `benchmark:NAME` seeds a program with (codeclm.splits).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 
 from codeclm.errors import CodecLMError, SeedsError
 from codeclm.seeds import BENCHMARK_PREFIX, bundled_path, lookup, rows
+from codeclm.splits import Split, parse_split
 
 
 class BenchmarkError(CodecLMError):
@@ -37,21 +42,38 @@ BUNDLED = {
 }
 
 
-def resolve(name: str) -> tuple[str, Path, Fields]:
-    """'vicuna', 'benchmark:vicuna' or a file path -> (display name, path, default fields)."""
+@dataclass(frozen=True)
+class Source:
+    """Where a benchmark's items come from: a bundled set's split, or a file of one's own (split None)."""
+
+    name: str
+    path: Path
+    fields: Fields
+    split: Split | None = None
+
+
+def resolve(name: str) -> Source:
+    """'vicuna', 'vicuna:all', 'benchmark:vicuna:seed' or a file path -> its Source (a bundled set: test split)."""
     bare = name[len(BENCHMARK_PREFIX):] if name.startswith(BENCHMARK_PREFIX) else name
-    if bare in BUNDLED:
-        return bare, bundled_path(bare), BUNDLED[bare]
+    base = bare.partition(":")[0]
+    if base in BUNDLED:
+        try:
+            split = parse_split(bare, "test", prefix="--benchmark ")
+        except ValueError as exc:
+            raise BenchmarkError(str(exc)) from None
+        return Source(base, bundled_path(base), BUNDLED[base], split)
     path = Path(name).expanduser()
     if path.is_file():
-        return path.stem, path, Fields()
+        return Source(path.stem, path, Fields())
     raise BenchmarkError(f"unknown benchmark '{name}': not a bundled set ({', '.join(BUNDLED)}) and no such file")
 
 
 def load_benchmark(name: str, field: str | None = None, input_field: str | None = None,
                    category_field: str | None = None, limit: int | None = None) -> tuple[str, list[BenchmarkItem]]:
-    """Read a benchmark's instructions (+ input) and categories; BenchmarkError names the file, row and field."""
-    display, path, defaults = resolve(name)
+    """Read a benchmark's instructions (+ input) and categories (a bundled set: its split's rows, default test);
+    BenchmarkError names the file, row and field."""
+    source = resolve(name)
+    path, defaults = source.path, source.fields
     fields = Fields(field or defaults.instruction, input_field or defaults.input,
                     category_field or defaults.category, defaults.id)
     try:
@@ -62,6 +84,8 @@ def load_benchmark(name: str, field: str | None = None, input_field: str | None 
         raise BenchmarkError(f"{path}: empty benchmark file")
     items: list[BenchmarkItem] = []
     for number, row in enumerate(found, 1):
+        if source.split and not source.split.holds(number - 1):
+            continue
         if isinstance(row, str):
             row = {fields.instruction: row}
         if not isinstance(row, dict):
@@ -82,4 +106,4 @@ def load_benchmark(name: str, field: str | None = None, input_field: str | None 
             break
     if not items:
         raise BenchmarkError(f"{path}: every instruction in field '{fields.instruction}' is empty")
-    return display, items
+    return source.name, items

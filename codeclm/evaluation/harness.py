@@ -1,4 +1,8 @@
-"""CRR evaluation (paper Sec. 4.1): candidate and reference answer a benchmark, the judge compares both orders."""
+"""CRR evaluation (paper Sec. 4.1): candidate and reference answer a benchmark, the judge compares them.
+
+Every item counts: an item nobody could judge (an answer or the judgment could not be had, or an
+answer failed its guard) is a loss for the candidate, reported as failed.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,19 @@ from pathlib import Path
 import dspy
 
 from codeclm.config import ModelSpec, ProgramConfig, load_config
-from codeclm.errors import StepError
-from codeclm.evaluation.benchmarks import BenchmarkItem, load_benchmark
-from codeclm.evaluation.results import EvalReport, ItemJudgment
+from codeclm.errors import ConfigError, StepError
+from codeclm.evaluation.benchmarks import BenchmarkItem, load_benchmark, resolve
+from codeclm.evaluation.leakage import check_seeds
+from codeclm.evaluation.results import NOT_APPLICABLE, EvalReport, ItemJudgment
+from codeclm.evaluation.resume import read_judgments, reusable, verdict_settings
 from codeclm.evaluation.rules import RULES, item_outcome, order_outcome
 from codeclm.executors import Executor, ThreadExecutor
-from codeclm.jsonl import read_rows, write_atomic
-from codeclm.session import open_program
+from codeclm.fingerprint import model_identity
+from codeclm.jsonl import write_atomic
 from codeclm.judging.scales import SCALES
 from codeclm.judging.schemes import make_judge
+from codeclm.roles import LOGPROB_SCHEMES, role_specs
+from codeclm.session import open_program
 from codeclm.steps.respond import Respond
 from codeclm.templates import PromptLibrary
 
@@ -37,31 +45,45 @@ class Evaluator(dspy.Module):
         self.judge = judge
         self.rule = rule
 
-    def forward(self, item: BenchmarkItem, models: dict[str, str]) -> ItemJudgment:
-        """One item; an unparseable answer or judgment marks this item (error), never the run."""
-        result = ItemJudgment(id=item.id, category=item.category, instruction=item.instruction, rule=self.rule, models=models)
+    def forward(self, item: BenchmarkItem, models: dict[str, str], settings: dict) -> ItemJudgment:
+        """One item; whoever cannot answer makes it a failed item (a loss), never a failed run. An endpoint
+        failure is raised (as a StepError naming candidate / reference / judge), so a dead endpoint stops the eval."""
+        result = self.blank(item, models, settings)
+        side = "candidate"
         try:
             candidate = self.respond_candidate(instruction=item.instruction, key=item.id)
+            side = "reference"
             reference = self.respond_reference(instruction=item.instruction, key=item.id)
             result.candidate_response, result.reference_response = candidate.text, reference.text
             result.guards = {"candidate": candidate.guard, "reference": reference.guard}
-            if not reference.usable:
-                result.error = f"reference answer {reference.guard.replace('_', ' ')}"
-                return result
-            if not candidate.usable:  # a cut-off, empty, refusing or looping answer loses without a judge
-                return result.model_copy(update={"order_outcomes": ["loss", "loss"], "outcome": "loss"})
+            for side, answer in (("candidate", candidate), ("reference", reference)):
+                if not answer.usable:  # a cut-off, empty, refusing or looping answer cannot be judged
+                    return failed(result, side, f"{side} answer {answer.guard.replace('_', ' ')}")
+            side = "judge"
             result.verdict = self.judge(instruction=item.instruction, strong=reference.text, target=candidate.text, key=item.id)
         except StepError as exc:
-            result.error = str(exc)
-            return result
+            if exc.endpoint_failure:
+                raise StepError(side, str(exc), endpoint_failure=True) from None
+            return failed(result, side, str(exc))
         return score(result, self.rule)
+
+    def blank(self, item: BenchmarkItem, models: dict[str, str], settings: dict) -> ItemJudgment:
+        """The item's judgment before anything is known."""
+        return ItemJudgment(id=item.id, category=item.category, instruction=item.instruction, rule=self.rule,
+                            models=models, settings=settings)
+
+
+def failed(item: ItemJudgment, side: str, reason: str) -> ItemJudgment:
+    """`item` as a loss for the candidate because `side` could not answer (`reason`)."""
+    return item.model_copy(update={"failed": side, "error": reason, "order_outcomes": [], "outcome": "loss"})
 
 
 def score(item: ItemJudgment, rule: str) -> ItemJudgment:
-    """Per-order outcomes for the candidate and the item's outcome under `rule`."""
+    """Per-order outcomes for the candidate and the item's outcome under `rule`; a pointwise verdict (one
+    rating per answer, no orders) gives one outcome and no rule applies."""
     orders = [order_outcome(o.target, o.strong) for o in item.verdict.orders]
-    if len(orders) == 1:  # pointwise schemes rate each answer alone: one outcome, whatever the order
-        orders = orders * 2
+    if len(orders) == 1:
+        return item.model_copy(update={"order_outcomes": orders, "outcome": orders[0], "rule": NOT_APPLICABLE})
     return item.model_copy(update={"order_outcomes": orders, "outcome": item_outcome(orders, rule), "rule": rule})
 
 
@@ -73,45 +95,65 @@ def default_out(benchmark: str, candidate: str, reference: str) -> Path:
 def evaluate(benchmark: str, candidate: str, reference: str = "strong", judge: str = "judge", *,
              program: str | Path = "programs/codeclm.yaml", overrides: list[str] | None = None,
              limit: int | None = None, field: str | None = None, input_field: str | None = None,
-             category_field: str | None = None, rule: str = "paper", out: str | Path | None = None,
+             category_field: str | None = None, rule: str | None = None, out: str | Path | None = None,
              seed: int = 0, bootstrap: int = 1000, confidence: float = 0.95,
              api_base: str | None = None, api_key_env: str | None = None, scheme: str | None = None,
              lms: dict[str, dspy.BaseLM] | None = None, executor: Executor | None = None) -> EvalReport:
     """Evaluate `candidate` against `reference` on `benchmark`; write per-item JSONL and return the report.
 
+    benchmark: a bundled set (its test split; `vicuna:all`, `self_instruct:seed` name others) or a file.
     candidate / reference / judge: 'strong', 'target', 'judge' (roles of `program`), 'local:NAME', or a model id
     (`api_base` / `api_key_env` apply to model ids). `lms` (keys candidate/reference/judge) replaces them, e.g. fakes.
-    Items already judged in `out` by the same models are reused (a rerun never pays twice).
+    rule: 'paper' (default) or 'alpagasus' for a both-orders scheme; a pointwise scheme has none (ConfigError if given).
+    Items judged in `out` with the same settings are reused (a rerun never pays twice); others are judged again.
     """
-    if rule not in RULES:
-        raise ValueError(f"unknown rule '{rule}'; choose one of {', '.join(RULES)}")
     config = load_config(program, overrides)
+    scheme = eval_scheme(config, scheme)
+    rule = eval_rule(scheme, rule)
+    source = resolve(benchmark)
+    seeds = check_seeds(config, source)
     name, items = load_benchmark(benchmark, field, input_field, category_field, limit)
     labels = {"candidate": candidate, "reference": reference, "judge": judge}
     specs = {role: model_spec(value, config, api_base, api_key_env) for role, value in labels.items()}
     models = {role: f"{labels[role]}={spec.label}" if labels[role] != spec.label else spec.label for role, spec in specs.items()}
-    out_path = Path(out) if out else default_out(name, models["candidate"], models["reference"])
-    previous = _previous(out_path, models)
+    split = str(source.split.split) if source.split else None
+    out_path = Path(out) if out else default_out(f"{name}-{split}" if split else name, models["candidate"], models["reference"])
+    stored = read_judgments(out_path)  # a bad earlier file stops here, before any model starts
     prompts = PromptLibrary(config.resolve(config.prompts), config.template_variables())
+    respond_prompt, judge_prompt = prompts.render("respond"), prompts.render(SCALES[scheme].template)
+    answering = config.answering.model_dump()
+    judging = {"temperature": 0.0, "max_tokens": config.judging.max_tokens or SCALES[scheme].max_tokens}
     with open_program(config, lms={} if lms is None else lms) as session:  # engine only: eval binds its own roles
-        bound = lms if lms is not None else {role: session.lm(role, spec) for role, spec in specs.items()}
-        scheme = eval_scheme(config, scheme)
-        judge_step = make_judge(scheme, prompts.render(SCALES[scheme].template), bound["judge"],
-                                max_attempts=config.max_attempts, temperature=0.0,
-                                max_tokens=config.judging.max_tokens)  # the filter's scheme, at temperature 0
-        evaluator = Evaluator(prompts.render("respond"), judge_step, bound, rule=rule,
-                              answering=config.answering.model_dump(), max_attempts=config.max_attempts)
+        bound = lms if lms is not None else bind(session, specs, scheme)
+        settings = verdict_settings(scheme, {"respond": respond_prompt.sha256, "judge": judge_prompt.sha256},
+                                    answering, judging, bound)
+        previous, judged_again = reusable(stored, items, settings)
+        judge_step = make_judge(scheme, judge_prompt, bound["judge"], max_attempts=config.max_attempts, **judging)
+        evaluator = Evaluator(respond_prompt, judge_step, bound, rule=rule, answering=answering,
+                              max_attempts=config.max_attempts)
         todo = [item for item in items if item.id not in previous]
         executor = executor or ThreadExecutor(config.concurrency)
-        outcomes = executor.map("eval", lambda item: evaluator(item=item, models=models), todo)
-    fresh = {o.item.id: o.value if o.ok else ItemJudgment(id=o.item.id, category=o.item.category, instruction=o.item.instruction,
-                                                          rule=rule, error=o.error, models=models) for o in outcomes}
+        outcomes = executor.map("eval", lambda item: evaluator(item=item, models=models, settings=settings), todo)
+    fresh = {o.item.id: o.value if o.ok else failed(evaluator.blank(o.item, models, settings), o.stage, o.error) for o in outcomes}
     judged = [score(previous[i.id], rule) if i.id in previous else fresh[i.id] for i in items]
     _write(out_path, judged)
-    report = EvalReport.build(judged, confidence=confidence, samples=bootstrap, seed=seed, benchmark=name, rule=rule,
-                              judge_scheme=evaluator.judge.scheme, items_path=str(out_path), **models)
+    same_judge = {role: model_identity(bound["judge"]) == model_identity(bound[role]) for role in ("reference", "candidate")}
+    report = EvalReport.build(
+        judged, confidence=confidence, samples=bootstrap, seed=seed, benchmark=name, split=split, rule=rule,
+        outcome_kind="pointwise" if rule == NOT_APPLICABLE else "both_orders", judge_scheme=scheme,
+        judge_is_reference=same_judge["reference"], judge_is_candidate=same_judge["candidate"],
+        warnings=[f"the judge is also the {role} ({models['judge']}): it judges its own answers (self-preference "
+                  f"bias); pass --judge another model" for role, same in same_judge.items() if same],
+        seeds=seeds, settings=settings, reused=len(previous), judged_again=judged_again, items_path=str(out_path), **models)
     summary_path(out_path).write_text(report.model_dump_json(indent=2, exclude={"items"}) + "\n", encoding="utf-8")
     return report
+
+
+def bind(session, specs: dict[str, ModelSpec], scheme: str) -> dict[str, dspy.BaseLM]:
+    """The three roles' LMs on the session's engine; the judge's model (whichever role resolves it first) on a
+    local server that returns generation log-probabilities when the scheme reads them."""
+    judge_model = specs["judge"].model_dump_json() if scheme in LOGPROB_SCHEMES else None
+    return {role: session.lm(role, spec, logprobs=spec.model_dump_json() == judge_model) for role, spec in specs.items()}
 
 
 def eval_scheme(config: ProgramConfig, scheme: str | None) -> str:
@@ -120,20 +162,25 @@ def eval_scheme(config: ProgramConfig, scheme: str | None) -> str:
     chosen = scheme or (config.judging.scheme if SCALES[config.judging.scheme].scores_with == "judge" else "pointwise-logprob")
     if chosen not in SCALES or SCALES[chosen].scores_with != "judge":
         names = ", ".join(name for name, scale in SCALES.items() if scale.scores_with == "judge")
-        raise ValueError(f"--scheme {chosen}: an eval needs a judge that compares two answers; choose one of {names}")
+        raise ConfigError(f"--scheme {chosen}: an eval needs a judge that compares two answers; choose one of {names}")
     return chosen
+
+
+def eval_rule(scheme: str, rule: str | None) -> str:
+    """The both-orders rule (default paper), or "n/a" for a pointwise scheme, where asking for one is an error."""
+    if rule is not None and rule not in RULES:
+        raise ConfigError(f"--rule {rule}: unknown rule; choose one of {', '.join(RULES)}")
+    if SCALES[scheme].both_orders:
+        return rule or "paper"
+    if rule is not None:
+        both = ", ".join(name for name, scale in SCALES.items() if scale.scores_with == "judge" and scale.both_orders)
+        raise ConfigError(f"--rule {rule}: scheme {scheme} rates each answer alone (one outcome per item, no orders), "
+                          f"so no both-orders rule applies; drop --rule, or judge both orders with --scheme {both}")
+    return NOT_APPLICABLE
 
 
 def summary_path(out: Path) -> Path:
     return out.with_name(out.stem + ".summary.json")
-
-
-def _previous(path: Path, models: dict[str, str]) -> dict[str, ItemJudgment]:
-    """Judged items of an earlier run with the same three models (errors are retried)."""
-    if not path.exists():
-        return {}
-    rows = [ItemJudgment.model_validate(row) for row in read_rows(path)]
-    return {r.id: r for r in rows if r.verdict is not None and r.error is None and r.models == models}
 
 
 def _write(path: Path, items: list[ItemJudgment]) -> None:
@@ -147,8 +194,6 @@ ROLE_NAMES = ("strong", "target", "judge")
 def model_spec(value: str, config: ProgramConfig, api_base: str | None = None, api_key_env: str | None = None) -> ModelSpec:
     """A role of the program YAML, `local:NAME` (embedded model) or a model id (e.g. openai/gpt-4o-mini)."""
     if value in ROLE_NAMES:
-        from codeclm.roles import role_specs
-
         return role_specs(config)[value]
     if value.startswith("local:"):
         return ModelSpec(local=value.removeprefix("local:"))

@@ -16,11 +16,11 @@ from __future__ import annotations
 import random
 from typing import Literal, Sequence
 
-Outcome = Literal["win", "tie", "loss"]
+WinTieLoss = Literal["win", "tie", "loss"]
 RuleName = Literal["paper", "alpagasus"]
 _RANK = {"win": 0, "tie": 1, "loss": 2}
 
-RULES: dict[str, dict[tuple[str, str], Outcome]] = {
+RULES: dict[str, dict[tuple[str, str], WinTieLoss]] = {
     "paper": {
         ("win", "win"): "win", ("win", "tie"): "tie", ("tie", "tie"): "tie",
         ("win", "loss"): "loss", ("tie", "loss"): "loss", ("loss", "loss"): "loss",
@@ -32,12 +32,12 @@ RULES: dict[str, dict[tuple[str, str], Outcome]] = {
 }
 
 
-def order_outcome(candidate: float, reference: float) -> Outcome:
+def order_outcome(candidate: float, reference: float) -> WinTieLoss:
     """The candidate's outcome in one order, from the judge's two scores."""
     return "win" if candidate > reference else "loss" if candidate < reference else "tie"
 
 
-def item_outcome(orders: Sequence[Outcome], rule: str) -> Outcome:
+def item_outcome(orders: Sequence[WinTieLoss], rule: str) -> WinTieLoss:
     """Combine the two orders' outcomes by `rule` (see module docstring)."""
     if rule not in RULES:
         raise ValueError(f"unknown rule '{rule}'; choose one of {', '.join(RULES)}")
@@ -47,14 +47,14 @@ def item_outcome(orders: Sequence[Outcome], rule: str) -> Outcome:
     return RULES[rule][pair]  # type: ignore[index]
 
 
-def crr(outcomes: Sequence[Outcome]) -> float | None:
+def crr(outcomes: Sequence[WinTieLoss]) -> float | None:
     """Capacity Recovery Ratio: (wins + ties) / total; None for no items."""
     if not outcomes:
         return None
     return sum(o != "loss" for o in outcomes) / len(outcomes)
 
 
-def bootstrap_ci(outcomes: Sequence[Outcome], samples: int = 1000, confidence: float = 0.95,
+def bootstrap_ci(outcomes: Sequence[WinTieLoss], samples: int = 1000, confidence: float = 0.95,
                  seed: int = 0) -> tuple[float, float] | None:
     """Percentile bootstrap interval of CRR over items, resampled with a seeded RNG (reproducible)."""
     if not outcomes:

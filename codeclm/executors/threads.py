@@ -59,7 +59,10 @@ class ThreadExecutor:
                         results[pending.pop(future)] = self._finish(stage, future.result(), on_outcome, limit)
             except BaseException:
                 for future in pending:
-                    future.cancel()  # not started yet: never started; in flight: finish, unreported
+                    future.cancel()  # not started yet: never started
+                from codeclm.engine.http import cancel_all_inflight
+
+                cancel_all_inflight()  # in flight: streamed requests close, so the servers stop computing them
                 raise
         return [results[i] for i in range(len(items))]
 

@@ -73,6 +73,7 @@ class CheckReport(BaseModel):
     seconds_per_item: float
     passed: bool
     verdict: str
+    calls: int = 0  # paid LLM calls the check made (0 when every answer came from the cache)
     results: list[ItemResult] = []
 
     def line(self) -> str:

@@ -3,7 +3,7 @@
 Per order, P(strong better) = P(strong's label) / (P("A") + P("B")) at the answer token.
 Scale: strong = mean P(strong better) over the two orders, target = 1 - strong, so
 gap = 2P - 1 in [-1, 1]; position bias cancels in the mean. Labels are A/B: with "1"/"2"
-the local 1.5B always answered "2" (../shared/LOCAL_MODELS.md).
+the local 1.5B always answered "2" (docs/judging.md).
 """
 
 from __future__ import annotations

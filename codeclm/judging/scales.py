@@ -25,6 +25,7 @@ class Scale:
     max_tokens: int  # default judge answer cap
     description: str
     scores_with: str = "judge"  # the role whose model gives the verdict ("target" for target-loss)
+    both_orders: bool = True  # judges the pair in both presentation orders; False: one rating per answer, no order
 
 
 SCALES: dict[str, Scale] = {
@@ -32,6 +33,7 @@ SCALES: dict[str, Scale] = {
         "target-loss", "respond", THETA_TARGET_LOSS, 30.0, 0,
         "the target's mean loss (nats per token) on the strong answer's new words (not in the instruction), from "
         "its prompt log-probabilities; no judge of quality; keep when the loss > theta", scores_with="target",
+        both_orders=False,
     ),
     "pairwise-1-10": Scale(
         "pairwise-1-10", "judge", 3.0, 9.0, 256,
@@ -46,6 +48,6 @@ SCALES: dict[str, Scale] = {
     "pointwise-logprob": Scale(
         "pointwise-logprob", "judge_pointwise", 1.0, 9.0, 3,
         "each answer rated alone; expected 1-10 rating from digit logprobs ('10' split as '1','0' handled); "
-        "gap = E[strong] - E[target] in [-9, 9]; default theta 1",
+        "gap = E[strong] - E[target] in [-9, 9]; default theta 1", both_orders=False,
     ),
 }

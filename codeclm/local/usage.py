@@ -7,7 +7,9 @@ llama.cpp's per-context counters, and when the reply is complete it reports
 ``usage`` (prompt, completion and ``prompt_tokens_details.cached_tokens``) and ``timings``
 (evaluated prompt tokens and milliseconds, generated tokens and milliseconds, as upstream
 llama-server names them), in the reply or, when streamed, in a last chunk with no choices
-(OpenAI's ``stream_options.include_usage`` shape).
+(OpenAI's ``stream_options.include_usage`` shape). A request llama-cpp-python refuses once the
+stream has begun (a prompt longer than the context) ends in an error chunk, which the client
+reads as that error, instead of a reset connection that looks like a dead server.
 """
 
 from __future__ import annotations
@@ -59,10 +61,14 @@ def _streamed(llama, chunks: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any
     evaluated plus what it reused: the tokens kept in the context when generation began)."""
     last: dict[str, Any] = {}
     generated = 0
-    for chunk in chunks:
-        last = chunk
-        generated += sum(1 for c in chunk.get("choices") or [] if (c.get("delta") or {}).get("content"))
-        yield chunk
+    try:
+        for chunk in chunks:
+            last = chunk
+            generated += sum(1 for c in chunk.get("choices") or [] if (c.get("delta") or {}).get("content"))
+            yield chunk
+    except ValueError as exc:  # e.g. "Requested tokens (3004) exceed context window of 2048", raised mid-stream
+        yield {"error": {"message": str(exc), "type": "invalid_request_error", "code": 400}}  # not a dropped connection
+        return
     timings = counts(llama)
     completion = timings["predicted_n"] or generated
     prompt = max(0, llama.n_tokens - completion)  # context = prompt (evaluated or reused) + generated

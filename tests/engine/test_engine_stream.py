@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from engine_helpers import chat
@@ -96,6 +97,21 @@ def test_cancel_inflight_from_another_thread(streamed, stub):
     worker.join(2.0)
     assert not worker.is_alive() and len(errors) == 1 and isinstance(errors[0], RequestCancelled)
     assert stub.disconnected.wait(2.0) and stub.stats()["requests"] == 1
+
+
+def test_cancel_all_inflight_reaches_worker_threads_of_every_endpoint(streamed, stub):
+    """What an interrupted run does before joining its workers."""
+    from codeclm.engine.http import cancel_all_inflight
+
+    stub.chunk_delay = 0.05
+    stub.stream_tokens = ["tok"] * 100
+    lm = streamed()
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(chat, lm, f"worker {i}") for i in range(2)]
+        time.sleep(0.3)
+        cancel_all_inflight()
+        errors = [f.exception(timeout=2.0) for f in futures]
+    assert all(isinstance(e, RequestCancelled) for e in errors) and not stub.stream_finished
 
 
 def test_server_that_rejects_stream_options_is_asked_again_without(streamed, stub):

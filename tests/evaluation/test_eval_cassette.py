@@ -27,14 +27,16 @@ def lm(model, api_base):
 def test_eval_on_vicuna_replayed(root, tmp_path, recorded_api_base):
     judge_base = os.environ.get("CODECLM_RECORD_JUDGE_API_BASE", recorded_api_base)
     lms = {"candidate": lm(MODEL, recorded_api_base), "reference": lm(MODEL, recorded_api_base), "judge": lm(JUDGE, judge_base)}
-    report = evaluate(
-        "vicuna", "target", "strong", program=root / "programs" / "codeclm.yaml", overrides=OVERRIDES,
-        limit=1, rule="alpagasus", out=tmp_path / "eval.jsonl", lms=lms, bootstrap=200)
-    assert report.total == 1 and report.benchmark == "vicuna" and report.rule == "alpagasus"
-    assert report.overall.judged == 1 and report.overall.errors == 0
+    report = evaluate(  # vicuna:all: the recorded question is row 0, a seed-split row (the default scores test rows)
+        "vicuna:all", "target", "strong", program=root / "programs" / "codeclm.yaml", overrides=OVERRIDES,
+        limit=1, out=tmp_path / "eval.jsonl", lms=lms, bootstrap=200)
+    assert report.total == 1 and report.benchmark == "vicuna" and report.split == "all"
+    assert report.outcome_kind == "pointwise" and report.rule == "n/a"  # one rating per answer: no orders, no rule
+    assert report.judge_consistency.orders_agree is None and report.judge_consistency.first_position_wins is None
+    assert report.overall.items == 1 and report.overall.failed == 0
     (row,) = [json.loads(line) for line in (tmp_path / "eval.jsonl").read_text().splitlines()]
     assert row["id"] == "1" and row["error"] is None
     assert row["candidate_response"] and row["reference_response"]
     assert row["verdict"]["scheme"] == "pointwise-logprob" and len(row["verdict"]["orders"]) == 1
-    assert row["outcome"] in {"win", "tie", "loss"}
+    assert row["outcome"] in {"win", "tie", "loss"} and row["order_outcomes"] == [row["outcome"]] and row["rule"] == "n/a"
     assert report.overall.crr == (1.0 if row["outcome"] in ("win", "tie") else 0.0)

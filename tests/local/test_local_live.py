@@ -153,3 +153,43 @@ def test_streamed_replies_carry_usage_and_the_prompt_cache_keeps_each_prefix_war
             assert again == first and usage["usage"]["prompt_tokens_details"]["cached_tokens"] > 150
         grown = (int(open(f"/proc/{server.pid}/status").read().split("VmRSS:")[1].split()[0]) >> 10) - rss
         assert grown < 150, f"server grew by {grown} MB over 8 saved states"
+
+
+def test_a_prompt_longer_than_the_context_is_a_context_error_not_a_dead_server():
+    """Streamed (as codeclm sends local requests), llama-cpp-python would reset the connection; the item must
+    instead be dropped with its reason, and not count toward 'endpoint down'."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama-cpp-python is not installed (pip install -e '.[local]')")
+    from codeclm.engine import EngineLM, RetryPolicy
+    from codeclm.errors import ContextLengthError
+    from codeclm.local import LocalServer
+
+    with LocalServer(SMALL) as server:
+        lm = EngineLM(f"openai/{SMALL}", api_base=server.api_base, api_key="local", stream_for_cancel=True,
+                      retry=RetryPolicy(max_tries=2, base_delay=0.01))
+        with pytest.raises(ContextLengthError, match=r"needs \d+ tokens but the context window holds 2048"):
+            lm.forward(messages=[{"role": "user", "content": "word " * 3000}], max_tokens=10)
+        assert lm.forward(messages=[{"role": "user", "content": "Say hi."}], max_tokens=5).choices[0].message.content
+
+
+def test_the_same_seed_on_a_fresh_cache_gives_the_same_items(tmp_path, root):
+    """The program's seed reaches llama.cpp's sampler: two fresh-cache runs (fresh servers too) give the same ids
+    and texts. SmolLM2-135M plays every role to keep this short."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama-cpp-python is not installed (pip install -e '.[local]')")
+    from codeclm.config import load_config
+    from codeclm.run import run
+    from codeclm.sink import dropped_path
+
+    outputs = []
+    for attempt in range(2):
+        out = tmp_path / f"run{attempt}" / "data.jsonl"
+        config = load_config(root / "programs" / "codeclm.yaml", [
+            f"models.strong={{local: {SMALL}}}", "judging.check.enabled=false", "seeds.limit=1", "num_metadata=1",
+            "instructions_per_metadata=1", "max_iterations=1", "generation.max_tokens=96", "answering.max_tokens=32",
+            f"cache.path={tmp_path / f'calls{attempt}.sqlite'}"])
+        run(config, output=str(out))
+        lines = out.read_text().splitlines() + (dropped_path(out).read_text().splitlines() if dropped_path(out).exists() else [])
+        outputs.append(sorted((json.loads(line)["id"], json.loads(line).get("instruction")) for line in lines))
+    assert outputs[0] and outputs[0] == outputs[1]
+    assert any("-" in item_id for item_id, _ in outputs[0])  # an instruction the model wrote, not only seed ids

@@ -10,7 +10,7 @@ from codeclm.errors import ConfigError
 from codeclm.executors.batch_anthropic import AnthropicBatches, chat_completion, messages_params
 from codeclm.executors.batch_openai import OpenAIBatches
 from codeclm.executors.batch_provider import UnbatchableRequest
-from codeclm.executors.batch_setup import batch_providers
+from codeclm.batch_setup import batch_providers
 
 
 def config(tmp_path, models, *overrides):

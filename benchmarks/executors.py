@@ -94,7 +94,7 @@ def program_config(url: str, folder: Path, metadata: int, concurrency: int):
 
 def one_run(kind: str, url: str, metadata: int, concurrency: int) -> dict:
     from codeclm.executors import ThreadExecutor
-    from codeclm.executors.ray import RayExecutor
+    from codeclm.cluster import RayExecutor
     from codeclm.records import Seed, seed_id
     from codeclm.session import open_program
     from codeclm.sink import MemorySink
@@ -127,14 +127,14 @@ def parts(url: str, n: int) -> dict:
     """Per-call cost of the shared actors, seen from a worker process: ms per limiter grant, cache get, cache put."""
     import ray
 
-    from codeclm.executors.ray.cache import start_cache_service
-    from codeclm.executors.ray.connect import driver_node
-    from codeclm.executors.ray.limits import LimiterRegistry
+    from codeclm.cluster.cache import start_cache_service
+    from codeclm.cluster.connect import driver_node
+    from codeclm.cluster.limits import LimiterRegistry
 
     @ray.remote(num_cpus=0)
     def time_calls(cache, registry, n):
-        from codeclm.executors.ray.cache import ClusterCache
-        from codeclm.executors.ray.limits import cluster_limiter_for
+        from codeclm.cluster.cache import ClusterCache
+        from codeclm.cluster.limits import cluster_limiter_for
 
         limiter = cluster_limiter_for(registry, ("bench", "1"))(url, 64, None, None)
         cache = ClusterCache(cache)

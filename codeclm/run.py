@@ -102,7 +102,7 @@ def run(
     if executor not in EXECUTORS:
         raise ConfigError(f"--executor {executor}: unknown executor; choose from {', '.join(EXECUTORS)}")
     if executor == "ray" or address:
-        from codeclm.executors.ray import check_ray_run
+        from codeclm.cluster import check_ray_run
 
         check_ray_run(config, address=address, executor=executor, lms=lms)  # before any model starts
     console = console or Console(stderr=True)
@@ -148,7 +148,7 @@ def make_executor(name: str, session, progress: StageProgress, poll_seconds: flo
     """The executor named `name` for an open session (the batch one checks its keys and cache here; the Ray one
     starts its workers here and stops them when the session closes)."""
     if name == "ray":
-        from codeclm.executors.ray import RayExecutor
+        from codeclm.cluster import RayExecutor
 
         executor = RayExecutor(session.config, tuned=tuned, address=address, session=session, progress=progress)
         session.stack.callback(executor.close)

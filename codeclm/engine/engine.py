@@ -17,7 +17,7 @@ class Engine:
     """The call cache (None when disabled), the usage ledger and where each endpoint's limiter comes from.
 
     `limiter_for(api_base, max_concurrency, rpm, tpm)` gives the one limiter of an endpoint: this
-    process's (the default), or a proxy to a cluster-wide one (codeclm.executors.ray). `cache` is a
+    process's (the default), or a proxy to a cluster-wide one (codeclm.cluster). `cache` is a
     CallCache or anything with its `get`/`put` (a proxy to a cache shared by a cluster's workers).
     """
 

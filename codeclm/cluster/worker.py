@@ -151,8 +151,8 @@ class ProgramWorker:
         import ray
 
         from codeclm.engine import Engine, UsageLedger
-        from codeclm.executors.ray.cache import ClusterCache
-        from codeclm.executors.ray.limits import cluster_limiter_for
+        from codeclm.cluster.cache import ClusterCache
+        from codeclm.cluster.limits import cluster_limiter_for
         from codeclm.roles import role_prices
         from codeclm.session import open_program
 

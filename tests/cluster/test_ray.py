@@ -29,7 +29,7 @@ from pipeline_scripts import strong_script  # noqa: E402
 from stub_server import StubServer  # noqa: E402
 
 from codeclm.config import load_config  # noqa: E402
-from codeclm.executors.ray import RayExecutor  # noqa: E402
+from codeclm.cluster import RayExecutor  # noqa: E402
 from codeclm.records import Seed, seed_id  # noqa: E402
 from codeclm.run import manifest_path, run  # noqa: E402
 from codeclm.session import open_program  # noqa: E402
@@ -241,7 +241,7 @@ def test_a_worker_that_cannot_open_the_program_says_why(tmp_path, monkeypatch):
     config = load_config(write_program(tmp_path, "http://127.0.0.1:9/v1"),
                          ["models.strong.api_key_env=CODECLM_RAY_TEST_UNSET"])
     monkeypatch.setenv("CODECLM_RAY_TEST_UNSET", "set on the driver only")  # workers started without it
-    from codeclm.executors.ray import WorkerStartError
+    from codeclm.cluster import WorkerStartError
 
     with RayExecutor(config, workers=1) as executor, pytest.raises(
             WorkerStartError, match=r"could not open the program: .*models.strong.api_key_env: environment variable "

@@ -12,8 +12,8 @@ import pytest
 from codeclm.config import load_config
 from codeclm.errors import ConfigError
 from codeclm.run import run
-from codeclm.executors.ray.limits import LimiterService
-from codeclm.executors.ray.worker import Identity, ProgramFiles
+from codeclm.cluster.limits import LimiterService
+from codeclm.cluster.worker import Identity, ProgramFiles
 from codeclm.programs import build_program
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,7 +90,7 @@ def test_ray_refuses_lms_from_python_and_unserved_local_models(tmp_path):
 def test_an_address_where_nothing_listens_is_refused_at_once():
     import socket
 
-    from codeclm.executors.ray.connect import check_reachable
+    from codeclm.cluster.connect import check_reachable
 
     with pytest.raises(ConfigError, match=r"^--address 127.0.0.1:1: no Ray cluster answers there"):
         check_reachable("127.0.0.1:1")

@@ -5,6 +5,6 @@ shares lives in actors too: the call cache (cache.py), one limiter per endpoint 
 budgets (budget.py). connect.py finds (or starts) the cluster. See docs/scale.md.
 """
 
-from codeclm.executors.ray.executor import RayExecutor, WorkerStartError, check_ray_run
+from codeclm.cluster.executor import RayExecutor, WorkerStartError, check_ray_run
 
 __all__ = ["RayExecutor", "WorkerStartError", "check_ray_run"]

@@ -29,8 +29,8 @@ from typing import Any, Callable, Sequence, TypeVar
 from codeclm.config import ProgramConfig
 from codeclm.errors import CodecLMError, ConfigError
 from codeclm.executors.base import EndpointWatch, OnOutcome, Outcome
-from codeclm.executors.ray.budget import SharedBudgets
-from codeclm.executors.ray.worker import Identity, ProgramFiles, ProgramWorker, local_model_check
+from codeclm.cluster.budget import SharedBudgets
+from codeclm.cluster.worker import Identity, ProgramFiles, ProgramWorker, local_model_check
 from codeclm.executors.threads import Progress
 from codeclm.programs.budget import CallBudget
 
@@ -66,7 +66,7 @@ class RayExecutor:
                  session: Any = None, progress: Progress | None = None, abort_after: int = 8, item_retries: int = 2,
                  start_timeout: float = 600.0):
         from codeclm.engine import UsageLedger
-        from codeclm.executors.ray.connect import connect
+        from codeclm.cluster.connect import connect
         from codeclm.guards import GuardCounts
         from codeclm.roles import role_batch_discounts, role_prices
 
@@ -96,7 +96,7 @@ class RayExecutor:
     @staticmethod
     def check(config: ProgramConfig, *, lms: Any = None) -> None:
         """What refuses a run under Ray before any model starts: Ray missing, LMs given in Python, unserved local models."""
-        from codeclm.executors.ray.connect import require_ray
+        from codeclm.cluster.connect import require_ray
 
         require_ray()
         if lms is not None:
@@ -108,9 +108,9 @@ class RayExecutor:
     def _start(self, tuned: str | Path | None, workers: int | None, worker_cpus: float, start_timeout: float) -> None:
         import ray
 
-        from codeclm.executors.ray.cache import start_cache_service
-        from codeclm.executors.ray.connect import driver_node
-        from codeclm.executors.ray.limits import LimiterRegistry
+        from codeclm.cluster.cache import start_cache_service
+        from codeclm.cluster.connect import driver_node
+        from codeclm.cluster.limits import LimiterRegistry
         from codeclm.session import default_cache_path
 
         config = self.config

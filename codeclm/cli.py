@@ -21,7 +21,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from codeclm.run import run_file
 
     summary = run_file(args.program, args.set, seeds_path=args.seeds, output=args.out, console=console, tuned=args.tuned,
-                       extend=args.extend, executor=args.executor, poll_seconds=args.poll_seconds)
+                       extend=args.extend, executor=args.executor, poll_seconds=args.poll_seconds, address=args.address)
     _print_summary(summary)
     return 0
 
@@ -168,10 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tuned", help="tuned program JSON (codeclm optimize) whose prompts and demos replace the templates'")
     p.add_argument("--extend", action="store_true", help="add to an output made by a different program (other settings, "
                    "templates, seeds or models); items are matched by content")
-    p.add_argument("--executor", choices=["threads", "batch"], default="threads",
+    p.add_argument("--executor", choices=["threads", "batch", "ray"], default="threads",
                    help="threads: call each endpoint directly (default); batch: OpenAI Batch API / Anthropic Message "
-                   "Batches at batch prices, slower (models.<role>.batch_api)")
+                   "Batches at batch prices, slower (models.<role>.batch_api); ray: stages on a Ray cluster "
+                   "(pip install 'codeclm[ray]'; docs/scale.md)")
     p.add_argument("--poll-seconds", type=float, default=30.0, help="--executor batch: seconds between batch status polls")
+    p.add_argument("--address", help="--executor ray: the cluster to join: auto, ray://HOST:10001 "
+                   "(default: $RAY_ADDRESS, else Ray on this machine)")
     p.set_defaults(func=_cmd_run)
 
     p = program_command("show", "print the rendered prompt of each step")

@@ -90,5 +90,17 @@ class GuardCounts:
         with self._lock:
             return {role: dict(sorted(c.items())) for role, c in sorted(self._counts.items())}
 
+    def take_counts(self) -> dict[str, dict[str, int]]:
+        """The counts so far, zeroed here (a Ray worker hands them to the driver's program with `add_counts`)."""
+        with self._lock:
+            taken, self._counts = {role: dict(c) for role, c in self._counts.items()}, {}
+        return taken
+
+    def add_counts(self, counts: dict[str, dict[str, int]]) -> None:
+        """Add counts taken from another program's GuardCounts (`take_counts`)."""
+        with self._lock:
+            for role, c in counts.items():
+                self._counts.setdefault(role, Counter()).update(c)
+
     def __deepcopy__(self, memo):  # shared by design, like the ledger: a copied program counts into the same place
         return self

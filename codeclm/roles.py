@@ -12,7 +12,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 
 from codeclm.config import ModelSpec, ProgramConfig
-from codeclm.engine import Engine, EngineLM, RetryPolicy, limiter_for
+from codeclm.engine import Engine, EngineLM, RetryPolicy
 from codeclm.errors import ConfigError
 
 ROLES = ("strong", "target", "judge")
@@ -94,7 +94,7 @@ def make_lm(role: str, spec: ModelSpec, endpoint: ResolvedEndpoint, engine: Engi
     lm = EngineLM(
         endpoint.model, api_base=endpoint.api_base, api_key=endpoint.api_key or "none", role=role,
         cache=engine.cache, ledger=engine.ledger, endpoint_id=endpoint.cache_id, stream_for_cancel=endpoint.local,
-        limiter=limiter_for(endpoint.api_base or endpoint.model, spec.max_concurrency, spec.rpm, spec.tpm),
+        limiter=engine.limiter_for(endpoint.api_base or endpoint.model, spec.max_concurrency, spec.rpm, spec.tpm),
         retry=RetryPolicy(max_tries=spec.max_tries, base_delay=spec.backoff, timeout=timeout),
     )
     lm.overrides = {k: v for k, v in (("temperature", spec.temperature), ("max_tokens", spec.max_tokens)) if v is not None}

@@ -83,23 +83,28 @@ def check_same_program(output: Path, state: OutputState, current: dict[str, Any]
     return earlier
 
 
-EXECUTORS = ("threads", "batch")
+EXECUTORS = ("threads", "batch", "ray")
 
 
 def run(
     config: ProgramConfig, *, seeds_path: str | None = None, output: str | None = None, console: Console | None = None,
     lms: dict[str, Any] | None = None, tuned: str | Path | None = None, extend: bool = False,
-    executor: str = "threads", poll_seconds: float = 30.0,
+    executor: str = "threads", poll_seconds: float = 30.0, address: str | None = None,
 ) -> dict[str, Any]:
     """Run `config` (on `lms` if given, else the YAML's models); return the summary also written to the manifest.
 
     `tuned`: a saved (`codeclm optimize`d) program whose instructions and demos replace the templates'.
     `extend`: add to an output made by a different program (another config, templates, seeds or models).
-    `executor`: "threads" (calls go out directly) or "batch" (provider batch APIs at batch prices, polled
-    every `poll_seconds`; see codeclm/executors/batch.py).
+    `executor`: "threads" (calls go out directly), "batch" (provider batch APIs at batch prices, polled
+    every `poll_seconds`; see codeclm/executors/batch.py) or "ray" (stages on the Ray cluster at `address`,
+    same records as threads; see docs/scale.md).
     """
     if executor not in EXECUTORS:
         raise ConfigError(f"--executor {executor}: unknown executor; choose from {', '.join(EXECUTORS)}")
+    if executor == "ray" or address:
+        from codeclm.cluster import check_ray_run
+
+        check_ray_run(config, address=address, executor=executor, lms=lms)  # before any model starts
     console = console or Console(stderr=True)
     started = time.time()
     out = Path(output) if output else config.resolve(config.output)
@@ -109,7 +114,7 @@ def run(
     with open_program(config, lms=lms, tuned=tuned) as session:
         program = session.program
         progress = StageProgress(console)
-        stage_executor = make_executor(executor, session, progress, poll_seconds)  # checks batch keys before writing
+        stage_executor = make_executor(executor, session, progress, poll_seconds, tuned=tuned, address=address)  # checks batch keys before writing
         current = fingerprint(config, program, seeds, session.lms)
         runs = check_same_program(out, state, current, extend)
         if state.kept or state.dropped:
@@ -139,8 +144,15 @@ def run(
     return summary
 
 
-def make_executor(name: str, session, progress: StageProgress, poll_seconds: float = 30.0):
-    """The executor named `name` for an open session (the batch one checks its keys and cache here)."""
+def make_executor(name: str, session, progress: StageProgress, poll_seconds: float = 30.0, *, tuned=None, address=None):
+    """The executor named `name` for an open session (the batch one checks its keys and cache here; the Ray one
+    starts its workers here and stops them when the session closes)."""
+    if name == "ray":
+        from codeclm.cluster import RayExecutor
+
+        executor = RayExecutor(session.config, tuned=tuned, address=address, session=session, progress=progress)
+        session.stack.callback(executor.close)
+        return executor
     if name == "batch":
         from codeclm.batch_setup import batch_executor
 

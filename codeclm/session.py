@@ -53,12 +53,16 @@ class Session:
         self.close()
 
 
-def open_program(config: ProgramConfig, *, lms: dict[str, Any] | None = None, tuned: str | Path | None = None) -> Session:
-    """Open `config`'s program: engine, role LMs (or `lms`, e.g. fakes), the program, a tuned program's prompts."""
+def open_program(config: ProgramConfig, *, lms: dict[str, Any] | None = None, tuned: str | Path | None = None,
+                 engine: Engine | None = None) -> Session:
+    """Open `config`'s program: engine, role LMs (or `lms`, e.g. fakes), the program, a tuned program's prompts.
+
+    `engine`: use this one (a Ray worker's: cluster-wide cache and limiters) instead of opening the config's."""
     stack = ExitStack()
     try:
-        cache_path = (config.resolve(config.cache.path) if config.cache.path else default_cache_path()) if config.cache.enabled else None
-        engine = open_engine(stack, cache_path, role_prices(config), role_batch_discounts(config))
+        if engine is None:
+            cache_path = (config.resolve(config.cache.path) if config.cache.path else default_cache_path()) if config.cache.enabled else None
+            engine = open_engine(stack, cache_path, role_prices(config), role_batch_discounts(config))
         roles = RoleLMs(engine, stack, config.source)
         bound = lms if lms is not None else roles.for_program(config)
         program = build_program(config, bound)

@@ -1,22 +1,29 @@
-"""What every LM of one run shares: the call cache (optional) and the usage ledger."""
+"""What every LM of one run shares: the call cache (optional), the usage ledger and the endpoint limiters."""
 
 from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
 from codeclm.engine.cache import CallCache
 from codeclm.engine.ledger import UsageLedger
+from codeclm.engine.limits import limiter_for
 
 
 @dataclass
 class Engine:
-    """The call cache (None when disabled) and the usage ledger of one program session."""
+    """The call cache (None when disabled), the usage ledger and where each endpoint's limiter comes from.
 
-    cache: CallCache | None
+    `limiter_for(api_base, max_concurrency, rpm, tpm)` gives the one limiter of an endpoint: this
+    process's (the default), or a proxy to a cluster-wide one (codeclm.cluster). `cache` is a
+    CallCache or anything with its `get`/`put` (a proxy to a cache shared by a cluster's workers).
+    """
+
+    cache: CallCache | Any | None
     ledger: UsageLedger
+    limiter_for: Callable[..., Any] = limiter_for
 
 
 def open_engine(stack: ExitStack, cache_path: Path | None, prices: Mapping[str, tuple[float, float]] | None = None,

@@ -97,6 +97,24 @@ class UsageLedger:
                 usage.failures += 1
                 usage.seconds += seconds
 
+    def take_counts(self) -> dict[str, dict[str, dict[str, float]]]:
+        """The counters recorded so far, ``{"roles": {role: counters}, "models": {model: counters}}``,
+        zeroed here: a Ray worker hands its usage to the driver's ledger (``add_counts``) this way."""
+        with self._lock:
+            taken = {"roles": {k: asdict(v) for k, v in self._roles.items()},
+                     "models": {k: asdict(v) for k, v in self._models.items()}}
+            self._roles, self._models = {}, {}
+        return taken
+
+    def add_counts(self, counts: Mapping[str, Mapping[str, Mapping[str, float]]]) -> None:
+        """Add counters taken from another ledger (``take_counts``) to this one."""
+        with self._lock:
+            for kind, rows in (("roles", self._roles), ("models", self._models)):
+                for name, counters in counts.get(kind, {}).items():
+                    usage = rows.setdefault(name, RoleUsage())
+                    for field in _FIELDS:
+                        setattr(usage, field, getattr(usage, field) + counters.get(field, 0))
+
     def cost(self, role: str) -> float | None:
         """USD spent by ``role``; None when no prices are configured for it."""
         with self._lock:

@@ -8,8 +8,11 @@ cluster, or provider batch APIs. Every executor reports each finished item throu
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Protocol, Sequence, TypeVar
+
+from codeclm.errors import EndpointError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -44,3 +47,27 @@ class Executor(Protocol):
 
     def map(self, stage: str, fn: Callable[[T], R], items: Sequence[T], on_outcome: OnOutcome | None = None) -> list[Outcome[T, R]]:
         ...
+
+
+class EndpointWatch:
+    """Takes an endpoint as down after `abort_after` items in a row failed on it (or every item of a shorter
+    stage); the streak runs across stages. `see` raises EndpointError then. Every executor counts this way."""
+
+    def __init__(self, abort_after: int = 8):
+        self.abort_after = abort_after
+        self.in_a_row = 0
+        self._lock = threading.Lock()
+
+    def limit(self, items: int) -> int:
+        """The streak that stops a stage of `items` items."""
+        return min(self.abort_after, max(1, items))
+
+    def see(self, outcome: Outcome[Any, Any], limit: int) -> None:
+        with self._lock:
+            self.in_a_row = self.in_a_row + 1 if outcome.endpoint_failure else 0
+            down = self.in_a_row >= limit
+        if down:
+            raise EndpointError(
+                f"{self.in_a_row} items in a row failed on their endpoint, last: {outcome.error}; "
+                "check the endpoint, then rerun the same command to resume"
+            )

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextvars import copy_context
 from typing import Any, Callable, Sequence, TypeVar
 
-from codeclm.errors import EndpointError, StepError
-from codeclm.executors.base import OnOutcome, Outcome
+from codeclm.errors import StepError
+from codeclm.executors.base import EndpointWatch, OnOutcome, Outcome
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -39,13 +38,12 @@ class ThreadExecutor:
         self.concurrency = max(1, concurrency)
         self.abort_after = abort_after
         self.progress = progress or Progress()
-        self._lock = threading.Lock()
-        self._failures_in_a_row = 0
+        self.watch = EndpointWatch(abort_after)
 
     def map(self, stage: str, fn: Callable[[T], R], items: Sequence[T], on_outcome: OnOutcome | None = None) -> list[Outcome[T, R]]:
         items = list(items)
         self.progress.start(stage, len(items))
-        limit = min(self.abort_after, max(1, len(items)))
+        limit = self.watch.limit(len(items))
         results: dict[int, Outcome[T, R]] = {}
         if self.concurrency == 1 or len(items) <= 1:
             for index, item in enumerate(items):
@@ -79,12 +77,5 @@ class ThreadExecutor:
         if on_outcome is not None:
             on_outcome(outcome)
         self.progress.advance(stage)
-        with self._lock:
-            self._failures_in_a_row = self._failures_in_a_row + 1 if outcome.endpoint_failure else 0
-            down = self._failures_in_a_row >= limit
-        if down:
-            raise EndpointError(
-                f"{self._failures_in_a_row} items in a row failed on their endpoint, last: {outcome.error}; "
-                "check the endpoint, then rerun the same command to resume"
-            )
+        self.watch.see(outcome, limit)
         return outcome

@@ -32,3 +32,12 @@ class CallBudget:
             if key is not None:
                 self._taken.add(key)
             return True
+
+    def snapshot(self) -> tuple[int, frozenset[object]]:
+        """Calls used and keys taken (a Ray executor shares the budget between workers with these)."""
+        with self._lock:
+            return self.used, frozenset(self._taken)
+
+    def restore(self, used: int, taken: frozenset[object]) -> None:
+        with self._lock:
+            self.used, self._taken = used, set(taken)

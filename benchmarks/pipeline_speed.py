@@ -60,7 +60,7 @@ def run_job(code: Path, cache: Path, overrides: list[str]) -> dict:
     for item in SIZES + overrides:
         args += ["--set", item]
     started = time.perf_counter()
-    done = subprocess.run(args, env=env, capture_output=True, text=True)
+    done = subprocess.run(args, env=env, capture_output=True, text=True, cwd=code)  # -m puts the cwd first on sys.path
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{code}: the main job failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:]}")

@@ -14,7 +14,7 @@ from codeclm.judging.check import CheckReport, run_check
 from codeclm.judging.checkset import load_check_items
 from codeclm.judging.scales import SCALES
 from codeclm.judging.schemes import make_judge
-from codeclm.roles import target_chat_template
+from codeclm.roles import LOGPROB_SCHEMES, role_specs, target_chat_template
 from codeclm.session import Session
 from codeclm.steps.respond import Respond
 from codeclm.templates import PromptLibrary
@@ -40,7 +40,9 @@ def check_filter(session: Session, *, scheme: str | None = None, split: str = "c
     else:
         scale = SCALES[scheme]
         library = PromptLibrary(config.resolve(config.prompts), config.template_variables())
-        judge = make_judge(scheme, library.render(scale.template), session.lms["target" if scale.scores_with == "target" else "judge"],
+        lm = session.lms["target"] if scale.scores_with == "target" else session.lm(
+            "judge", role_specs(config)["judge"], logprobs=scheme in LOGPROB_SCHEMES)
+        judge = make_judge(scheme, library.render(scale.template), lm,
                            max_attempts=config.max_attempts, temperature=config.judging.temperature,
                            max_tokens=config.judging.max_tokens, chat_template=target_chat_template(config))
         theta = scale.threshold

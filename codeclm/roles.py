@@ -107,11 +107,15 @@ class RoleLMs:
     def __init__(self, engine: Engine, stack: ExitStack, source: str):
         self.engine, self.stack, self.source = engine, stack, source
         self._endpoints: dict[str, ResolvedEndpoint] = {}
+        self._logprobs: dict[str, bool] = {}
 
     def lm(self, role: str, spec: ModelSpec, logprobs: bool = False) -> EngineLM:
+        """`role`'s LM; an endpoint already resolved for the same spec is shared, unless this one needs
+        generation log-probabilities that the shared one (a local server started without) cannot give."""
         key = spec.model_dump_json()
-        if key not in self._endpoints:
+        if key not in self._endpoints or (logprobs and spec.local and not self._logprobs.get(key)):
             self._endpoints[key] = resolve_endpoint(role, spec, self.stack, self.source, logprobs=logprobs)
+            self._logprobs[key] = logprobs
         return make_lm(role, spec, self._endpoints[key], self.engine)
 
     def for_program(self, config: ProgramConfig) -> dict[str, EngineLM]:

@@ -82,3 +82,17 @@ def test_a_local_logprob_judge_gets_a_server_with_generation_logprobs(monkeypatc
         config = load_config(root / "programs" / "codeclm.yaml", [f"judging.scheme={scheme}"])
         RoleLMs(Engine(cache=None, ledger=UsageLedger()), ExitStack(), "p.yaml").for_program(config)
         assert dict(opened)["qwen2.5-coder-1.5b-instruct"] is expected and dict(opened)["smollm2-135m-instruct"] is False
+
+
+def test_a_logprob_judge_asked_for_later_gets_its_own_local_server(monkeypatch):
+    """`judge check --all` on a target-loss program: the judge's server was started without logprobs."""
+    from codeclm.roles import RoleLMs
+
+    opened = []
+    monkeypatch.setattr(codeclm.local, "open_endpoint",
+                        lambda name, stack, logprobs=False: opened.append(logprobs) or codeclm.local.LocalEndpoint(f"http://127.0.0.1:9/{len(opened)}", name, name, True))
+    roles = RoleLMs(Engine(cache=None, ledger=UsageLedger()), ExitStack(), "p.yaml")
+    spec = ModelSpec(local="qwen2.5-coder-1.5b-instruct")
+    first, again, judge = roles.lm("strong", spec), roles.lm("strong", spec), roles.lm("judge", spec, logprobs=True)
+    assert opened == [False, True] and first.api_base == again.api_base != judge.api_base
+    assert roles.lm("strong", spec, logprobs=True).api_base == judge.api_base  # now one with logprobs is shared

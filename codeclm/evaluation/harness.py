@@ -134,6 +134,7 @@ def evaluate(benchmark: str, candidate: str, reference: str = "strong", judge: s
         todo = [item for item in items if item.id not in previous]
         executor = executor or ThreadExecutor(config.concurrency)
         outcomes = executor.map("eval", lambda item: evaluator(item=item, models=models, settings=settings), todo)
+        usage = session.engine.ledger.summary()
     fresh = {o.item.id: o.value if o.ok else failed(evaluator.blank(o.item, models, settings), o.stage, o.error) for o in outcomes}
     judged = [score(previous[i.id], rule) if i.id in previous else fresh[i.id] for i in items]
     _write(out_path, judged)
@@ -144,7 +145,8 @@ def evaluate(benchmark: str, candidate: str, reference: str = "strong", judge: s
         judge_is_reference=same_judge["reference"], judge_is_candidate=same_judge["candidate"],
         warnings=[f"the judge is also the {role} ({models['judge']}): it judges its own answers (self-preference "
                   f"bias); pass --judge another model" for role, same in same_judge.items() if same],
-        seeds=seeds, settings=settings, reused=len(previous), judged_again=judged_again, items_path=str(out_path), **models)
+        seeds=seeds, settings=settings, reused=len(previous), judged_again=judged_again, items_path=str(out_path),
+        usage=usage, **models)
     summary_path(out_path).write_text(report.model_dump_json(indent=2, exclude={"items"}) + "\n", encoding="utf-8")
     return report
 

@@ -112,6 +112,7 @@ class EvalReport(BaseModel):
     seed: int
     per_category: list[Tally]
     judge_consistency: JudgeConsistency
+    usage: dict[str, Any] = {}  # this eval's calls, cache hits and tokens (the session's ledger)
     reused: int = 0  # items judged by an earlier run with the same settings
     judged_again: int = 0  # stored items made with other settings, judged again rather than mixed in
     items_path: str | None = None

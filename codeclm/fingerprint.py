@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 # How and where a run goes, not what it makes: never part of the fingerprint.
-RUNTIME_KEYS = {"output", "concurrency", "cache", "seeds"}
+RUNTIME_KEYS = {"output", "concurrency", "cache", "seeds", "optimize"}
 
 
 def digest(value: Any) -> str:

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from rich.table import Table
 from codeclm.config import OptimizeSettings, ProgramConfig, load_config
 from codeclm.errors import ConfigError, OptimizeError
 from codeclm.evaluation.benchmarks import load_benchmark
-from codeclm.executors import Executor, ThreadExecutor
+from codeclm.executors import ThreadExecutor
 from codeclm.jsonl import write_atomic
 from codeclm.optimize.chain import CHAIN, GenerationChain
 from codeclm.optimize.figures import Comparison, mean, paired_bootstrap
@@ -38,6 +39,7 @@ from codeclm.optimize.metric import ExampleAssessment, OptimizeMetric
 from codeclm.optimize.optimizers import OPTIMIZERS, compile_chain, put_back
 from codeclm.optimize.split import split_benchmark
 from codeclm.optimize.trainset import build_examples
+from codeclm.progress import StageProgress
 from codeclm.session import open_program
 from codeclm.tuned import save_tuned
 
@@ -124,11 +126,24 @@ class OptimizeResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def score_examples(chain: GenerationChain, examples: list[dspy.Example], metric: OptimizeMetric, executor: Executor,
-                   phase: str) -> list[ExampleAssessment]:
+@contextmanager
+def shown(console: Console, concurrency: int):
+    """A thread executor whose stages show progress (bars on a terminal, lines in a log)."""
+    with StageProgress(console) as progress:
+        yield ThreadExecutor(concurrency, progress=progress)
+
+
+def score_examples(chain: GenerationChain, examples: list[dspy.Example], metric: OptimizeMetric, console: Console,
+                   concurrency: int, phase: str) -> list[ExampleAssessment]:
     metric.phase = phase
-    outcomes = executor.map(phase, lambda ex: metric.assess(ex, chain(**ex.inputs())), examples)
+    with shown(console, concurrency) as executor:
+        outcomes = executor.map(phase, lambda ex: metric.assess(ex, chain(**ex.inputs())), examples)
     return [o.value for o in outcomes]
+
+
+def encode_examples(program, parts, settings, console: Console, concurrency: int):
+    with shown(console, concurrency) as executor:
+        return build_examples(program, parts, settings, executor)
 
 
 def optimize(
@@ -161,24 +176,25 @@ def optimize(
     guard = LeakGuard(parts.heldout, load_protected(settings.protect, config.resolve))
     out = Path(out) if out else config.base_dir / f"{config.name}.tuned.json"
     started = time.time()
-    executor = ThreadExecutor(config.concurrency)
     with open_program(config, lms=lms, tuned=tuned) as session:
         program = session.program
         clock = PhaseClock(session.engine.ledger)
         check_line = clock.run("filter check", _filter_check, session, console)
-        examples = clock.run("encode benchmark", build_examples, program, parts, settings, executor)
+        examples = clock.run("encode benchmark", encode_examples, program, parts, settings, console, config.concurrency)
         metric = OptimizeMetric(program, pool=examples.pool, guard=guard, settings=settings)
         chain = GenerationChain(program, steps_, config.seed)
         console.print(f"[bold]optimize[/] {', '.join(steps_)} with {settings.optimizer} on {name}: "
                       f"{len(examples.train)} training / {len(examples.heldout)} held-out metadata "
                       f"({len(parts.optimization)}/{len(parts.heldout)} items split at {settings.split:g}), "
                       f"fit pool {len(examples.pool)}, {len(guard)} protected items", highlight=False)
-        before = clock.run("held-out before", score_examples, chain, examples.heldout, metric, executor, "before")
+        before = clock.run("held-out before", score_examples, chain, examples.heldout, metric, console,
+                           config.concurrency, "before")
         metric.phase = "optimize"
         compiled = clock.run("optimize", compile_chain, settings.optimizer, chain, examples.train, metric,
                              strong=session.lms.get("strong"), config=config)
         changes = put_back(chain, compiled, keep_template_demos=settings.optimizer == "bootstrap")
-        after = clock.run("held-out after", score_examples, chain, examples.heldout, metric, executor, "after")
+        after = clock.run("held-out after", score_examples, chain, examples.heldout, metric, console,
+                          config.concurrency, "after")
         comparison = paired_bootstrap([a.score for a in before], [a.score for a in after],
                                       samples=settings.bootstrap_samples, seed=config.seed)
         usage = session.engine.ledger.summary()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,7 @@ def program_for(path: Path, header: dict[str, Any], program: str | None) -> Path
         return Path(program)
     named = header.get("optimize", {}).get("program")
     if named and (path.parent / named).is_file():
-        return path.parent / named
+        return Path(os.path.normpath(path.parent / named))
     raise ConfigError(f"{path}: cannot tell which program it was tuned for; pass --program PROGRAM.yaml")
 
 
@@ -77,7 +78,7 @@ def step_views(path: str | Path, program: str | None = None, overrides: list[str
     for name, predictor in tuned.named_predictors():
         owner = modules.get(name.rsplit(".", 1)[0])
         rendered = template.rendered.get(getattr(owner, "name", ""))
-        views.append(StepView(name, rendered.path if rendered else "?", render_predictor(predictor),
+        views.append(StepView(name, _display(rendered.path) if rendered else "?", render_predictor(predictor),
                               render_predictor(templates[name]), len(predictor.demos),
                               sum(1 for d in predictor.demos if d.get("augmented"))))
     return header, views
@@ -107,3 +108,9 @@ def show_tuned(path: str | Path, program: str | None = None, overrides: list[str
                 view.tuned_text, f"-- diff against {view.template} --"]
         out += view.diff or ["(no difference)"]
     return "\n".join(out)
+
+
+def _display(path: str) -> str:
+    """A path relative to the working directory when it is below it."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative

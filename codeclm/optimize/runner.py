@@ -237,8 +237,9 @@ def _filter_check(session, console: Console) -> str:
     from codeclm.filter_check import check_filter, require_passed
 
     console.print(f"[bold]Filter check[/] ({config.judging.scheme} at theta {config.theta:g})")
-    report = require_passed(check_filter(session))
-    return report.line()
+    report = check_filter(session)
+    console.print(f"filter check: {report.line()}", highlight=False)
+    return require_passed(report).line()
 
 
 def report_path(out: Path) -> Path:

@@ -71,6 +71,18 @@ def test_the_filter_check_is_enforced_before_any_optimizer_call(world_config, be
         optimize(world_config("judging.check.enabled=true"), benchmark=str(benchmark_file), out=tmp_path / "t.json", lms=lms)
     assert lms["strong"].calls == [] and not (tmp_path / "t.json").exists()
 
+    class Passed:
+        passed = True
+
+        def line(self):
+            return "50/60 right at theta 1 (83%, 95% CI 72-91%): passed"
+
+    monkeypatch.setattr(codeclm.filter_check, "check_filter", lambda session: Passed())
+    result = optimize(world_config("judging.check.enabled=true"), benchmark=str(benchmark_file), out=tmp_path / "t.json",
+                      lms=world_lms())
+    assert result.filter_check == Passed().line()
+    assert json.loads((tmp_path / "t.json").read_text())["codeclm"]["optimize"]["filter_check"] == Passed().line()
+
 
 def test_a_file_tuned_for_decode_and_another_scheme_is_refused_naming_the_step(world_config, benchmark_file, tmp_path, capsys):
     out = tmp_path / "t.json"

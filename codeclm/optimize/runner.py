@@ -19,7 +19,7 @@ import json
 import os
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +123,6 @@ class OptimizeResult:
     calls: int = 0
     cache_hits: int = 0
     train_size: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @contextmanager

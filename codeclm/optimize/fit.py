@@ -1,12 +1,17 @@
 """Benchmark fit: how close a generated instruction's metadata is to the benchmark's.
 
-The instruction is encoded by the program's own Encode step (a cached call) into a use case
-and skills, and compared with every metadata encoded from the benchmark's optimization part.
-One pair's similarity is the mean of two word Jaccard similarities: use-case words, and the
-words of all skills together (lowercased, stopwords dropped, a plural "s" stripped). The fit
-is the best pair: 1.0 when the instruction re-encodes to the words of a benchmark metadata,
-0.0 when it shares no content word with any. Nearest-neighbour, not an average: a benchmark
-has several kinds of instruction, and fitting one of them well is fitting the benchmark.
+The instruction is encoded by the program's own Encode step (a cached call) into a use case and
+skills, and compared with the metadata encoded from the benchmark's optimization part (the fit
+pool). Use cases and skills are matched separately, as CodecLM's metadata enlargement treats
+them: any known use case combined with any known skills is metadata of the benchmark's kind.
+
+    fit = 1/2 * max over the pool's use cases of J(use case words)
+        + 1/2 * mean over the instruction's skills of (max over the pool's skills of J(skill words))
+
+J is the Jaccard similarity of two word sets (lowercased, stopwords dropped, a plural "s"
+stripped). 1.0: the instruction re-encodes to a use case and skills the benchmark has; 0.0: it
+shares no content word with any of them. A small pool on a diverse benchmark makes every fit
+low; raise `optimize.fit_pool`.
 """
 
 from __future__ import annotations
@@ -42,22 +47,29 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(union) if union else 0.0
 
 
-def similarity(a: Metadata, b: Metadata) -> float:
-    """Mean of the use-case word Jaccard and the skill word Jaccard, in [0, 1]."""
-    use_case = jaccard(content_words(a.use_case), content_words(b.use_case))
-    skills = jaccard(content_words(" ".join(a.skills)), content_words(" ".join(b.skills)))
-    return (use_case + skills) / 2
+def _best(phrase: str, known: list[str]) -> tuple[float, str | None]:
+    target = content_words(phrase)
+    return max(((jaccard(target, content_words(k)), k) for k in known), default=(0.0, None))
 
 
 @dataclass(frozen=True)
 class Fit:
-    """The fit score and the benchmark metadata it was measured against (None for an empty pool)."""
+    """The fit score and the closest benchmark use case and skills it was measured against."""
 
     score: float
-    nearest: Metadata | None
+    use_case: str | None = None
+    skills: tuple[str, ...] = ()
+
+    def nearest(self) -> str:
+        return f"use case '{self.use_case}', skills {', '.join(s for s in self.skills if s) or 'none'}"
 
 
 def benchmark_fit(metadata: Metadata, pool: list[Metadata]) -> Fit:
-    """The best similarity of `metadata` to any metadata of the pool."""
-    best = max(((similarity(metadata, p), i) for i, p in enumerate(pool)), default=None)
-    return Fit(0.0, None) if best is None else Fit(best[0], pool[best[1]])
+    """`metadata`'s fit to the pool (see the module docstring)."""
+    if not pool:
+        return Fit(0.0)
+    use_case, nearest_use_case = _best(metadata.use_case, sorted({p.use_case for p in pool}))
+    known_skills = sorted({s for p in pool for s in p.skills})
+    skills = [_best(s, known_skills) for s in metadata.skills] or [(0.0, None)]
+    score = (use_case + sum(s for s, _ in skills) / len(skills)) / 2
+    return Fit(score, nearest_use_case, tuple(k for _, k in skills if k))

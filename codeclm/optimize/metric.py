@@ -65,7 +65,7 @@ class Assessment:
     guard: str | None = None  # the strong answer's failed guard, if any
     leak: Leak | None = None
     encoded: Metadata | None = None
-    nearest: Metadata | None = None
+    nearest: Fit | None = None  # the closest benchmark use case and skills
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,13 +123,16 @@ class OptimizeMetric:
         self.weights = {"contrast": weights.contrast / total, "fit": weights.fit / total, "validity": weights.validity / total}
         self.phase = "optimize"
         self.flagged: list[dict[str, Any]] = []
+        self.runs: list[dict[str, Any]] = []  # the optimizer's runs, scored (the report's optimize_runs)
         self._lock = threading.Lock()
         self._memo: dict[str, tuple[Any, Any]] = {}
 
     # ---- DSPy's entry points ------------------------------------------------------------------------
     def __call__(self, example: dspy.Example, prediction: dspy.Prediction, trace=None) -> float | bool:
         judged = self.assess(example, prediction)
-        return self.passes(judged) if trace is not None else judged.score
+        passed = self.passes(judged) if trace is not None else None
+        self.log(example, judged, passed)
+        return passed if trace is not None else judged.score
 
     def for_gepa(self) -> "FeedbackMetric":
         return FeedbackMetric(self)
@@ -169,7 +172,7 @@ class OptimizeMetric:
         if fit is not None:
             result.encoded, result.error = fit.encoded, fit.error
             result.fit = fit.fit.score if fit.fit else 0.0
-            result.nearest = fit.fit.nearest if fit.fit else None
+            result.nearest = fit.fit
         result.score = (self.weights["contrast"] * (result.contrast or 0.0) + self.weights["fit"] * (result.fit or 0.0)
                         + self.weights["validity"] * result.validity.score)
         return result
@@ -218,6 +221,15 @@ class OptimizeMetric:
                 return FitResult(error=f"encode failed: {exc}")
         return FitResult(encoded, benchmark_fit(encoded, self.pool))
 
+    def log(self, example: dspy.Example, judged: ExampleAssessment, passed: bool | None = None) -> None:
+        """Keep the optimizer's runs (phase "optimize") for the report: why a run did or did not become a demo."""
+        if self.phase != "optimize":
+            return
+        with self._lock:
+            self.runs.append({"key": example.get("key"), "source": example.get("source"), "score": round(judged.score, 4),
+                              "passed": passed, "errors": judged.errors,
+                              "instructions": [a.to_dict() for a in judged.assessments]})
+
     def _flag(self, result: Assessment, example: dspy.Example | None) -> None:
         with self._lock:
             self.flagged.append({"phase": self.phase, "example": example.get("key") if example is not None else None,
@@ -261,8 +273,7 @@ class OptimizeMetric:
         if a.fit is not None:
             if a.encoded is not None and a.nearest is not None:
                 parts.append(f"benchmark fit {a.fit:.2f} (it reads as use case '{a.encoded.use_case}' needing "
-                             f"{', '.join(a.encoded.skills)}; the closest benchmark metadata is '{a.nearest.use_case}' "
-                             f"needing {', '.join(a.nearest.skills)})")
+                             f"{', '.join(a.encoded.skills)}; the closest in the benchmark: {a.nearest.nearest()})")
             else:
                 parts.append(f"benchmark fit {a.fit:.2f}" + (f" ({a.error[:150]})" if a.error else ""))
         if a.validity is not None:
@@ -279,6 +290,8 @@ class FeedbackMetric:
 
     def __call__(self, gold, pred, trace=None, pred_name=None, pred_trace=None) -> dspy.Prediction:
         judged = self.metric.assess(gold, pred)
+        if pred_name is None:  # GEPA asks again per tuned step for the feedback: log each run once
+            self.metric.log(gold, judged)
         return dspy.Prediction(score=judged.score, feedback=self.metric.feedback(judged))
 
 

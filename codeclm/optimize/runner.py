@@ -213,13 +213,14 @@ def optimize(
         "split_ids": parts.ids(), "fit_pool": [m.model_dump() for m in examples.pool],
         "encode_failures": examples.encode_failures,
         "metric": {"contrast": "clip(gap / (2 theta), 0, 1); 0 when the strong answer fails its guard",
-                   "fit": "best over the fit pool of mean(Jaccard(use-case words), Jaccard(skill words))",
+                   "fit": "1/2 best use-case word Jaccard + 1/2 mean over skills of the best skill word Jaccard, "
+                          "against the fit pool",
                    "validity": "mean of: reads as an instruction; min_words..max_words; no near-duplicate",
                    "leak": {"ngram": THRESHOLDS["ngram"], "rouge_l_above": THRESHOLDS["rouge_l"],
                             "protected": ["held-out", *settings.protect]},
                    "min_words": settings.min_words, "max_words": settings.max_words},
         "before": _detail(examples.heldout, before), "after": _detail(examples.heldout, after),
-        "flagged_instructions": metric.flagged, "phases": clock.phases, "usage": usage,
+        "flagged_instructions": metric.flagged, "optimize_runs": metric.runs, "phases": clock.phases, "usage": usage,
     }, indent=1, ensure_ascii=False, default=str) + "\n")
     result = OptimizeResult(out, report, steps_, settings.optimizer, comparison, before, after, list(metric.flagged),
                             changes, clock.phases, check_line, wall, usage["total"]["calls"],

@@ -21,15 +21,15 @@ def test_contrast_is_half_at_theta_and_gives_no_extra_credit_past_twice_theta():
     assert contrast_value(4.5, 0.0, 9.0) == 0.5  # theta 0: the scheme's whole scale
 
 
-def test_fit_is_the_best_word_overlap_with_the_benchmark_metadata():
+def test_fit_matches_use_case_and_skills_against_the_benchmark_separately():
     pool = [Metadata(use_case="python programming", skills=["recursion", "unit testing"]),
             Metadata(use_case="database queries", skills=["joins", "aggregation"])]
     exact = benchmark_fit(Metadata(use_case="Python programming", skills=["unit testing", "recursion"]), pool)
     near = benchmark_fit(Metadata(use_case="database query writing", skills=["joins"]), pool)
+    mixed = benchmark_fit(Metadata(use_case="database queries", skills=["recursion"]), pool)  # enlargement's mix-and-match
     off = benchmark_fit(Metadata(use_case="sports explanation", skills=["rules knowledge"]), pool)
-    assert exact.score == 1.0 and exact.nearest == pool[0]
-    assert 0 < near.score < 1 and near.nearest == pool[1]
-    assert off.score == 0.0
+    assert exact.score == 1.0 and mixed.score == 1.0 and off.score == 0.0
+    assert near.score == pytest.approx((2 / 3 + 1) / 2) and near.use_case == "database queries" and near.skills == ("joins",)
     assert benchmark_fit(pool[0], []).score == 0.0
     assert content_words("Writing SQL queries for the skills") == {"writing", "sql", "query", "skill"}
 
@@ -107,7 +107,7 @@ def test_gepa_feedback_says_why_each_instruction_scored_low(metric):
     out = m.for_gepa()(example, pred, None, "decode.predict", None)
     assert out.score == pytest.approx(m(example, pred))
     lines = out.feedback.splitlines()
-    assert "too easy for the target" in lines[1] and "0.20 nats/token" in lines[1] and "closest benchmark metadata" in lines[1]
+    assert "too easy for the target" in lines[1] and "0.20 nats/token" in lines[1] and "the closest in the benchmark: use case 'database queries'" in lines[1]
     assert "cut off at the token cap" in lines[2] and lines[2].startswith("Instruction 2 scored 0.00")
     leak = m.for_gepa()(example, dspy.Prediction(instructions=[HELDOUT[2].instruction], errors=[], demo_instructions=[]))
     assert "held-out benchmark item tr1" in leak.feedback and HELDOUT[2].instruction not in leak.feedback

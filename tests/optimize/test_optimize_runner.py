@@ -31,6 +31,9 @@ def test_bootstrap_tunes_decode_and_the_saved_program_changes_the_run(world_conf
     detail = json.loads(result.report.read_text())
     assert detail["tuned_sha256"] and len(detail["before"]) == len(detail["after"]) == 4
     assert {"filter check", "encode benchmark", "held-out before", "optimize", "held-out after"} == set(detail["phases"])
+    runs = detail["optimize_runs"]  # why each training run did or did not become a demo
+    assert runs and {r["passed"] for r in runs} == {True, False}
+    assert all(r["instructions"][0]["kept_by_filter"] for r in runs if r["passed"])
 
     # The file loads into a fresh program and its demos reach the strong model in a run; records carry its hash.
     strong = world_lms()["strong"]

@@ -27,7 +27,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    """Print each step's rendered instructions, so template edits can be checked before a run."""
+    """Print each step's rendered instructions, so template edits can be checked before a run; or a tuned file's
+    effective instructions and demos with a diff against the templates."""
+    if args.program.endswith(".json"):
+        from codeclm.optimize.show import show_tuned
+
+        print(show_tuned(args.program, program=args.for_program, overrides=args.set, steps=args.steps))
+        return 0
     from codeclm.config import load_config
     from codeclm.programs import build_program
 
@@ -108,11 +114,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_optimize(args: argparse.Namespace) -> int:
-    """Tune one step's prompt for the target LLM with a DSPy optimizer; save the whole program."""
+    """Tune the generation steps for the target LLM against a benchmark; save the whole program."""
     from codeclm.optimize import optimize_file
 
-    optimize_file(args.program, args.set, step=args.step, optimizer=args.optimizer, trainset=args.trainset,
-                  heldout=args.heldout, out=args.out, tuned=args.tuned, demos=args.demos, seeds_path=args.seeds, console=console)
+    optimize_file(args.program, args.set, benchmark=args.benchmark, steps=args.steps, optimizer=args.optimizer,
+                  split=args.split, train=args.train, heldout=args.heldout, demos=args.demos,
+                  max_metric_calls=args.max_metric_calls, field_name=args.field, out=args.out, tuned=args.tuned,
+                  console=console)
     return 0
 
 
@@ -177,8 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: $RAY_ADDRESS, else Ray on this machine)")
     p.set_defaults(func=_cmd_run)
 
-    p = program_command("show", "print the rendered prompt of each step")
+    p = program_command("show", "print the rendered prompt of each step, or a tuned file's steps with a diff")
     p.add_argument("steps", nargs="*", help="steps to show (default: all)")
+    p.add_argument("--program", dest="for_program", metavar="PROGRAM.yaml",
+                   help="for a tuned JSON: the program it was tuned for (default: the one its header names)")
     p.set_defaults(func=_cmd_show)
 
     p = sub.add_parser("serve", help="keep local model servers up so runs reuse them (Ctrl-C stops)")
@@ -233,15 +243,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output file (default: next to the data)")
     p.set_defaults(func=_cmd_export)
 
-    p = program_command("optimize", "tune one step's prompt for the target LLM with a DSPy optimizer (docs/optimize.md)")
-    p.add_argument("--step", required=True, help="decode, improve or respond (strong role)")
-    p.add_argument("--optimizer", choices=["bootstrap", "mipro-light"], default="bootstrap", help="BootstrapFewShot or MIPROv2(auto='light')")
-    p.add_argument("--trainset", type=int, default=12, help="training metadata for the optimizer (default 12)")
-    p.add_argument("--heldout", type=int, help="held-out metadata for the before/after table (default: max(2, trainset/2))")
-    p.add_argument("--demos", type=int, default=4, help="max bootstrapped demos (default 4)")
-    p.add_argument("--seeds", help="seeds file (overrides seeds.path)")
-    p.add_argument("--tuned", help="start from this tuned program JSON (tune steps one after another)")
-    p.add_argument("--out", help="tuned program JSON (default: <program dir>/<name>.tuned.json)")
+    p = program_command("optimize", "tune the generation steps for the target LLM against a benchmark (docs/optimize.md)")
+    p.add_argument("--benchmark", help="instructions the target will be judged on: vicuna, self_instruct, or a "
+                   "JSONL/JSON/CSV file (default: optimize.benchmark)")
+    p.add_argument("--split", type=float, help="share of the benchmark in the optimization part; the rest is held out "
+                   "for the before/after figures (default 0.5)")
+    p.add_argument("--optimizer", choices=["bootstrap", "mipro", "gepa"],
+                   help="BootstrapFewShot, MIPROv2(auto='light') or GEPA (default: optimize.optimizer, bootstrap)")
+    p.add_argument("--steps", help="comma-separated steps tuned jointly: decode, rubrics, improve (default: decode)")
+    p.add_argument("--train", type=int, help="training metadata the optimizer sees (default 8)")
+    p.add_argument("--heldout", type=int, help="held-out instructions for the before/after figures (default 6)")
+    p.add_argument("--demos", type=int, help="max bootstrapped demos per step (bootstrap, mipro; default 3)")
+    p.add_argument("--max-metric-calls", type=int, help="GEPA's budget in metric calls (default 24)")
+    p.add_argument("--field", help="instruction field of a benchmark file (default: the set's, else 'instruction')")
+    p.add_argument("--tuned", help="start from this tuned program JSON")
+    p.add_argument("--out", help="tuned program JSON (default: <program dir>/<name>.tuned.json); a .report.json goes beside it")
     p.set_defaults(func=_cmd_optimize)
     return parser
 

@@ -152,6 +152,49 @@ class EvolInstructSettings(_Strict):
     max_calls: int | None = Field(None, gt=0, description="LLM call budget (evolutions + answers), for equal-budget comparisons")
 
 
+class MetricWeights(_Strict):
+    """How `codeclm optimize` weighs the parts of its metric (docs/optimize.md); normalized by their sum."""
+
+    contrast: float = Field(0.5, ge=0, description="the filter's gap, scaled to [0, 1]: what the target cannot do yet")
+    fit: float = Field(0.3, ge=0, description="the instruction re-encodes to metadata of the benchmark's distribution")
+    validity: float = Field(0.2, ge=0, description="an instruction (not an answer), within length bounds, no near-duplicate")
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> "MetricWeights":
+        if self.contrast + self.fit + self.validity <= 0:
+            raise ValueError("at least one weight must be > 0, e.g. {contrast: 0.5, fit: 0.3, validity: 0.2}")
+        return self
+
+
+class OptimizeSettings(_Strict):
+    """`codeclm optimize`: tune steps against a benchmark the target will be judged on (docs/optimize.md)."""
+
+    benchmark: str | None = Field(None, description="bundled name (vicuna, self_instruct) or a JSONL/JSON/CSV file; "
+                                  "--benchmark overrides")
+    split: float = Field(0.5, gt=0, lt=1, description="share of the benchmark's instructions in the optimization part; "
+                         "the rest is held out for the before/after figures")
+    train: int = Field(8, ge=1, description="training metadata the optimizer sees (encoded from the optimization part)")
+    heldout: int = Field(6, ge=1, description="held-out instructions encoded for the before/after figures")
+    fit_pool: int = Field(24, ge=1, description="optimization-part instructions encoded as the benchmark fit's reference")
+    steps: list[Literal["decode", "rubrics", "improve"]] = Field(["decode"], min_length=1)
+    optimizer: Literal["bootstrap", "mipro", "gepa"] = "bootstrap"
+    demos: int = Field(3, ge=0, description="bootstrapped demos per step at most (bootstrap, mipro)")
+    gepa_max_metric_calls: int = Field(24, ge=1, description="GEPA's budget: metric calls (one per example run)")
+    weights: MetricWeights = MetricWeights()
+    min_words: int = Field(4, ge=1, description="validity: an instruction has at least this many words")
+    max_words: int = Field(150, ge=1, description="validity: and at most this many")
+    demo_min_fit: float = Field(0.3, ge=0, le=1, description="a run becomes a demo only when each instruction's fit is >= this")
+    protect: list[str] = Field(["vicuna", "self_instruct"], description="test sets (bundled names or files) that "
+                               "generated instructions must not copy, besides the held-out part")
+    bootstrap_samples: int = Field(1000, ge=100, description="resamples of the before/after confidence interval")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "OptimizeSettings":
+        if self.min_words > self.max_words:
+            raise ValueError(f"min_words {self.min_words} > max_words {self.max_words}")
+        return self
+
+
 class ProgramConfig(_Strict):
     name: str = "codeclm"
     program: Literal["codeclm", "self_instruct", "evol_instruct"] = "codeclm"
@@ -177,6 +220,7 @@ class ProgramConfig(_Strict):
     ablation: Ablation = Ablation()
     self_instruct: SelfInstructSettings | None = Field(None, description="settings of program: self_instruct")
     evol_instruct: EvolInstructSettings | None = Field(None, description="settings of program: evol_instruct")
+    optimize: OptimizeSettings = OptimizeSettings()
 
     base_dir: Path = Field(Path("."), exclude=True, description="directory the YAML was read from")
     source: str = Field("program", exclude=True, description="the YAML file, for error messages")

@@ -70,3 +70,7 @@ class ContextLengthError(StepError):
         self.tokens = tokens
         self.limit = limit
         self.retryable = False
+
+
+class OptimizeError(CodecLMError):
+    """An optimization that cannot run: unsupported step or optimizer, too few examples, a missing extra."""

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 # How and where a run goes, not what it makes: never part of the fingerprint.
-RUNTIME_KEYS = {"output", "concurrency", "cache", "seeds"}
+RUNTIME_KEYS = {"output", "concurrency", "cache", "seeds", "optimize"}
 # Per model: how its calls are sent and billed in provider batches (`--executor batch`), not what they answer.
 RUNTIME_MODEL_KEYS = {"batch_api", "batch_discount"}
 

@@ -34,8 +34,11 @@ def _prefixes(predictor) -> list[str]:
     return [field.json_schema_extra["prefix"] for field in predictor.signature.fields.values()]
 
 
-def save_tuned(program: dspy.Module, path: str | Path) -> Path:
-    """Write the program's state (instructions and demos per step, no models) with a codeclm header."""
+def save_tuned(program: dspy.Module, path: str | Path, provenance: dict[str, Any] | None = None) -> Path:
+    """Write the program's state (instructions and demos per step, no models) with a codeclm header.
+
+    `provenance` (e.g. how `codeclm optimize` made the file, with its figures) goes into the header.
+    """
     path = Path(path)
     from dspy.utils.saving import get_dependency_versions
 
@@ -47,6 +50,7 @@ def save_tuned(program: dspy.Module, path: str | Path) -> Path:
         "program": getattr(config, "program", None),
         "judging_scheme": getattr(getattr(config, "judging", None), "scheme", None),
         "steps": step_fields(program),
+        **({"optimize": provenance} if provenance else {}),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, json.dumps(state, indent=1, ensure_ascii=False, default=str) + "\n")

@@ -17,12 +17,17 @@ def clean_instruction(text: str) -> str:
     return text.strip().strip('"').strip()
 
 
+def reads_as_instruction(text: str) -> bool:
+    """At least 3 words and no answer opener ("Sure!", "Here is...", "I'm sorry"): an instruction, not an answer."""
+    return len(text.split()) >= 3 and not _ANSWER_OPENERS.match(text)
+
+
 def valid_instructions(items: list[str], limit: int) -> list[str]:
     """Keep distinct, non-trivial instructions; raise ValueError when none is left."""
     kept: list[str] = []
     for item in items:
         text = clean_instruction(item)
-        if len(text.split()) >= 3 and not _ANSWER_OPENERS.match(text) and text not in kept:
+        if reads_as_instruction(text) and text not in kept:
             kept.append(text)
     if not kept:
         raise ValueError(f"no usable instruction in {items!r:.200}")

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from codeclm.signatures import ImproveSignature, Metadata, RubricsSignature, normalize_phrase
 from codeclm.step import Step
-from codeclm.steps.decode import _ANSWER_OPENERS, clean_instruction
+from codeclm.steps.decode import clean_instruction, reads_as_instruction
 
 
 class Rubrics(BaseModel):
@@ -55,7 +55,7 @@ class Improve(Step):
     def forward(self, instruction: str, metadata: Metadata, action: str, key: str) -> str:
         def validate(p) -> str:
             text = clean_instruction(p.improved_instruction)
-            if len(text.split()) < 3 or _ANSWER_OPENERS.match(text):
+            if not reads_as_instruction(text):
                 raise ValueError(f"not an instruction: {text!r:.120}")
             return text
 

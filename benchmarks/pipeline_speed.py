@@ -29,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = "5055476"  # the first wave as it landed
-SIZES = ["seeds.limit=2", "num_metadata=2", "instructions_per_metadata=2", "max_iterations=2"]
+SIZES = ["seeds.limit=6", "num_metadata=8", "instructions_per_metadata=1", "max_iterations=2"]  # as the issue measured it
 MODELS = ("qwen2.5-coder-1.5b-instruct", "smollm2-135m-instruct")
 _PROMPT = re.compile(r"prompt eval time =\s+([\d.]+) ms /\s+(\d+) tokens")
 _GEN = re.compile(r"^\S*\s*eval time =\s+([\d.]+) ms /\s+(\d+) runs", re.M)
@@ -67,7 +67,8 @@ def run_job(code: Path, cache: Path, overrides: list[str]) -> dict:
     manifest = json.loads(out.with_name("data.manifest.json").read_text())
     work = {m: server_work(cache / "logs" / f"{m}.log") for m in MODELS}
     return {"wall": wall, "kept": manifest["kept"], "calls": manifest["usage"]["total"]["calls"], "work": work,
-            "iterations": manifest.get("iterations")}
+            "iterations": manifest.get("iterations"), "roles": manifest["usage"].get("roles", {}),
+            "check": (manifest.get("judge") or {}).get("check") or (manifest.get("judge") or {}).get("calibration")}
 
 
 def raw_speed(model: str, logits_all: bool) -> dict[str, float]:
@@ -76,13 +77,13 @@ def raw_speed(model: str, logits_all: bool) -> dict[str, float]:
     sys.path.insert(0, str(ROOT))
     from codeclm.local import LocalServer
 
-    prompt = " ".join(f"word{i}" for i in range(256))  # about 512 tokens, no reusable prefix
-    body = {"model": model, "max_tokens": 128, "temperature": 0, "ignore_eos": True,
-            "messages": [{"role": "user", "content": prompt}]}
     with LocalServer(model, prompt_cache_mb=0, logprobs=logits_all) as server:
-        req = urllib.request.Request(server.api_base + "/chat/completions", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-        for _ in range(2):  # the first warms the weights into memory
+        for run in range(2):  # the first warms the weights into memory; each prompt differs from its first token
+            prompt = " ".join(f"{run}word{i}" for i in range(256))  # about 512 tokens, no reusable prefix
+            body = {"model": model, "max_tokens": 128, "temperature": 0, "ignore_eos": True,
+                    "messages": [{"role": "system", "content": f"Run {run}."}, {"role": "user", "content": prompt}]}
+            req = urllib.request.Request(server.api_base + "/chat/completions", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
             with urllib.request.urlopen(req, timeout=900) as r:
                 json.load(r)
     last_prompt = _PROMPT.findall(server.log_path.read_text())[-1]
@@ -118,7 +119,11 @@ def main() -> None:
             for repeat in range(args.repeats):
                 for name, code in (("old", old), ("new", ROOT)):  # interleaved: machine drift hits both
                     results[name].append(run_job(code, Path(tmp) / f"{name}-{repeat}", args.set))
-                    print(f"{name} run {repeat + 1}: {results[name][-1]['wall']:.0f} s", flush=True)
+                    done = results[name][-1]
+                    print(f"{name} run {repeat + 1}: {done['wall']:.0f} s, {done['kept']} kept, {done['calls']} calls", flush=True)
+                    for role, use in done["roles"].items():  # where the time went, by step and role
+                        print(f"  {role}: {use.get('calls')} calls, {use.get('prompt_tokens')} prompt + "
+                              f"{use.get('completion_tokens')} generated tokens, {use.get('seconds', 0):.0f} s", flush=True)
             speeds = {name: {m: raw_speed(m, logits_all=name == "old") for m in MODELS} for name in ("old", "new")}
             for name, speed in speeds.items():
                 for m, s in speed.items():

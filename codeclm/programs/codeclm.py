@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import dspy
 
@@ -37,16 +37,25 @@ class InstructionItem:
     id: str
     instruction: str
     source: MetadataItem
-    rubrics: Rubrics | None
+    rubrics: Rubrics | None = None  # made only once an instruction of this metadata is too easy
     rubrics_error: str | None = None  # Self-Rubrics failed for this metadata: no harder version can be made
+    history: tuple[Attempt, ...] = ()  # the iterations already judged (an instruction waiting for its rubrics)
+
+
+@dataclass(frozen=True)
+class TooEasy:
+    """An instruction the filter found too easy at iteration 1: it waits for its metadata's rubrics."""
+
+    item: InstructionItem
+    history: tuple[Attempt, ...]
 
 
 def metadata_item(metadata: Metadata, origin: str) -> MetadataItem:
     return MetadataItem(content_id("m", metadata.key()), metadata, origin)
 
 
-def instruction_item(source: MetadataItem, text: str, rubrics: Rubrics | None, rubrics_error: str | None) -> InstructionItem:
-    return InstructionItem(f"{source.id}-{content_id('i', ' '.join(text.split()), length=8)}", text, source, rubrics, rubrics_error)
+def instruction_item(source: MetadataItem, text: str) -> InstructionItem:
+    return InstructionItem(f"{source.id}-{content_id('i', ' '.join(text.split()), length=8)}", text, source)
 
 
 class CodecLM(DataProgram):
@@ -84,21 +93,35 @@ class CodecLM(DataProgram):
         return names
 
     def generate(self, seeds: list[Seed], stages: Stages) -> None:
-        """Encode -> enlarge -> (Self-Rubrics) -> decode -> Self-Rubrics iterations under Contrastive Filtering."""
+        """Encode -> enlarge -> decode -> Contrastive Filtering; Self-Rubrics for the metadata of instructions found
+        too easy, then their improved versions under the filter, until kept or dropped at the cap."""
         if self.config.ablation.metadata:
             encoded = self.stage(stages, "encode", self.encode_seed, seeds)
-            pool = self.metadata_pool(encoded)
-            rubrics = self.rubrics_for(stages, pool)
-            decoded = self.stage(stages, "decode", self.decode_metadata, pool)
+            decoded = self.stage(stages, "decode", self.decode_metadata, self.metadata_pool(encoded))
         else:
-            rubrics = {}
             sources = [MetadataItem(s.id, None, f"seed:{s.id}", s.text) for s in seeds]
             decoded = self.stage(stages, "decode", self.generate_from_seed, sources)
-        instructions = [
-            instruction_item(o.item, text, *rubrics.get(o.item.id, (None, None)))
-            for o in decoded for text in o.value
-        ]
-        self.final_stage(stages, "filter", self.evolve, instructions)
+        instructions = [instruction_item(o.item, text) for o in decoded for text in o.value]
+        too_easy: list[TooEasy] = []
+
+        def report(outcome) -> None:
+            if outcome.ok and isinstance(outcome.value, TooEasy):
+                too_easy.append(outcome.value)
+            else:
+                self.emit(stages, outcome.value if outcome.ok else self.failure(outcome))
+
+        stages.executor.map("filter", self.evolve, [i for i in instructions if i.id not in stages.done], on_outcome=report)
+        if too_easy:
+            pool = list({t.item.source.id: t.item.source for t in too_easy}.values())
+            rubrics = self.rubrics_for(stages, pool)
+            waiting = [replace(t.item, history=t.history, rubrics=rubrics[t.item.source.id][0],
+                               rubrics_error=rubrics[t.item.source.id][1]) for t in too_easy]
+            self.final_stage(stages, "improve", self.evolve, waiting)
+
+    @property
+    def improves(self) -> bool:
+        """Whether a too-easy instruction can loop back through Self-Rubrics."""
+        return self.config.ablation.self_rubrics and self.config.max_iterations >= 2
 
     def encode_seed(self, seed: Seed) -> Metadata:
         return self.encode(instruction=seed.text, key=seed.id)
@@ -119,20 +142,24 @@ class CodecLM(DataProgram):
         return [metadata_item(m, origin.get(m.key(), "enlarged")) for m in enlarged]
 
     def rubrics_for(self, stages: Stages, pool: list[MetadataItem]) -> dict[str, tuple[Rubrics | None, str | None]]:
-        """Self-Rubrics once per metadata, only when instructions can loop back; a failure is kept with its reason."""
-        if not self.config.ablation.self_rubrics or self.config.max_iterations < 2:
-            return {}
+        """Self-Rubrics once per metadata that needs it; a failure is kept with its reason."""
         outcomes = stages.executor.map("rubrics", self.write_rubrics, pool,
                                        on_outcome=lambda o: o.ok or stages.sink.drop(self.failure(o)))
         return {o.item.id: (o.value, None) if o.ok else (None, o.error) for o in outcomes}
 
-    def evolve(self, item: InstructionItem) -> Record | Dropped:
-        """Self-Rubrics iterations under Contrastive Filtering, until kept, or dropped at the cap."""
-        cfg, history, applied = self.config, [], []
+    def evolve(self, item: InstructionItem) -> Record | Dropped | TooEasy:
+        """Self-Rubrics iterations under Contrastive Filtering, until kept, or dropped at the cap. An instruction
+        without rubrics yet that is too easy returns TooEasy: `generate` makes its metadata's rubrics once, then
+        calls this again, from iteration 2."""
+        cfg, history = self.config, list(item.history)
+        applied = [a.action for a in history if a.action]
+        if item.rubrics_error:
+            raise StepError("rubrics", f"too easy at iteration {len(history)}, and no harder version can be made: "
+                                       f"Self-Rubrics failed for metadata {item.source.id} ({item.rubrics_error}); retried next run")
         actions = item.rubrics.action_order(cfg.seed, item.id) if item.rubrics else []
-        max_iterations = min(cfg.max_iterations, 1 + len(actions))
-        instruction = item.instruction
-        for iteration in range(1, max_iterations + 1):
+        max_iterations = min(cfg.max_iterations, 1 + len(actions)) if item.rubrics else (cfg.max_iterations if self.improves else 1)
+        instruction = history[-1].instruction if history else item.instruction
+        for iteration in range(len(history) + 1, max_iterations + 1):
             key = f"{item.id}/{iteration}"
             if iteration > 1:
                 action = actions[iteration - 2]
@@ -157,9 +184,8 @@ class CodecLM(DataProgram):
                 return self.record(item, instruction, "target", contrast, history, applied)
             if decision.action == "drop":
                 break
-        if item.rubrics_error and max_iterations < cfg.max_iterations:
-            raise StepError("rubrics", f"too easy at iteration {len(history)}, and no harder version can be made: "
-                                       f"Self-Rubrics failed for metadata {item.source.id} ({item.rubrics_error}); retried next run")
+            if not item.rubrics:
+                return TooEasy(item, tuple(history))
         return Dropped(
             id=item.id, stage="filter", kind="filtered", reason=history[-1].decision, instruction=instruction,
             metadata=item.source.metadata, iteration=len(history), history=history, program=cfg.name,

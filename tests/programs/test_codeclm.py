@@ -35,6 +35,7 @@ def test_kept_records_carry_full_provenance(config):
     assert record.response_model == "fake/strong" and record.models == {"strong": "fake/strong", "target": "fake/target", "judge": "fake/strong"}
     assert record.metadata.use_case == "code generation" and record.metadata_origin == f"encoded:{seed_id(SEEDS[0])}"
     assert record.iteration == 1 and record.actions == []
+    assert "rubrics" not in strong.steps()  # every instruction was hard enough: no Self-Rubrics call is paid
     assert record.judge.gap == 5.0 and record.judge.orders_agree and len(record.judge.orders) == 2
     assert {o.order for o in record.judge.orders} == {"strong_first", "target_first"}
     assert set(record.templates) == {"encode", "decode", "rubrics", "improve", "respond", "judge"}

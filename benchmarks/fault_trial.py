@@ -136,7 +136,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[])
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="codeclm-faults-"))
-    env = {**os.environ, "CODECLM_CACHE_DIR": str(tmp / "home"), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "CODECLM_CACHE_DIR": str(tmp / "home"), "PYTHONUNBUFFERED": "1",  # the weights stay where they are
+           "CODECLM_MODELS_DIR": os.environ.get("CODECLM_MODELS_DIR", str(Path.home() / ".cache/codeclm/models"))}
     server, bases = serve_models(env)
     try:
         clean_out = tmp / "clean" / "data.jsonl"

@@ -88,8 +88,10 @@ def raw_speed(model: str, logits_all: bool) -> dict[str, float]:
             with urllib.request.urlopen(req, timeout=900) as r:
                 json.load(r)
     text = server.log_path.read_text()
-    prompts = [int(n) / (float(ms) / 1000) for ms, n in _PROMPT.findall(text)[1:]]
-    generated = [int(n) / (float(ms) / 1000) for ms, n in _GEN.findall(text.replace("prompt eval time", "prompt_eval_time"))[1:]]
+    # Only the timed requests' own lines: ~512 prompt tokens, 128 generated (the server logs other, tiny evaluations too).
+    prompts = [int(n) / (float(ms) / 1000) for ms, n in _PROMPT.findall(text)[1:] if int(n) >= 256 and float(ms) > 0]
+    generated = [int(n) / (float(ms) / 1000) for ms, n in _GEN.findall(text.replace("prompt eval time", "prompt_eval_time"))[1:]
+                 if int(n) >= 64 and float(ms) > 0]
     return {"prompt_per_s": max(prompts), "generated_per_s": max(generated)}  # the best of 3: the machine's limit
 
 
@@ -115,6 +117,7 @@ def main() -> None:
     parser.add_argument("--baseline", default=BASELINE)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--set", action="append", default=[], help="extra overrides for both versions")
+    parser.add_argument("--save", help="write each run's figures here (JSON) before the raw speeds are measured")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="codeclm-speed-") as tmp:
         old = checkout(args.baseline, Path(tmp) / "old")
@@ -128,6 +131,7 @@ def main() -> None:
                     for role, use in done["roles"].items():  # where the time went, by step and role
                         print(f"  {role}: {use.get('calls')} calls, {use.get('prompt_tokens')} prompt + "
                               f"{use.get('completion_tokens')} generated tokens, {use.get('seconds', 0):.0f} s", flush=True)
+            (Path(args.save) if args.save else Path(tmp) / "runs.json").write_text(json.dumps(results, indent=1))
             speeds = {name: {m: raw_speed(m, logits_all=name == "old") for m in MODELS} for name in ("old", "new")}
             for name, speed in speeds.items():
                 for m, s in speed.items():

@@ -79,6 +79,7 @@ def raw_speed(model: str, logits_all: bool) -> dict[str, float]:
     from codeclm.local import LocalServer
 
     with LocalServer(model, prompt_cache_mb=0, logprobs=logits_all) as server:
+        start = server.log_path.stat().st_size  # one log file per model: read only this server's lines
         for run in range(4):  # the first warms the weights into memory; each prompt differs from its first token
             prompt = " ".join(f"{run}word{i}" for i in range(256))  # about 512 tokens, no reusable prefix
             body = {"model": model, "max_tokens": 128, "temperature": 0, "ignore_eos": True,
@@ -87,7 +88,7 @@ def raw_speed(model: str, logits_all: bool) -> dict[str, float]:
                                          headers={"Content-Type": "application/json"})
             with urllib.request.urlopen(req, timeout=900) as r:
                 json.load(r)
-    text = server.log_path.read_text()
+    text = server.log_path.read_bytes()[start:].decode(errors="replace")
     # Only the timed requests' own lines: ~512 prompt tokens, 128 generated (the server logs other, tiny evaluations too).
     prompts = [int(n) / (float(ms) / 1000) for ms, n in _PROMPT.findall(text)[1:] if int(n) >= 256 and float(ms) > 0]
     generated = [int(n) / (float(ms) / 1000) for ms, n in _GEN.findall(text.replace("prompt eval time", "prompt_eval_time"))[1:]

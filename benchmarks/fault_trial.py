@@ -32,11 +32,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STRONG, TARGET = "qwen2.5-coder-1.5b-instruct", "smollm2-135m-instruct"
-# Greedy decoding, so that the clean and the faulty runs can be compared id by id: at temperature 0.7 the same seed
-# gave other samples (4 of 4 ids differed, with no fault on their calls) once a shared server's prompt cache held other
-# prefixes. Fresh servers reproduce a seeded run exactly (tests/local/test_local_live.py); a shared one does not.
-SIZES = ["seeds.limit=2", "num_metadata=2", "instructions_per_metadata=2", "max_iterations=2", "judging.check.enabled=false",
-         "generation.temperature=0", "answering.temperature=0"]
+# A shared llama.cpp server's outputs depend on what its cache holds, even at temperature 0 (measured: 4 of 4 ids
+# differed between the clean and the faulty run, encode wrote use case 'writing skills' for 'writing'), so the ids are
+# compared for the record only; tests/test_run_resume.py compares kill + rerun id by id against a reproducible stub.
+SIZES = ["seeds.limit=2", "num_metadata=2", "instructions_per_metadata=2", "max_iterations=2", "judging.check.enabled=false"]
 
 
 class FaultProxy(ThreadingHTTPServer):

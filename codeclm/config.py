@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -283,12 +285,28 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> 
     return data
 
 
+def _known_keys(loc: tuple) -> list[str]:
+    """The keys allowed beside the last part of `loc` (for a "did you mean"), following nested settings models."""
+    model: Any = ProgramConfig
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part)) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            return []
+        candidates = [field.annotation, *typing.get_args(field.annotation)]
+        candidates += [arg for c in candidates for arg in typing.get_args(c)]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if model is None:
+            return []
+    return list(model.model_fields)
+
+
 def _describe(error: ValidationError, source: str) -> str:
     first = error.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "(top level)"
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        message = "unknown key"
+        close = difflib.get_close_matches(str(first["loc"][-1]), _known_keys(first["loc"]), n=1)
+        message = f"unknown key; did you mean {close[0]}?" if close else "unknown key; remove it (programs/codeclm.yaml shows every setting)"
     more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
     return f"{source}: {where}: {message}{more}"
 

@@ -23,7 +23,7 @@ from codeclm.executors.batch_anthropic import AnthropicBatches
 from codeclm.executors.batch_openai import OpenAIBatches
 from codeclm.executors.batch_provider import BatchProvider
 from codeclm.executors.batch_store import BatchStore
-from codeclm.executors.threads import Progress
+from codeclm.executors.base import Progress
 from codeclm.roles import role_specs
 
 log = logging.getLogger(__name__)

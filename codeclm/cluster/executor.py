@@ -28,10 +28,9 @@ from typing import Any, Callable, Sequence, TypeVar
 
 from codeclm.config import ProgramConfig
 from codeclm.errors import CodecLMError, ConfigError
-from codeclm.executors.base import EndpointWatch, OnOutcome, Outcome
+from codeclm.executors.base import EndpointWatch, OnOutcome, Outcome, Progress, ReportsOutcomes
 from codeclm.cluster.budget import SharedBudgets
 from codeclm.cluster.worker import Identity, ProgramFiles, ProgramWorker, local_model_check
-from codeclm.executors.threads import Progress
 from codeclm.programs.budget import CallBudget
 
 log = logging.getLogger(__name__)
@@ -51,7 +50,7 @@ def check_ray_run(config: ProgramConfig, *, address: str | None, executor: str, 
     RayExecutor.check(config, lms=lms)
 
 
-class RayExecutor:
+class RayExecutor(ReportsOutcomes):
     """Maps a program's stages over Ray actors that each opened the program once; outcomes stream back here.
 
     `address`: 'auto', 'ray://HOST:10001' or a GCS address; None joins $RAY_ADDRESS or starts Ray on this
@@ -259,13 +258,6 @@ class RayExecutor:
             self.guard_counts.add_counts(result.guards)
         return Outcome(item, value=result.value, error=result.error, stage=result.stage,
                        endpoint_failure=result.endpoint_failure, permanent=result.permanent)
-
-    def _finish(self, stage: str, outcome: Outcome[Any, Any], on_outcome: OnOutcome | None, limit: int) -> Outcome[Any, Any]:
-        if on_outcome is not None:
-            on_outcome(outcome)
-        self.progress.advance(stage)
-        self.watch.see(outcome, limit)
-        return outcome
 
     def _settle(self, in_flight: dict[Any, Any]) -> None:
         """A stage that stops: items in flight finish (their calls reach the cache) and are not reported, as with threads."""

@@ -49,6 +49,17 @@ class Executor(Protocol):
         ...
 
 
+class Progress:
+    """What an executor reports about a stage; `codeclm.progress.StageProgress` draws it."""
+
+    def start(self, stage: str, total: int) -> None: ...
+
+    def advance(self, stage: str) -> None: ...
+
+    def status(self, stage: str, text: str) -> None:
+        """What a stage is waiting for (e.g. a provider batch's progress); '' when it waits no more."""
+
+
 class EndpointWatch:
     """Takes an endpoint as down after `abort_after` items in a row failed on it (or every item of a shorter
     stage); the streak runs across stages. `see` raises EndpointError then. Every executor counts this way."""
@@ -71,3 +82,18 @@ class EndpointWatch:
                 f"{self.in_a_row} items in a row failed on their endpoint, last: {outcome.error}; "
                 "check the endpoint, then rerun the same command to resume"
             )
+
+
+class ReportsOutcomes:
+    """For executors: each finished item goes to the program (`on_outcome`), then the progress display, then
+    the endpoint watch, which may stop the run."""
+
+    progress: Progress
+    watch: EndpointWatch
+
+    def _finish(self, stage: str, outcome: Outcome[Any, Any], on_outcome: OnOutcome | None, limit: int) -> Outcome[Any, Any]:
+        if on_outcome is not None:
+            on_outcome(outcome)
+        self.progress.advance(stage)
+        self.watch.see(outcome, limit)
+        return outcome

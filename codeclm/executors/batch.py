@@ -41,10 +41,9 @@ from codeclm.engine.reply import check_chat, usage_counts
 from codeclm.engine.retry import RETRYABLE_STATUS
 from codeclm.engine.wire import CHAT_PATH
 from codeclm.errors import ContextLengthError, EndpointError, MalformedReplyError, StepError
-from codeclm.executors.base import OnOutcome, Outcome
+from codeclm.executors.base import EndpointWatch, OnOutcome, Outcome, Progress, ReportsOutcomes
 from codeclm.executors.batch_provider import BatchProvider, BatchState, RequestResult, UnbatchableRequest, jsonl
 from codeclm.executors.batch_store import BatchStore, StoredRequest
-from codeclm.executors.threads import Progress
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -270,23 +269,18 @@ class BatchExecutor:
         return BatchRequestError(f"{where}: the request failed{again}: {result.error}")
 
 
-class _Reporter:
-    """Reports finished items as they finish and stops the run when its endpoints look down (as ThreadExecutor)."""
+class _Reporter(ReportsOutcomes):
+    """Reports finished items as they finish and stops the run when its endpoints look down (the streak counts
+    within the stage: a batch stage's items finish round by round)."""
 
     def __init__(self, stage: str, on_outcome: OnOutcome | None, progress: Progress, limit: int):
         self.stage, self.on_outcome, self.progress, self.limit = stage, on_outcome, progress, limit
+        self.watch = EndpointWatch(limit)
         self.results: dict[int, Outcome] = {}
-        self.failures_in_a_row = 0
 
     def finish(self, index: int, outcome: Outcome) -> None:
         self.results[index] = outcome
-        if self.on_outcome is not None:
-            self.on_outcome(outcome)
-        self.progress.advance(self.stage)
-        self.failures_in_a_row = self.failures_in_a_row + 1 if outcome.endpoint_failure else 0
-        if self.failures_in_a_row >= self.limit:
-            raise EndpointError(f"{self.failures_in_a_row} items in a row failed on their endpoint, last: {outcome.error}; "
-                                "check the endpoint, then rerun the same command to resume")
+        self._finish(self.stage, outcome, self.on_outcome, self.limit)
 
 
 def _worth_again(result: RequestResult) -> bool:

@@ -5,28 +5,17 @@ from __future__ import annotations
 import logging
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextvars import copy_context
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Callable, Sequence, TypeVar
 
 from codeclm.errors import StepError
-from codeclm.executors.base import EndpointWatch, OnOutcome, Outcome
+from codeclm.executors.base import EndpointWatch, OnOutcome, Outcome, Progress, ReportsOutcomes
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-class Progress:
-    """What an executor reports about a stage; `codeclm.progress.StageProgress` draws it."""
-
-    def start(self, stage: str, total: int) -> None: ...
-
-    def advance(self, stage: str) -> None: ...
-
-    def status(self, stage: str, text: str) -> None:
-        """What a stage is waiting for (e.g. a provider batch's progress); '' when it waits no more."""
-
-
-class ThreadExecutor:
+class ThreadExecutor(ReportsOutcomes):
     """Runs a stage's items on `concurrency` threads; one item's failure never ends the run.
 
     After `abort_after` items in a row fail on their endpoint (or every item of a shorter
@@ -72,10 +61,3 @@ class ThreadExecutor:
         except StepError as exc:
             log.warning("%s: item %s failed: %s", stage, getattr(item, "id", item), exc)
             return Outcome(item, error=str(exc), stage=exc.step, endpoint_failure=exc.endpoint_failure, permanent=exc.permanent)
-
-    def _finish(self, stage: str, outcome: Outcome[Any, Any], on_outcome: OnOutcome | None, limit: int) -> Outcome[Any, Any]:
-        if on_outcome is not None:
-            on_outcome(outcome)
-        self.progress.advance(stage)
-        self.watch.see(outcome, limit)
-        return outcome

@@ -70,16 +70,21 @@ class DataProgram(dspy.Module):
 
         return [o for o in stages.executor.map(name, fn, items, on_outcome=report) if o.ok]
 
-    def final_stage(self, stages: Stages, name: str, fn: Callable[[Any], Record | Dropped], items: Sequence[Any],
-                    skip_done: bool = True) -> list[Outcome]:
+    def final_stage(self, stages: Stages, name: str, fn: Callable[[Any], Any], items: Sequence[Any],
+                    skip_done: bool = True, pending: Callable[[Any], None] | None = None) -> list[Outcome]:
         """Map `fn` (item -> Record or Dropped); each result goes to the sink as it finishes.
 
         Items whose id is done are skipped; a program whose later items depend on earlier ones
         (Evol-Instruct's rounds) passes `skip_done=False` and still never writes a done id twice.
+        With `pending`, `fn` may also return an unfinished item (neither Record nor Dropped): it goes
+        to `pending`, for a later stage, instead of the sink.
         """
 
         def report(outcome: Outcome) -> None:
-            self.emit(stages, outcome.value if outcome.ok else self.failure(outcome))
+            if pending is not None and outcome.ok and not isinstance(outcome.value, (Record, Dropped)):
+                pending(outcome.value)
+            else:
+                self.emit(stages, outcome.value if outcome.ok else self.failure(outcome))
 
         todo = [item for item in items if item.id not in stages.done] if skip_done else list(items)
         return stages.executor.map(name, fn, todo, on_outcome=report)

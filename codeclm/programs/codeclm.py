@@ -103,14 +103,7 @@ class CodecLM(DataProgram):
             decoded = self.stage(stages, "decode", self.generate_from_seed, sources)
         instructions = [instruction_item(o.item, text) for o in decoded for text in o.value]
         too_easy: list[TooEasy] = []
-
-        def report(outcome) -> None:
-            if outcome.ok and isinstance(outcome.value, TooEasy):
-                too_easy.append(outcome.value)
-            else:
-                self.emit(stages, outcome.value if outcome.ok else self.failure(outcome))
-
-        stages.executor.map("filter", self.evolve, [i for i in instructions if i.id not in stages.done], on_outcome=report)
+        self.final_stage(stages, "filter", self.evolve, instructions, pending=too_easy.append)
         if too_easy:
             pool = list({t.item.source.id: t.item.source for t in too_easy}.values())
             rubrics = self.rubrics_for(stages, pool)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from codeclm.errors import ConfigError
 from codeclm.judging.scales import SCALES, SchemeName
+from codeclm.templates import PromptLibrary
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -253,6 +254,10 @@ class ProgramConfig(_Strict):
             return Path(path)
         candidate = Path(path).expanduser()
         return candidate if candidate.is_absolute() else (self.base_dir / candidate).resolve()
+
+    def prompt_library(self) -> PromptLibrary:
+        """The program's templates (`prompts:`), rendered with its variables."""
+        return PromptLibrary(self.resolve(self.prompts), self.template_variables())
 
     def template_variables(self) -> dict[str, Any]:
         """What prompts/*.jinja may use."""

@@ -17,7 +17,6 @@ from codeclm.judging.schemes import make_judge
 from codeclm.roles import LOGPROB_SCHEMES, role_specs, target_chat_template
 from codeclm.session import Session
 from codeclm.steps.respond import Respond
-from codeclm.templates import PromptLibrary
 
 # The check's tasks have short answers: on the bundled set no label changes between 80 words (~112 tokens) and 384 tokens.
 CHECK_ANSWER_TOKENS = 112
@@ -39,7 +38,7 @@ def check_filter(session: Session, *, scheme: str | None = None, split: str = "c
         judge, theta = program.contrastive_filter.judge, config.theta
     else:
         scale = SCALES[scheme]
-        library = PromptLibrary(config.resolve(config.prompts), config.template_variables())
+        library = config.prompt_library()
         lm = session.lms["target"] if scale.scores_with == "target" else session.lm(
             "judge", role_specs(config)["judge"], logprobs=scheme in LOGPROB_SCHEMES)
         judge = make_judge(scheme, library.render(scale.template), lm,

@@ -27,7 +27,6 @@ from codeclm.judging.schemes import make_judge
 from codeclm.roles import LOGPROB_SCHEMES, role_specs
 from codeclm.session import open_program
 from codeclm.steps.respond import Respond
-from codeclm.templates import PromptLibrary
 
 
 class Evaluator(dspy.Module):
@@ -119,7 +118,7 @@ def evaluate(benchmark: str, candidate: str, reference: str = "strong", judge: s
     split = str(source.split.split) if source.split else None
     out_path = Path(out) if out else default_out(f"{name}-{split}" if split else name, models["candidate"], models["reference"])
     stored = read_judgments(out_path)  # a bad earlier file stops here, before any model starts
-    prompts = PromptLibrary(config.resolve(config.prompts), config.template_variables())
+    prompts = config.prompt_library()
     respond_prompt, judge_prompt = prompts.render("respond"), prompts.render(SCALES[scheme].template)
     answering = config.answering.model_dump()
     judging = {"temperature": 0.0, "max_tokens": config.judging.max_tokens or SCALES[scheme].max_tokens}

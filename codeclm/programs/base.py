@@ -12,7 +12,7 @@ from codeclm.config import ProgramConfig
 from codeclm.executors import Executor, Outcome, ThreadExecutor
 from codeclm.records import Dropped, Record, Seed, seed_id
 from codeclm.sink import MemorySink, Sink
-from codeclm.templates import PromptLibrary, RenderedPrompt
+from codeclm.templates import RenderedPrompt
 
 
 @dataclass
@@ -36,7 +36,7 @@ class DataProgram(dspy.Module):
     def __init__(self, config: ProgramConfig):
         super().__init__()
         self.config = config
-        library = PromptLibrary(config.resolve(config.prompts), config.template_variables())
+        library = config.prompt_library()
         self.rendered: dict[str, RenderedPrompt] = {step: library.render(name) for step, name in self.template_names().items()}
 
     def template_names(self) -> dict[str, str]:

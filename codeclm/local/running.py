@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from codeclm.errors import LocalModelError
+from codeclm.jsonl import write_atomic
 from codeclm.local import catalog
 from codeclm.local.server import LocalServer, healthy
 from codeclm.local.weights import cache_dir
@@ -39,9 +40,7 @@ def _locked() -> Iterator[list[dict]]:
         before = list(entries)
         yield entries
         if entries != before:
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(entries, indent=2))
-            os.replace(tmp, path)
+            write_atomic(path, json.dumps(entries, indent=2))
 
 
 def pid_alive(pid: int) -> bool:

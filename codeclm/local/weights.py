@@ -11,6 +11,7 @@ from pathlib import Path
 import platformdirs
 
 from codeclm.errors import LocalModelError
+from codeclm.jsonl import write_atomic
 from codeclm.local import catalog
 from codeclm.local.catalog import PinnedModel
 
@@ -78,7 +79,7 @@ def _verified(spec: PinnedModel, path: Path, fix: str) -> Path:
     digest = _sha256(path)
     if digest != spec.sha256:
         raise LocalModelError(f"{path} has sha256 {digest[:12]}..., expected {spec.sha256[:12]}... for {spec.name}; {fix}")
-    _atomic_write(stamp_file, json.dumps(expected).encode())
+    write_atomic(stamp_file, json.dumps(expected))
     return path
 
 
@@ -114,13 +115,7 @@ def _assemble(spec: PinnedModel, parts: list[Path], target: Path) -> None:
         _fsync_dir(target.parent)
     finally:
         tmp.unlink(missing_ok=True)
-    _atomic_write(_stamp_path(target), json.dumps(_stamp(target, spec)).encode())
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_atomic(_stamp_path(target), json.dumps(_stamp(target, spec)))
 
 
 def _fsync_dir(d: Path) -> None:

@@ -10,8 +10,9 @@ logs (prompt tokens evaluated vs reused from a cached prefix, tokens generated, 
 measures each model's raw speed on the same machine in the same run (a 512-token prompt, 128
 generated tokens, nothing else running on the server). The floor is the run's evaluated
 prompt tokens / raw prompt speed + generated tokens / raw generation speed, summed over models:
-the time the models alone need for the work the run asked of them. Prints wall / floor and
-new / old.
+the time the models alone need for the work the run asked of them, one sequence at a time (the new
+version generates a stage's answers side by side, which can finish below that floor). Prints
+wall / floor and new / old.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def raw_speed(model: str, logits_all: bool) -> dict[str, float]:
     sys.path.insert(0, str(ROOT))
     from codeclm.local import LocalServer
 
-    with LocalServer(model, prompt_cache_mb=0, logprobs=logits_all) as server:
+    with LocalServer(model, prompt_cache_mb=0, logprobs=logits_all, slots=1) as server:  # one sequence: the raw speed
         start = server.log_path.stat().st_size  # one log file per model: read only this server's lines
         for run in range(4):  # the first warms the weights into memory; each prompt differs from its first token
             prompt = " ".join(f"{run}word{i}" for i in range(256))  # about 512 tokens, no reusable prefix

@@ -91,10 +91,15 @@ def make_lm(role: str, spec: ModelSpec, endpoint: ResolvedEndpoint, engine: Engi
     max_tokens, when set, override what a step asks for on this model. Requests to an embedded
     server are streamed, so a timeout or Ctrl-C stops the server's work."""
     timeout = spec.timeout if (not endpoint.local or "timeout" in spec.model_fields_set) else LOCAL_TIMEOUT
+    concurrency = spec.max_concurrency
+    if endpoint.local and "max_concurrency" not in spec.model_fields_set:
+        from codeclm.local.server import batch_slots_default
+
+        concurrency = batch_slots_default()  # as many requests as the server generates side by side
     lm = EngineLM(
         endpoint.model, api_base=endpoint.api_base, api_key=endpoint.api_key or "none", role=role,
         cache=engine.cache, ledger=engine.ledger, endpoint_id=endpoint.cache_id, stream_for_cancel=endpoint.local,
-        limiter=engine.limiter_for(endpoint.api_base or endpoint.model, spec.max_concurrency, spec.rpm, spec.tpm),
+        limiter=engine.limiter_for(endpoint.api_base or endpoint.model, concurrency, spec.rpm, spec.tpm),
         retry=RetryPolicy(max_tries=spec.max_tries, base_delay=spec.backoff, timeout=timeout),
     )
     lm.overrides = {k: v for k, v in (("temperature", spec.temperature), ("max_tokens", spec.max_tokens)) if v is not None}

@@ -7,7 +7,9 @@ It also turns off llama.cpp's extra (repacked) weight buffers when the build has
 on AMX CPUs, llama-cpp-python 0.3.36 built natively segfaults in ``ggml_backend_amx_mul_mat``
 on any multi-token batch. Set ``CODECLM_LLAMA_EXTRA_BUFTS=1`` to keep them.
 
-And it routes prompt-scoring requests (``echo`` + ``logprobs``) to :mod:`codeclm.local.echo`, and reports
+With CODECLM_LOCAL_SLOTS > 1 it generates plain chat requests side by side
+(:mod:`codeclm.local.batching`); with CODECLM_COMPUTE_LOCK set, every evaluation takes a
+machine-wide turn (:mod:`codeclm.local.turns`). And it routes prompt-scoring requests (``echo`` + ``logprobs``) to :mod:`codeclm.local.echo`, and reports
 usage and reused prefix tokens on every chat reply, streamed ones too (:mod:`codeclm.local.usage`).
 """
 
@@ -49,11 +51,16 @@ def main() -> None:
         sys.exit(0)
     threading.Thread(target=_watch, args=(parent,), daemon=True, name="parent-guard").start()
     _avoid_amx_crash()
-    from codeclm.local import echo, prompt_cache, usage
+    from codeclm.local import batching, echo, prompt_cache, turns, usage
 
+    slots = int(os.environ.get("CODECLM_LOCAL_SLOTS", "1"))
+    if slots > 1:
+        batching.install(slots)  # text-only chat requests share decoding steps
     echo.install()  # prompt log-probabilities (echo) at the model's speed, without logits_all
     prompt_cache.install()  # saved prompt states without 300 MB score copies
     usage.install()  # usage (streamed replies too) and reused prefix tokens from llama.cpp's counters
+    if os.environ.get("CODECLM_COMPUTE_LOCK"):
+        turns.install(os.environ["CODECLM_COMPUTE_LOCK"])  # one local server computes at a time on this machine
     sys.argv = ["llama_cpp.server", *sys.argv[2:]]
     runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 

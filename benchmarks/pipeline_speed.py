@@ -82,13 +82,15 @@ def raw_speed(model: str, logits_all: bool) -> dict[str, float]:
     with LocalServer(model, prompt_cache_mb=0, logprobs=logits_all, slots=1) as server:  # one sequence: the raw speed
         start = server.log_path.stat().st_size  # one log file per model: read only this server's lines
         for run in range(4):  # the first warms the weights into memory; each prompt differs from its first token
-            prompt = " ".join(f"{run}word{i}" for i in range(256))  # about 512 tokens, no reusable prefix
-            body = {"model": model, "max_tokens": 128, "temperature": 0, "ignore_eos": True,
-                    "messages": [{"role": "system", "content": f"Run {run}."}, {"role": "user", "content": prompt}]}
-            req = urllib.request.Request(server.api_base + "/chat/completions", data=json.dumps(body).encode(),
+            words = " ".join(f"{run}word{i}" for i in range(90))  # ~510 tokens for both tokenizers, no reusable prefix
+            numbers = ", ".join(str(i) for i in range(1, 11))  # a count to continue: no end-of-text for 128 tokens
+            body = {"model": model, "max_tokens": 128, "temperature": 0, "prompt": f"{words}\n\nCounting: {numbers},"}
+            req = urllib.request.Request(server.api_base + "/completions", data=json.dumps(body).encode(),
                                          headers={"Content-Type": "application/json"})
             with urllib.request.urlopen(req, timeout=900) as r:
-                json.load(r)
+                usage = json.load(r)["usage"]
+            print(f"raw speed request {run} on {model}: {usage['prompt_tokens']} prompt, {usage['completion_tokens']} generated tokens",
+                  file=sys.stderr, flush=True)
     text = server.log_path.read_bytes()[start:].decode(errors="replace")
     # Only the timed requests' own lines: ~512 prompt tokens, 128 generated (the server logs other, tiny evaluations too).
     prompts = [int(n) / (float(ms) / 1000) for ms, n in _PROMPT.findall(text)[1:] if int(n) >= 256 and float(ms) > 0]

@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 _FIELDS = ("calls", "cache_hits", "retries", "failures", "prompt_tokens", "completion_tokens",
-           "cached_prompt_tokens", "batch_calls", "batch_prompt_tokens", "batch_completion_tokens", "seconds")
+           "cached_prompt_tokens", "batch_calls", "batch_prompt_tokens", "batch_completion_tokens", "seconds",
+           "server_prompt_tokens", "server_prompt_seconds", "server_generated_tokens", "server_generation_seconds")
 DEFAULT_BATCH_DISCOUNT = 0.5  # OpenAI Batch API and Anthropic Message Batches: half the standard price
 
 
@@ -19,7 +20,10 @@ class RoleUsage:
     prefix, where it reports them (OpenAI ``prompt_tokens_details.cached_tokens``,
     llama.cpp ``timings.cache_n``); they are part of ``prompt_tokens``. ``batch_*`` count the calls a
     provider batch answered (OpenAI Batch API, Anthropic Message Batches) and their tokens, which are
-    part of ``calls`` / ``prompt_tokens`` / ``completion_tokens`` and priced at the batch discount."""
+    part of ``calls`` / ``prompt_tokens`` / ``completion_tokens`` and priced at the batch discount.
+    ``server_*`` are the model's own time, where the server reports it (llama.cpp ``timings``): prompt
+    tokens it evaluated and generated tokens, with the milliseconds it spent on each. Calls that
+    overlap (concurrency, side-by-side generation) overlap in ``seconds``, not in these."""
 
     calls: int = 0
     cache_hits: int = 0
@@ -32,6 +36,10 @@ class RoleUsage:
     batch_prompt_tokens: int = 0
     batch_completion_tokens: int = 0
     seconds: float = 0.0
+    server_prompt_tokens: int = 0
+    server_prompt_seconds: float = 0.0
+    server_generated_tokens: int = 0
+    server_generation_seconds: float = 0.0
 
 
 def _rates(row: dict[str, Any]) -> dict[str, Any]:
@@ -43,7 +51,19 @@ def _rates(row: dict[str, Any]) -> dict[str, Any]:
     row["tokens_per_second"] = round(live_out / seconds, 2) if seconds > 0 else None
     row["prompt_tokens_per_second"] = round(live_in / seconds, 2) if seconds > 0 else None
     row["seconds"] = round(seconds, 3)
+    for kind, tokens, spent in (("", "server_generated_tokens", "server_generation_seconds"),
+                                ("prompt_", "server_prompt_tokens", "server_prompt_seconds")):
+        row[f"server_{kind}tokens_per_second"] = round(row[tokens] / row[spent], 2) if row[spent] > 0 else None
+        row[spent] = round(row[spent], 3)
     return row
+
+
+def _timed(timings: Mapping[str, Any] | None) -> tuple[int, float, int, float] | None:
+    try:
+        return (int(timings["prompt_n"]), float(timings["prompt_ms"]) / 1000,
+                int(timings["predicted_n"]), float(timings["predicted_ms"]) / 1000)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 class UsageLedger:
@@ -67,10 +87,17 @@ class UsageLedger:
 
     def record_call(self, role: str, *, prompt_tokens: int = 0, completion_tokens: int = 0,
                     cached_prompt_tokens: int = 0, seconds: float = 0.0, model: str | None = None,
-                    batch: bool = False) -> None:
-        """One answered call; ``batch``: a provider batch answered it (batch prices apply)."""
+                    batch: bool = False, timings: Mapping[str, Any] | None = None) -> None:
+        """One answered call; ``batch``: a provider batch answered it (batch prices apply); ``timings``:
+        llama.cpp's own counts of the call (prompt_n, prompt_ms, predicted_n, predicted_ms)."""
+        timed = _timed(timings)
         with self._lock:
             for usage in self._rows(role, model):
+                if timed:
+                    usage.server_prompt_tokens += timed[0]
+                    usage.server_prompt_seconds += timed[1]
+                    usage.server_generated_tokens += timed[2]
+                    usage.server_generation_seconds += timed[3]
                 usage.calls += 1
                 usage.prompt_tokens += int(prompt_tokens or 0)
                 usage.completion_tokens += int(completion_tokens or 0)

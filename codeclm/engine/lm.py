@@ -270,9 +270,10 @@ class EngineLM(dspy.LM):
             raise self._endpoint_error(exc, tries) from None  # the cause chain may carry request headers
         prompt_tokens, completion_tokens, cached_tokens = usage_counts(response)
         if self.ledger is not None:
+            timings = response.get("timings") if isinstance(response, dict) else getattr(response, "timings", None)
             self.ledger.record_call(self.role, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                                     cached_prompt_tokens=cached_tokens, seconds=time.monotonic() - start,
-                                    model=self.model)
+                                    model=self.model, timings=timings if isinstance(timings, dict) else None)
         if self.limiter is not None and (prompt_tokens or completion_tokens):
             self.limiter.settle(estimate, prompt_tokens + completion_tokens)
         return response

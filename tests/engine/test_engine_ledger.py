@@ -64,3 +64,24 @@ def test_batch_calls_cost_the_batch_discount_off_standard_prices():
     assert judge["cost"] == pytest.approx(0.75 * 2800 / 1e6) == ledger.cost("judge")
     assert strong["tokens_per_second"] == 100.0  # rates count live call time only
     assert summary["total"]["batch_calls"] == 2
+
+
+def test_the_servers_own_time_gives_rates_that_overlapping_calls_do_not_skew():
+    """Two calls answered side by side: each waited 2 s, but the model spent 1 s generating for both."""
+    ledger = UsageLedger()
+    for _ in range(2):
+        ledger.record_call("strong", prompt_tokens=100, completion_tokens=20, seconds=2.0, model="m",
+                           timings={"prompt_n": 40, "prompt_ms": 200.0, "predicted_n": 20, "predicted_ms": 500.0})
+    ledger.record_call("strong", prompt_tokens=10, completion_tokens=10, seconds=1.0, model="m")  # no timings (an API)
+    strong = ledger.summary()["roles"]["strong"]
+    assert strong["tokens_per_second"] == 10.0  # 50 tokens over 5 s of call time
+    assert strong["server_generated_tokens"] == 40 and strong["server_generation_seconds"] == 1.0
+    assert strong["server_tokens_per_second"] == 40.0 and strong["server_prompt_tokens_per_second"] == 200.0
+    assert UsageLedger().summary()["total"]["server_tokens_per_second"] is None
+
+
+def test_llama_cpp_timings_reach_the_ledger(make_lm, stub, ledger):
+    stub.timings = {"cache_n": 0, "prompt_n": 3, "prompt_ms": 30.0, "predicted_n": 5, "predicted_ms": 100.0}
+    chat(make_lm(), "llama.cpp timings")
+    row = ledger.summary()["models"]["openai/stub-model"]
+    assert (row["server_prompt_tokens"], row["server_generated_tokens"], row["server_tokens_per_second"]) == (3, 5, 50.0)

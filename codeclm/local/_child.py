@@ -5,7 +5,9 @@ server from outliving a parent that was SIGKILLed (where no atexit hook or ``fin
 
 It also turns off llama.cpp's extra (repacked) weight buffers when the build has AMX kernels:
 on AMX CPUs, llama-cpp-python 0.3.36 built natively segfaults in ``ggml_backend_amx_mul_mat``
-on any multi-token batch. Set ``CODECLM_LLAMA_EXTRA_BUFTS=1`` to keep them.
+on any multi-token batch. Set ``CODECLM_LLAMA_EXTRA_BUFTS=1`` to keep them. The repacked weight
+layout is put back without the AMX buffer (:mod:`codeclm.local.repack`; ``CODECLM_LLAMA_REPACK=0``
+leaves it out).
 
 With CODECLM_LOCAL_SLOTS > 1 it generates plain chat requests side by side
 (:mod:`codeclm.local.batching`); with CODECLM_COMPUTE_LOCK set, every evaluation takes a
@@ -26,23 +28,31 @@ def _watch(parent: int) -> None:
     os._exit(0)
 
 
-def _avoid_amx_crash() -> None:
+def _avoid_amx_crash(model_path: str | None) -> None:
     import llama_cpp.llama_cpp as lib
 
     forced = os.environ.get("CODECLM_LLAMA_EXTRA_BUFTS")
     info = lib.llama_print_system_info().decode(errors="replace")
     if forced == "1" or (forced != "0" and "AMX_INT8 = 1" not in info):
         return
+    repacked = None
+    if model_path and os.environ.get("CODECLM_LLAMA_REPACK", "1") != "0":
+        from codeclm.local import repack
+
+        repacked = repack.overrides(model_path)  # the repacked layout without the AMX buffer
     default_params = lib.llama_model_default_params
 
     def params():
         p = default_params()
         p.use_extra_bufts = False
+        if repacked is not None:
+            p.tensor_buft_overrides = repacked
         return p
 
     lib.llama_model_default_params = params
-    print("codeclm: AMX build detected; extra weight buffers off (CODECLM_LLAMA_EXTRA_BUFTS=1 keeps them)",
-          file=sys.stderr, flush=True)
+    print(f"codeclm: AMX build detected; extra weight buffers off, "
+          f"{'repacked weights kept (CODECLM_LLAMA_REPACK=0 drops them)' if repacked else 'no repacked weights'} "
+          f"(CODECLM_LLAMA_EXTRA_BUFTS=1 keeps all)", file=sys.stderr, flush=True)
 
 
 def main() -> None:
@@ -50,7 +60,8 @@ def main() -> None:
     if os.getppid() != parent:
         sys.exit(0)
     threading.Thread(target=_watch, args=(parent,), daemon=True, name="parent-guard").start()
-    _avoid_amx_crash()
+    args = sys.argv[2:]
+    _avoid_amx_crash(args[args.index("--model") + 1] if "--model" in args else None)
     from codeclm.local import batching, echo, prompt_cache, turns, usage
 
     slots = int(os.environ.get("CODECLM_LOCAL_SLOTS", "1"))

@@ -7,8 +7,8 @@ and filter check) on the same seeds and sizes, each on a fresh call cache and fr
 `old` is a git worktree of REV (default: the last commit before the second wave), `new` is this
 checkout. For each run it reads the manifest (calls, kept records) and the llama.cpp server
 logs (prompt tokens evaluated vs reused from a cached prefix, tokens generated, per model), then
-measures each model's raw speed on the same machine in the same run (a 512-token prompt, 128
-generated tokens, nothing else running on the server). The floor is the run's evaluated
+measures each model's raw speed on the same machine in the same run (one request at a time: a
+~475-token prompt, then 128 tokens continuing a count, through /completions; the best of 3). The floor is the run's evaluated
 prompt tokens / raw prompt speed + generated tokens / raw generation speed, summed over models:
 the time the models alone need for the work the run asked of them, one sequence at a time (the new
 version generates a stage's answers side by side, which can finish below that floor). Prints
@@ -73,24 +73,29 @@ def run_job(code: Path, cache: Path, overrides: list[str]) -> dict:
             "check": (manifest.get("judge") or {}).get("check") or (manifest.get("judge") or {}).get("calibration")}
 
 
-def raw_speed(model: str, logits_all: bool) -> dict[str, float]:
+def raw_speed(model: str, old_flags: bool) -> dict[str, float]:
     """Prompt and generation tokens per second of `model` alone on this machine: the best of 3 requests after a
-    warm-up, on a fresh server with no cache (`logits_all` as the old servers ran)."""
+    warm-up, on a fresh server with no cache (`old_flags`: logits_all and no repacked weights, as the old servers ran)."""
     sys.path.insert(0, str(ROOT))
     from codeclm.local import LocalServer
 
-    with LocalServer(model, prompt_cache_mb=0, logprobs=logits_all, slots=1) as server:  # one sequence: the raw speed
-        start = server.log_path.stat().st_size  # one log file per model: read only this server's lines
-        for run in range(4):  # the first warms the weights into memory; each prompt differs from its first token
-            words = " ".join(f"{run}word{i}" for i in range(90))  # ~510 tokens for both tokenizers, no reusable prefix
-            numbers = ", ".join(str(i) for i in range(1, 11))  # a count to continue: no end-of-text for 128 tokens
-            body = {"model": model, "max_tokens": 128, "temperature": 0, "prompt": f"{words}\n\nCounting: {numbers},"}
-            req = urllib.request.Request(server.api_base + "/completions", data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(req, timeout=900) as r:
-                usage = json.load(r)["usage"]
-            print(f"raw speed request {run} on {model}: {usage['prompt_tokens']} prompt, {usage['completion_tokens']} generated tokens",
-                  file=sys.stderr, flush=True)
+    if old_flags:  # the first wave had no repacked weights on AMX builds (codeclm.local.repack)
+        os.environ["CODECLM_LLAMA_REPACK"] = "0"
+    try:
+        with LocalServer(model, prompt_cache_mb=0, logprobs=old_flags, slots=1) as server:  # one sequence: the raw speed
+            start = server.log_path.stat().st_size  # one log file per model: read only this server's lines
+            for run in range(4):  # the first warms the weights into memory; each prompt differs from its first token
+                words = " ".join(f"{run}word{i}" for i in range(90))  # ~510 tokens for both tokenizers, no reusable prefix
+                numbers = ", ".join(str(i) for i in range(1, 11))  # a count to continue: no end-of-text for 128 tokens
+                body = {"model": model, "max_tokens": 128, "temperature": 0, "prompt": f"{words}\n\nCounting: {numbers},"}
+                req = urllib.request.Request(server.api_base + "/completions", data=json.dumps(body).encode(),
+                                             headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(req, timeout=900) as r:
+                    usage = json.load(r)["usage"]
+                print(f"raw speed request {run} on {model}: {usage['prompt_tokens']} prompt, {usage['completion_tokens']} generated tokens",
+                      file=sys.stderr, flush=True)
+    finally:
+        os.environ.pop("CODECLM_LLAMA_REPACK", None)
     text = server.log_path.read_bytes()[start:].decode(errors="replace")
     # Only the timed requests' own lines: ~512 prompt tokens, 128 generated (the server logs other, tiny evaluations too).
     prompts = [int(n) / (float(ms) / 1000) for ms, n in _PROMPT.findall(text)[1:] if int(n) >= 256 and float(ms) > 0]
@@ -136,7 +141,7 @@ def main() -> None:
                         print(f"  {role}: {use.get('calls')} calls, {use.get('prompt_tokens')} prompt + "
                               f"{use.get('completion_tokens')} generated tokens, {use.get('seconds', 0):.0f} s", flush=True)
             (Path(args.save) if args.save else Path(tmp) / "runs.json").write_text(json.dumps(results, indent=1))
-            speeds = {name: {m: raw_speed(m, logits_all=name == "old") for m in MODELS} for name in ("old", "new")}
+            speeds = {name: {m: raw_speed(m, old_flags=name == "old") for m in MODELS} for name in ("old", "new")}
             for name, speed in speeds.items():
                 for m, s in speed.items():
                     print(f"raw speed ({name} server flags) {m}: prompt {s['prompt_per_s']:.0f} tok/s, generation {s['generated_per_s']:.1f} tok/s")

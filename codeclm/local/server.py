@@ -29,7 +29,7 @@ def prompt_cache_default() -> int:
     and restores the longest matching prefix, so each step's long instructions stay warm while the
     steps alternate (measured 1.4x on alternating prompts of two steps, docs/speed.md).
     """
-    return int(os.environ.get("CODECLM_PROMPT_CACHE_MB", "1024"))
+    return _env_int("CODECLM_PROMPT_CACHE_MB", 1024, 0, "0 turns the cache off")
 
 
 def batch_slots_default() -> int:
@@ -38,7 +38,20 @@ def batch_slots_default() -> int:
     On a CPU one decoding step over 8 sequences costs ~2.8x a step over one (the 1.5B on this
     project's 2-core Xeon), so a stage's answers come out faster together (codeclm.local.batching).
     """
-    return max(1, int(os.environ.get("CODECLM_LOCAL_SLOTS", "8")))
+    return _env_int("CODECLM_LOCAL_SLOTS", 8, 1, "1 sends one request at a time")
+
+
+def _env_int(name: str, default: int, least: int, meaning: str) -> int:
+    """A whole number from the environment; one LocalModelError line naming the variable otherwise."""
+    raw = os.environ.get(name)
+    try:
+        value = default if raw is None else int(raw)
+    except ValueError:
+        value = least - 1
+    if value < least:
+        raise LocalModelError(f"environment variable {name}={raw!r}: not a whole number >= {least}; "
+                              f"unset it for the default {default} ({meaning})")
+    return value
 
 
 def cpu_threads() -> int:

@@ -101,3 +101,14 @@ def test_a_server_that_died_mid_run_explains_the_failing_run(tmp_path, monkeypat
     monkeypatch.setattr(server, "_LIVE", {dead})
     with pytest.raises(LocalModelError, match=r"local server for smollm2-135m-instruct .* died with code 139: .*Segmentation fault"):
         check_started()
+
+
+@pytest.mark.parametrize("name, value", [("CODECLM_LOCAL_SLOTS", "eight"), ("CODECLM_LOCAL_SLOTS", "0"),
+                                         ("CODECLM_PROMPT_CACHE_MB", "-1")])
+def test_a_bad_environment_number_is_one_line_naming_the_variable(monkeypatch, name, value):
+    from codeclm.errors import LocalModelError
+    from codeclm.local.server import batch_slots_default, prompt_cache_default
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(LocalModelError, match=rf"environment variable {name}='{value}': not a whole number"):
+        batch_slots_default() if name == "CODECLM_LOCAL_SLOTS" else prompt_cache_default()

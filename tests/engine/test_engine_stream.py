@@ -71,8 +71,8 @@ def test_keyboard_interrupt_closes_the_stream(streamed, stub):
     timer = threading.Timer(0.3, signal.pthread_kill, args=(main, signal.SIGINT))
     timer.start()
     try:
-        with pytest.raises(KeyboardInterrupt):
-            chat(streamed(), "interrupt me")
+        with pytest.raises(KeyboardInterrupt):  # a 10 s timeout: a loaded machine may deliver the signal late, never the timeout first
+            chat(streamed(retry=RetryPolicy(max_tries=1, timeout=10.0)), "interrupt me")
     finally:
         timer.cancel()
     assert stub.disconnected.wait(2.0) and not stub.stream_finished

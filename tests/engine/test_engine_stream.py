@@ -68,6 +68,9 @@ def test_keyboard_interrupt_closes_the_stream(streamed, stub):
     stub.stream_tokens = ["tok"] * 100
     main = threading.main_thread().ident
     assert threading.get_ident() == main
+    # A shell that starts a job in the background (`cmd &`) leaves SIGINT ignored, and Python then installs no
+    # handler of its own: give this test Python's Ctrl-C handler wherever pytest was started from.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, signal.pthread_kill, args=(main, signal.SIGINT))
     timer.start()
     try:
@@ -75,6 +78,7 @@ def test_keyboard_interrupt_closes_the_stream(streamed, stub):
             chat(streamed(retry=RetryPolicy(max_tries=1, timeout=10.0)), "interrupt me")
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert stub.disconnected.wait(2.0) and not stub.stream_finished
 
 

@@ -28,7 +28,7 @@ from codeclm.engine.http import OPENAI_API_BASE, HTTPTransport, transport_for
 from codeclm.engine.keys import cache_key, redact_url, scrub
 from codeclm.engine.ledger import UsageLedger
 from codeclm.engine.limits import EndpointLimiter
-from codeclm.engine.reply import as_reply, check_chat, from_cache, to_dict, usage_counts
+from codeclm.engine.reply import as_reply, check_chat, from_cache, server_timings, to_dict, usage_counts
 from codeclm.engine.retry import RetryPolicy, is_retryable, status_of
 from codeclm.engine.score import SCORE_FIX, SCORE_MARKER, SCORE_PATH, ScoredText, score_body, scored_text, unsupported
 from codeclm.engine.wire import CHAT_PATH, chat_body, is_openai_compatible, wire_model
@@ -270,10 +270,9 @@ class EngineLM(dspy.LM):
             raise self._endpoint_error(exc, tries) from None  # the cause chain may carry request headers
         prompt_tokens, completion_tokens, cached_tokens = usage_counts(response)
         if self.ledger is not None:
-            timings = response.get("timings") if isinstance(response, dict) else getattr(response, "timings", None)
             self.ledger.record_call(self.role, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                                     cached_prompt_tokens=cached_tokens, seconds=time.monotonic() - start,
-                                    model=self.model, timings=timings if isinstance(timings, dict) else None)
+                                    model=self.model, timings=server_timings(response))
         if self.limiter is not None and (prompt_tokens or completion_tokens):
             self.limiter.settle(estimate, prompt_tokens + completion_tokens)
         return response

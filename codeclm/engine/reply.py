@@ -95,9 +95,16 @@ def usage_counts(response: Any) -> tuple[int, int, int]:
     details = _get(usage, "prompt_tokens_details")
     cached = (_get(details, "cached_tokens") if details is not None else None) or 0
     if not cached:
-        timings = _get(response, "timings")
-        cached = (_get(timings, "cache_n") if isinstance(timings, dict) else None) or 0
+        timings = server_timings(response)
+        cached = (timings.get("cache_n") if timings else None) or 0
     return int(_get(usage, "prompt_tokens") or 0), int(_get(usage, "completion_tokens") or 0), int(cached)
+
+
+def server_timings(response: Any) -> dict[str, Any] | None:
+    """llama.cpp's own counts of the call (``timings``: prompt_n, prompt_ms, predicted_n, predicted_ms,
+    cache_n), where the server sent them."""
+    timings = _get(response, "timings")
+    return timings if isinstance(timings, dict) else None
 
 
 def to_dict(response: Any) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from codeclm.local.turns import turn
+from codeclm.local.usage import usage_from
 
 CHAT_PATH = "/v1/chat/completions"
 _NOT_TEXT_ONLY = ("tools", "functions", "tool_choice", "function_call", "logit_bias", "grammar", "logprobs",
@@ -295,7 +296,7 @@ class _Run:
         self.lib.llama_memory_seq_rm(self.mem, seq.seq_id, -1, -1)
         best_id, best = 0, 0
         for seq_id, tokens in sources.items():
-            n = _common_prefix(tokens, seq.prompt)
+            n = self.llama.longest_token_prefix(tokens, seq.prompt)
             if n > best:
                 best_id, best = seq_id, n
         best = min(best, len(seq.prompt) - 1)  # at least one token is read, for the first logits
@@ -346,15 +347,6 @@ class _Run:
         elif len(seq.out) >= seq.max_tokens:
             seq.text = text
             seq.finish("length")
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def _as_list(value: Any) -> list[str]:
@@ -463,9 +455,7 @@ def _reply(seq: Sequence, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 
 def _usage(seq: Sequence) -> dict[str, Any]:
-    prompt, completion = len(seq.prompt), len(seq.out)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-            "prompt_tokens_details": {"cached_tokens": seq.reused}}
+    return usage_from(_timings(seq), len(seq.prompt), len(seq.out))
 
 
 def _timings(seq: Sequence) -> dict[str, Any]:

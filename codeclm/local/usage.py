@@ -17,11 +17,11 @@ from __future__ import annotations
 import time
 from typing import Any, Iterator
 
-import llama_cpp
-
 
 def install() -> None:
     """Patch ``llama_cpp.Llama.create_chat_completion`` to report usage and timings from the context's counters."""
+    import llama_cpp
+
     original = llama_cpp.Llama.create_chat_completion
 
     def create_chat_completion(self, *args, **kwargs):
@@ -36,6 +36,8 @@ def install() -> None:
 
 def counts(llama) -> dict[str, Any]:
     """llama.cpp's counters since the request began: evaluated prompt tokens, generated tokens, their time."""
+    import llama_cpp
+
     data = llama_cpp.llama_perf_context(llama._ctx.ctx)
     return {"prompt_n": int(data.n_p_eval), "prompt_ms": round(data.t_p_eval_ms, 2),
             "predicted_n": int(data.n_eval), "predicted_ms": round(data.t_eval_ms, 2)}

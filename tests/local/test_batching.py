@@ -13,7 +13,7 @@ import time
 import pytest
 
 from codeclm.engine.stream import ChatStream
-from codeclm.local.batching import BatchingMiddleware, Sequence, _common_prefix, text_only
+from codeclm.local.batching import BatchingMiddleware, Sequence, text_only
 from codeclm.local.turns import Turns
 from local_helpers import SMALL
 
@@ -35,11 +35,6 @@ CHAT = {"model": "m", "messages": [{"role": "system", "content": "Be brief."}, {
 ])
 def test_only_text_requests_share_a_batch(extra, batched):
     assert text_only({**CHAT, **extra}) is batched
-
-
-def test_common_prefix():
-    assert _common_prefix([1, 2, 3, 4], [1, 2, 9]) == 2
-    assert _common_prefix([], [1]) == 0 and _common_prefix([5, 6], [5, 6, 7]) == 2
 
 
 class _FakeBatcher:

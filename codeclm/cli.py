@@ -6,6 +6,7 @@ import argparse
 import gc
 import json
 import logging
+import os
 import sys
 
 from rich.console import Console
@@ -76,9 +77,30 @@ def _cmd_judge_check(args: argparse.Namespace) -> int:
     with open_program(config) as session:
         reports = [check_filter(session, scheme=scheme, split=args.split) for scheme in wanted]
     console.print(table(reports))
+    for r in reports:
+        console.print(f"{r.scheme}: {r.line()}; items: {r.source}; kept but unusable {r.kept_unusable}", highlight=False)
     console.print(NOTE, highlight=False)
     main = next((r for r in reports if r.scheme == config.judging.scheme), reports[0])
-    return 0 if main.passed else 1
+    return 0 if main.status in ("passed", "target_strong") else 1
+
+
+def _cmd_judge_calibrate(args: argparse.Namespace) -> int:
+    """Fit theta for the program's target and scheme on labelled dev items; record it beside the program."""
+    from codeclm.config import load_config
+    from codeclm.filter_check import calibrate
+    from codeclm.judging.calibration import calibrations_path
+    from codeclm.judging.check import wilson
+    from codeclm.session import open_program
+
+    overrides = list(args.set) + ([f"judging.check.items={os.path.abspath(args.items)}"] if args.items else [])
+    config = load_config(args.program, overrides)
+    with open_program(config) as session:
+        found = calibrate(session)
+    low, high = wilson(round(found.dev_accuracy * found.dev_items), found.dev_items)
+    console.print(f"theta {found.theta:g} for {found.target} under {found.scheme}: {found.dev_accuracy:.0%} right on "
+                  f"{found.dev_items} dev items (95% CI {low:.0%}-{high:.0%}), {found.fit_on}; recorded in "
+                  f"{calibrations_path(config.base_dir)}", highlight=False)
+    return 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -207,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=["check", "dev", "all"], default="check",
                    help="bundled items: the held-out check split (default), the dev split theta was chosen on, or all")
     p.set_defaults(func=_cmd_judge_check)
+    p = judge.add_parser("calibrate", help="fit theta for the program's target and scheme on labelled dev items")
+    p.add_argument("program", help="program YAML; the fitted theta is recorded in calibrations.json beside it")
+    p.add_argument("--items", help="your own labelled items (JSONL: id, instruction, strong {text, finish_reason}, "
+                   "target {text}, label keep|send_back|invalid|bad_answer, split dev|check); only split dev is fit on")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
+    p.set_defaults(func=_cmd_judge_calibrate)
     p = sub.add_parser("eval", help="Capacity Recovery Ratio of a candidate against a reference on a benchmark")
     p.add_argument("--benchmark", required=True, help="vicuna, self_instruct (their test split; NAME:all or NAME:seed for "
                    "others), or a JSONL/JSON/CSV file")

@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from codeclm.errors import ConfigError
+from codeclm.judging.calibration import NEEDS_CALIBRATION, find as find_calibration
 from codeclm.judging.scales import SCALES, SchemeName
 from codeclm.templates import PromptLibrary
 
@@ -225,6 +226,8 @@ class ProgramConfig(_Strict):
     evol_instruct: EvolInstructSettings | None = Field(None, description="settings of program: evol_instruct")
     optimize: OptimizeSettings = OptimizeSettings()
 
+    theta_source: str = Field("program", exclude=True, description="where theta came from: program, calibrated (for "
+                              "this target, calibrations.json), scheme default, or uncalibrated")
     base_dir: Path = Field(Path("."), exclude=True, description="directory the YAML was read from")
     source: str = Field("program", exclude=True, description="the YAML file, for error messages")
 
@@ -240,7 +243,7 @@ class ProgramConfig(_Strict):
     def _theta_on_scheme_scale(self) -> "ProgramConfig":
         scale = SCALES[self.judging.scheme]
         if self.theta is None:
-            self.theta = scale.threshold
+            self.theta, self.theta_source = scale.threshold, "scheme default"
         elif self.theta >= scale.gap_max:
             raise ValueError(
                 f"theta {self.theta} is off the {scale.scheme} scale (|gap| <= {scale.gap_max:g}): nothing could be kept; "
@@ -338,4 +341,17 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Program
         raise ConfigError(_describe(exc, str(path))) from None
     config.base_dir = path.resolve().parent
     config.source = str(path)
+    return with_calibrated_theta(config)
+
+
+def with_calibrated_theta(config: ProgramConfig) -> ProgramConfig:
+    """A program without theta takes the one calibrated for its target and scheme (calibrations.json beside it);
+    under a scheme whose scale moves with the target, none found marks theta "uncalibrated" (a run refuses)."""
+    if config.theta_source != "scheme default":
+        return config
+    found = find_calibration(config.base_dir, config.models.target.label, config.judging.scheme)
+    if found is not None:
+        config.theta, config.theta_source = found.theta, f"calibrated for {found.target} ({found.fit_on}, {found.date})"
+    elif config.judging.scheme in NEEDS_CALIBRATION:
+        config.theta_source = "uncalibrated"
     return config

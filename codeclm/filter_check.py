@@ -1,64 +1,125 @@
-"""The filter check of an opened program: its filter signal on the check items, at the program's theta.
+"""The filter check of an opened program: the filter's own path on labelled items, at the program's theta.
 
-The target answers each item itself (temperature 0) to learn what it can do; the program's
-judge (or the target-loss signal) then decides on the item's correct answer. `run` does this
-before filtering and stops, with a fix that is not the scheme that just failed, when the check
+Which items: a user's own labelled file (`judging.check.items`), else the bundled labelled set when the
+target is the one its labels were read for (codeclm.judging.labelled), else the quiz family, whose label
+follows from the target's own answer (codeclm.judging.checkset), so it holds for any target. `run` does
+this before filtering and stops, with a fix that is not the scheme that just failed, when the check
 fails; `codeclm judge check` prints the figures for one or all schemes.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from codeclm.errors import JudgeCalibrationError
 from codeclm.executors import ThreadExecutor
-from codeclm.judging.check import CheckReport, run_check
-from codeclm.judging.checkset import load_check_items
+from codeclm.guards import Answer, check
+from codeclm.judging.check import Case, CheckReport, run_check
+from codeclm.judging.checkset import load_check_items, solved
+from codeclm.judging.labelled import LABELLED_TARGET, load_labelled
 from codeclm.judging.scales import SCALES
 from codeclm.judging.schemes import make_judge
 from codeclm.roles import LOGPROB_SCHEMES, role_specs, target_chat_template
 from codeclm.session import Session
+from codeclm.steps.contrast import ContrastiveFilter
 from codeclm.steps.respond import Respond
 
-# The check's tasks have short answers: on the bundled set no label changes between 80 words (~112 tokens) and 384 tokens.
-CHECK_ANSWER_TOKENS = 112
+# Quiz answers are short: on the bundled quizzes no label changes between 80 words (~112 tokens) and 384 tokens.
+QUIZ_ANSWER_TOKENS = 112
 
 FIXES = {
     "target-loss": "a strong judge model with an LLM-judge scheme (models.judge: {model: gpt-4o-mini, api_key_env: "
                    "OPENAI_API_KEY} and judging.scheme: pairwise-1-10), or check models.target.chat_template",
     "llm-judge": "judging.scheme: target-loss (no judge: needs a target that returns prompt log-probabilities, e.g. "
-                 "llama.cpp or vLLM), or a stronger judge model (models.judge: {model: gpt-4o-mini, api_key_env: OPENAI_API_KEY})",
+                 "vLLM or codeclm's embedded server), or a stronger judge model (models.judge: {model: gpt-4o-mini, api_key_env: OPENAI_API_KEY})",
 }
 
 
-def check_filter(session: Session, *, scheme: str | None = None, split: str = "check") -> CheckReport:
-    """The program's filter signal (or `scheme`'s) on the check items of `split`."""
+def labelled_case(item) -> Case:
+    return Case(id=item.id, family=item.family, instruction=item.instruction, strong=item.strong.answer(),
+                target=item.target.answer() if item.target else None, label=item.label, use_case=item.use_case,
+                iteration=item.iteration)
+
+
+def is_labelled_file(path: Path) -> bool:
+    """A labelled file has a `label` per line; a quiz file has `expect`."""
+    with path.open() as f:
+        first = next((line for line in f if line.strip()), "{}")
+    try:
+        return "label" in json.loads(first)
+    except json.JSONDecodeError:
+        return True  # let the labelled loader name the file and line
+
+
+def filter_for(session: Session, scheme: str) -> tuple[ContrastiveFilter, float]:
+    """The program's contrastive filter and theta for its scheme; for another scheme, the same filter with that judge."""
     config, program = session.config, session.program
-    scheme = scheme or config.judging.scheme
-    settings = config.judging.check
     if scheme == config.judging.scheme:
-        judge, theta = program.contrastive_filter.judge, config.theta
-    else:
-        scale = SCALES[scheme]
-        library = config.prompt_library()
-        lm = session.lms["target"] if scale.scores_with == "target" else session.lm(
-            "judge", role_specs(config)["judge"], logprobs=scheme in LOGPROB_SCHEMES)
-        judge = make_judge(scheme, library.render(scale.template), lm,
-                           max_attempts=config.max_attempts, temperature=config.judging.temperature,
-                           max_tokens=config.judging.max_tokens, chat_template=target_chat_template(config))
-        theta = scale.threshold
-    target = Respond(program.rendered["respond"], session.lms["target"], role="target", max_attempts=config.max_attempts,
-                     temperature=0.0, max_tokens=min(config.answering.max_tokens, CHECK_ANSWER_TOKENS))
-    items = load_check_items(config.resolve(settings.items) if settings.items else None, split=None if split == "all" else split)
-    # An embedded target answers the check one item at a time: side-by-side steps can break a near tie either
-    # way, and the gate's figures must be the same on every fresh run (batching bought the check nothing: 57 vs 49 s).
+        return program.contrastive_filter, config.theta
+    scale = SCALES[scheme]
+    lm = session.lms["target"] if scale.scores_with == "target" else session.lm(
+        "judge", role_specs(config)["judge"], logprobs=scheme in LOGPROB_SCHEMES)
+    judge = make_judge(scheme, config.prompt_library().render(scale.template), lm, max_attempts=config.max_attempts,
+                       temperature=config.judging.temperature, max_tokens=config.judging.max_tokens,
+                       chat_template=target_chat_template(config))
+    base = program.contrastive_filter
+    return ContrastiveFilter(base.respond_strong, base.respond_target, judge), scale.threshold
+
+
+def check_cases(session: Session, split: str) -> tuple[list[Case], list[Case], str]:
+    """(cases of `split`, dev cases for the trivial baselines, where they come from)."""
+    config = session.config
+    wanted = None if split == "all" else split
+    items_path = config.resolve(config.judging.check.items) if config.judging.check.items else None
+    if items_path is not None and is_labelled_file(Path(items_path)):
+        every = load_labelled(items_path, split=None)
+        return ([labelled_case(i) for i in every if wanted is None or i.split == wanted],
+                [labelled_case(i) for i in every if i.split == "dev"], f"labelled items in {items_path}")
+    if items_path is None and role_specs(config)["target"].local == LABELLED_TARGET:
+        every = load_labelled(split=None)
+        return ([labelled_case(i) for i in every if wanted is None or i.split == wanted],
+                [labelled_case(i) for i in every if i.split == "dev"],
+                f"bundled labelled set (instructions the pipeline made, labelled by reading both answers, for {LABELLED_TARGET})")
+    quizzes = load_check_items(items_path, split=None)
+    return (_quiz_cases(session, [q for q in quizzes if wanted is None or q.split == wanted]),
+            _quiz_cases(session, [q for q in quizzes if q.split == "dev"]),
+            "quiz family (the target's own answer decides the label: keep where it fails, send back where it solves)")
+
+
+def _quiz_cases(session: Session, quizzes) -> list[Case]:
+    """Each quiz answered by the target (temperature 0, one at a time for an embedded target: the same figures on
+    every fresh run); its label follows from whether that answer holds the known result."""
+    config = session.config
+    target = Respond(session.program.rendered["respond"], session.lms["target"], role="target", max_attempts=config.max_attempts,
+                     temperature=0.0, max_tokens=min(config.answering.max_tokens, QUIZ_ANSWER_TOKENS))
     at_once = 1 if role_specs(config)["target"].local else config.concurrency
-    return run_check(judge, lambda text, key: target(instruction=text, key=key), items, theta=theta,
-                     min_accuracy=settings.min_accuracy, executor=ThreadExecutor(at_once),
-                     target_model=getattr(session.lms["target"], "model", "?"))
+
+    def one(quiz) -> Case:
+        answer = target(instruction=quiz.instruction, key=f"check/{quiz.id}")
+        return Case(id=quiz.id, family=quiz.family, instruction=quiz.instruction,
+                    strong=Answer(text=quiz.answer, finish_reason="stop", guard=check(quiz.answer, "stop")), target=answer,
+                    label="send_back" if solved(quiz, answer.text) else "keep", use_case=quiz.family)
+
+    return [o.value for o in ThreadExecutor(at_once).map("check answers", one, quizzes) if o.ok]
+
+
+def check_filter(session: Session, *, scheme: str | None = None, split: str = "check") -> CheckReport:
+    """The program's filter (or the same filter with `scheme`'s judge) on the check items of `split`."""
+    config = session.config
+    scheme = scheme or config.judging.scheme
+    contrastive_filter, theta = filter_for(session, scheme)
+    cases, dev, source = check_cases(session, split)
+    at_once = 1 if role_specs(config)["target"].local else config.concurrency
+    return run_check(contrastive_filter, cases, theta=theta, min_accuracy=config.judging.check.min_accuracy,
+                     executor=ThreadExecutor(at_once), target_model=getattr(session.lms["target"], "model", "?"),
+                     dev=dev if split != "dev" else [], source=source)
 
 
 def require_passed(report: CheckReport) -> CheckReport:
-    """Raise JudgeCalibrationError, naming a fix that is not the scheme that just failed, unless the check passed."""
-    if not report.passed:
+    """Raise JudgeCalibrationError, naming a fix that is not the scheme that just failed, unless the check passed
+    (or found the target so strong that nearly everything is too easy: then the run goes on and says so)."""
+    if report.status not in ("passed", "target_strong"):
         fix = FIXES["target-loss" if report.scheme == "target-loss" else "llm-judge"]
         raise JudgeCalibrationError(
             f"filter check {report.verdict.split(' (')[0].lower()}: {report.scheme} decided {report.correct}/{report.items} "
@@ -66,3 +127,30 @@ def require_passed(report: CheckReport) -> CheckReport:
             f"{report.verdict}); its decisions would be noise. Fix: {fix}; judging.check.enabled: false runs unchecked"
         )
     return report
+
+
+def calibrate(session: Session) -> "Calibration":
+    """Fit theta for the program's target and scheme on dev items (never the check split) and record it beside
+    the program (calibrations.json)."""
+    from codeclm.judging.calibration import Calibration, fit_theta, record
+
+    config = session.config
+    contrastive_filter, _ = filter_for(session, config.judging.scheme)
+    _, dev, source = check_cases(session, "dev")
+    graded = [c for c in dev if c.label in ("keep", "send_back")]
+    if len(graded) < 2 * 8:
+        raise JudgeCalibrationError(f"only {len(graded)} labelled keep/send_back dev items to fit theta on ({source}); "
+                                    f"give at least 16 with --items FILE (lines with split: dev)")
+    at_once = 1 if role_specs(config)["target"].local else config.concurrency
+
+    def gap(case: Case) -> float | None:
+        contrast = contrastive_filter(instruction=case.instruction, key=f"check/{case.id}", strong=case.strong, target=case.target)
+        return contrast.verdict.gap if contrast.verdict else None
+
+    outcomes = ThreadExecutor(at_once).map("calibrate", gap, graded)
+    pairs = [(o.value, o.item.label) for o in outcomes if o.ok and o.value is not None]
+    theta, accuracy = fit_theta([g for g, _ in pairs], [label for _, label in pairs])
+    found = Calibration(target=config.models.target.label, scheme=config.judging.scheme, theta=theta, fit_on=f"dev split of the {source}",
+                        dev_items=len(pairs), dev_accuracy=round(accuracy, 3))
+    record(config.base_dir, found)
+    return found

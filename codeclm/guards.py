@@ -1,7 +1,11 @@
-"""Answer guards: deterministic checks every answer passes through before any judging.
+"""Guards: deterministic checks before an instruction is answered and before an answer is judged.
 
-A strong answer that is cut off (finish_reason "length"), empty, a refusal, or degenerate
-repetition must never become training data; a target answer with the same defects is only
+An instruction that points at material it does not give ("summarize the following paragraph"
+with no paragraph), asks for experiences the assistant cannot have ("the last film you saw"), or
+reads as a plan instead of a request ("To find out, I will first ...") is never answered: a
+strong answer would have to invent what is missing, and an invented answer looks "hard" to any
+filter signal. A strong answer that is cut off (finish_reason "length"), empty, a refusal, or
+degenerate repetition never becomes training data; a target answer with the same defects is only
 recorded (the target failing is what Contrastive Filtering looks for).
 """
 
@@ -15,11 +19,41 @@ from typing import Literal
 from pydantic import BaseModel
 
 Guard = Literal["ok", "cut_off", "empty", "refusal", "repetition"]
+InstructionGuard = Literal["ok", "missing_input", "personal_experience", "not_a_request"]
 
 _REFUSAL = re.compile(
     r"^\W*(i'?m sorry|i am sorry|sorry,|i apologi[sz]e|i can(?:no|')t|i am (?:not able|unable)|i'm (?:not able|unable)"
     r"|as an ai\b|i (?:do not|don't) (?:have the ability|feel comfortable))", re.I)
 REFUSAL_MAX_WORDS = 60  # a refusal is short; a long answer that opens with "Sorry, ..." usually goes on to answer
+# ...but an answer that opens by disowning the task ("As an AI language model, I don't have the ability to watch
+# movies. However, ...") hedges at any length: what follows is made up or generic.
+_DISCLAIMER = re.compile(
+    r"^\W*(?:i'?m sorry,?\s*(?:but\s*)?|sorry,?\s*(?:but\s*)?|unfortunately,?\s*)?(?:as an ai\b|as a language model\b"
+    r"|i (?:do not|don't|cannot|can't|am unable to|am not able to) (?:have|watch|browse|access|see|experience|hear|visit"
+    r"|attend|remember|recall) (?:the ability|personal|real-time|access|any|movies|films|the internet|experiences))", re.I)
+
+# Verbs that work on material the user supplies (not verbs that produce it: "write a paragraph" is fine).
+_WORKS_ON = (r"summari[sz]e|rewrite|re-write|paraphrase|translate|transform|convert|condense|shorten|simplify|edit|proofread"
+             r"|correct|fix|debug|refactor|optimi[sz]e|improve|analy[sz]e|review|critique|evaluate|classify|categori[sz]e|label"
+             r"|extract|identify|find|highlight|explain|interpret|annotate|grade|score|rate|count|sort|parse|format|reformat"
+             r"|answer|respond to|reply to|complete|continue|expand|outline|compare|tag|detect|check|read|use|based on")
+_MATERIAL = (r"paragraph|passage|article|text|essay|story|poem|email|e-mail|letter|message|code|snippet|function|program|script"
+             r"|sentence|sentences|document|report|table|dataset|data|list|image|picture|photo|chart|graph|lyrics|song|excerpt"
+             r"|abstract|file|link|url|video|conversation|dialogue|transcript|tweet|post|review|question|questions|statement"
+             r"|input|sql query|query|json|csv|spreadsheet|recipe|speech|summary|page|chapter|book|paper|study")
+_POINTER = re.compile(
+    rf"\b(?:the\s+)?(?:following|given|provided|attached|above|below|accompanying|enclosed|aforementioned)\s+"
+    rf"(?:\w+\s+){{0,3}}?(?:{_MATERIAL})\b"
+    rf"|\b(?:{_WORKS_ON})\s+(?:\w+\s+){{0,2}}?(?:the|this|these|that|those|a|an|my|your|our|their|his|her)\s+(?:\w+\s+){{0,3}}?(?:{_MATERIAL})s?\b"
+    rf"|\b(?:this|these)\s+(?:{_MATERIAL})s?\b"
+    r"|\b(?:in|from|of)\s+(?:their|his|her)\s+(?:\w+\s+)?(?:book|novel|film|movie|article|paper|essay|poem|song|speech)\b", re.I)
+_EXPERIENCE = re.compile(
+    r"\byou(?:'ve| have)?\s+(?:recently\s+|last\s+|just\s+)?(?:saw|seen|watched|read|visited|attended|experienced|bought"
+    r"|tried|went to|ate|listened to|played|stayed at)\b"
+    r"|\byour\s+(?:own\s+)?(?:personal\s+)?(?:experiences?|childhood|last (?:trip|vacation|holiday)|recent (?:trip|visit|vacation))\b"
+    r"|\b(?:the\s+)?(?:last|latest|most recent)\s+(?:\w+\s+){0,3}(?:you|you've)\b", re.I)
+_PLAN = re.compile(r"^\W*(?:to\s[^.?!]{0,120}?,\s*)?(?:i|we)\s+(?:will|would|'ll|am going to|shall|need to|must)\b"
+                   r"|^\W*(?:first,?\s+i\b|let me\b|let's\b|i'll\b)", re.I)
 
 
 class Answer(BaseModel):
@@ -48,6 +82,26 @@ def repetitive(text: str, n: int = 4, min_words: int = 40, max_unique_share: flo
     return len(set(grams)) / len(grams) < max_unique_share
 
 
+def gives_material(instruction: str) -> bool:
+    """Does the instruction carry its own material: a block after a colon or a line break, or a quoted text, of 6+ words?"""
+    for part in re.split(r":\s|\n", instruction)[1:]:
+        if len(part.split()) >= 6:
+            return True
+    return any(len(q.split()) >= 6 for q in re.findall(r"[\"\u201c]([^\"\u201d]+)[\"\u201d]", instruction))
+
+
+def check_instruction(text: str) -> InstructionGuard:
+    """The first instruction guard `text` fails, or "ok" (see the module docstring)."""
+    stripped = text.strip()
+    if _PLAN.match(stripped):
+        return "not_a_request"
+    if _EXPERIENCE.search(stripped):
+        return "personal_experience"
+    if _POINTER.search(stripped) and not gives_material(stripped):
+        return "missing_input"
+    return "ok"
+
+
 def check(text: str, finish_reason: str | None) -> Guard:
     """The first guard an answer fails, or "ok"."""
     if finish_reason == "length":
@@ -55,7 +109,7 @@ def check(text: str, finish_reason: str | None) -> Guard:
     stripped = text.strip()
     if not stripped:
         return "empty"
-    if len(stripped.split()) <= REFUSAL_MAX_WORDS and _REFUSAL.match(stripped):
+    if (len(stripped.split()) <= REFUSAL_MAX_WORDS and _REFUSAL.match(stripped)) or _DISCLAIMER.match(stripped):
         return "refusal"
     if repetitive(stripped):
         return "repetition"
@@ -75,14 +129,18 @@ class GuardCounts:
         self._lock = threading.Lock()
 
     def add(self, role: str, answer: Answer, retried: bool = False, key: object = None) -> None:
+        self.add_guard(role, answer.guard, retried=retried, key=key)
+
+    def add_guard(self, role: str, guard: str, retried: bool = False, key: object = None) -> None:
+        """Count one guard outcome of `role` ("strong", "target", or "instruction" for the instruction guard)."""
         with self._lock:
             if key is not None:
                 if (role, key) in self._seen:
                     return
                 self._seen.add((role, key))
             counts = self._counts.setdefault(role, Counter())
-            counts[answer.guard] += 1
-            counts["answers"] += 1
+            counts[guard] += 1
+            counts["answers" if role != "instruction" else "instructions"] += 1
             if retried:
                 counts["asked_again_with_more_tokens"] += 1
 

@@ -105,6 +105,7 @@ def run(
         from codeclm.cluster import check_ray_run
 
         check_ray_run(config, address=address, executor=executor, lms=lms)  # before any model starts
+    require_calibrated_theta(config)
     console = console or Console(stderr=True)
     started = time.time()
     out = Path(output) if output else config.resolve(config.output)
@@ -142,6 +143,16 @@ def run(
             summary["calls_per_kept_record"] = _calls_per_record(summary, (summary.get("judge", {}).get("check") or {}).get("calls", 0))
             _write_manifest(out, {**summary, "fingerprint": current, "runs": runs})
     return summary
+
+
+def require_calibrated_theta(config: ProgramConfig) -> None:
+    """Under a scheme whose scale is the target's own (target-loss), a filtering run needs theta fit for its target."""
+    filters = config.program == "codeclm" and config.ablation.contrastive_filtering
+    if filters and config.theta_source == "uncalibrated":
+        raise ConfigError(
+            f"{config.source}: theta for target {config.models.target.label} under {config.judging.scheme} is not calibrated: "
+            f"run `codeclm judge calibrate {config.source}` (fits theta on labelled dev items for this target; add --items "
+            f"FILE with your own labelled items), or set theta: explicitly")
 
 
 def make_executor(name: str, session, progress: StageProgress, poll_seconds: float = 30.0, *, tuned=None, address=None):
@@ -184,7 +195,12 @@ def check_judge(session, console: Console) -> CheckReport | None:
     report = check_filter(session)
     report.calls = session.engine.ledger.summary()["total"]["calls"] - before
     console.print(f"filter check: {report.line()}", highlight=False)
-    return require_passed(report)
+    require_passed(report)
+    if report.status == "target_strong":
+        console.print(f"[yellow]The target is strong for these instructions[/]: it answers {report.by_decision['send_back'].split('/')[1]} "
+                      f"of {report.items} check items about as well as the strong model; expect most instructions to be sent back "
+                      f"to Self-Rubrics and dropped at the cap (max_iterations {config.max_iterations}).", highlight=False)
+    return report
 
 
 def summarize(config: ProgramConfig, out: Path, state: OutputState, program, seconds: float, check: CheckReport | None = None) -> dict[str, Any]:
@@ -227,7 +243,7 @@ def data_trust(config: ProgramConfig, kept: list) -> dict[str, Any]:
 def judge_summary(config: ProgramConfig, check: CheckReport | None) -> dict[str, Any]:
     """The scheme, theta and the filter check's figures (without per-item results) for the manifest."""
     figures = check.model_dump(exclude={"results"}) if check is not None else None
-    return {"scheme": config.judging.scheme, "theta": config.theta, "check": figures}
+    return {"scheme": config.judging.scheme, "theta": config.theta, "theta_source": config.theta_source, "check": figures}
 
 
 def judge_rows(config: ProgramConfig, calibration: CheckReport | None) -> dict[str, str]:

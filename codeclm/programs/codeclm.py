@@ -8,14 +8,14 @@ import dspy
 
 from codeclm.config import ProgramConfig
 from codeclm.errors import StepError
-from codeclm.guards import GuardCounts
+from codeclm.guards import GuardCounts, check_instruction
 from codeclm.judging.scales import SCALES
 from codeclm.judging.schemes import make_judge
 from codeclm.programs.base import DataProgram, Stages
 from codeclm.records import AnswerCheck, Attempt, Dropped, Record, Seed, content_id
 from codeclm.roles import target_chat_template
 from codeclm.signatures import Metadata
-from codeclm.steps.contrast import Contrast, ContrastiveFilter, decide
+from codeclm.steps.contrast import Contrast, ContrastiveFilter, outcome
 from codeclm.steps.decode import Decode
 from codeclm.steps.encode import Encode
 from codeclm.steps.enlarge import Enlarge
@@ -159,15 +159,16 @@ class CodecLM(DataProgram):
                 instruction = self.improve(instruction=instruction, metadata=item.source.metadata, action=action, key=key)
                 applied.append(action)
             if not cfg.ablation.contrastive_filtering:
-                strong = self.contrastive_filter.respond_strong(instruction=instruction, key=key)
-                if not strong.usable:
-                    return self.guarded(item, instruction, strong, history, iteration)
+                problem = check_instruction(instruction)
+                strong = self.contrastive_filter.respond_strong(instruction=instruction, key=key) if problem == "ok" else None
+                if strong is None or not strong.usable:
+                    return self.guarded(item, instruction, Contrast(instruction_guard=problem, strong=strong), history, iteration)
                 history.append(Attempt(iteration=iteration, instruction=instruction, action=_last(applied), decision="kept (filter off)"))
                 return self.record(item, instruction, "strong", Contrast(strong=strong), history, applied)
             contrast = self.contrastive_filter(instruction=instruction, key=key)
+            decision = outcome(contrast, cfg.theta, iteration, max_iterations)
             if contrast.verdict is None:
-                return self.guarded(item, instruction, contrast.strong, history, iteration)
-            decision = decide(contrast.verdict.gap, cfg.theta, iteration, max_iterations)
+                return self.guarded(item, instruction, contrast, history, iteration)
             history.append(
                 Attempt(iteration=iteration, instruction=instruction, action=_last(applied), gap=contrast.verdict.gap, decision=decision.reason)
             )
@@ -198,11 +199,18 @@ class CodecLM(DataProgram):
             templates=self.templates, program=self.config.name, tuned=self.tuned,
         )
 
-    def guarded(self, item, instruction, strong, history, iteration: int) -> Dropped:
-        """An instruction whose strong answer failed its guard: dropped with the guard as the reason, never kept."""
-        cap = f" at {strong.completion_tokens} tokens (cap {strong.max_tokens}, asked again with twice that)" if strong.guard == "cut_off" else ""
+    def guarded(self, item, instruction, contrast: Contrast, history, iteration: int) -> Dropped:
+        """An instruction that failed its guard, or whose strong answer did: dropped with the guard as the reason,
+        never answered (an unanswerable instruction) or never kept (a bad answer)."""
+        strong = contrast.strong
+        if contrast.instruction_guard != "ok":
+            self.guard_counts.add_guard("instruction", contrast.instruction_guard, key=f"{item.id}/{iteration}")
+            reason = f"instruction {contrast.instruction_guard.replace('_', ' ')}: not answered"
+        else:
+            cap = f" at {strong.completion_tokens} tokens (cap {strong.max_tokens}, asked again with twice that)" if strong.guard == "cut_off" else ""
+            reason = f"strong answer {strong.guard.replace('_', ' ')}{cap}"
         return Dropped(
-            id=item.id, stage="guard", kind="filtered", reason=f"strong answer {strong.guard.replace('_', ' ')}{cap}",
+            id=item.id, stage="guard", kind="filtered", reason=reason,
             instruction=instruction, metadata=item.source.metadata, iteration=iteration, history=history,
             program=self.config.name,
         )

@@ -1,5 +1,7 @@
-"""The filter check: decisions at the threshold on items whose right decision is known; no trivial pass;
-the run stops before filtering when it fails, naming a fix that is not the failed scheme."""
+"""The filter check: the filter's own path (guards, signal, decision) on items whose right decision is known;
+no trivial pass (a coin, a constant or a length rule); guards measured; a strong target is told, not refused;
+the run stops before filtering when the check fails. Runs against fakes (ScriptedLM, a scripted target-loss
+scorer); the real local models are in test_check_cassette.py."""
 
 import json
 
@@ -8,10 +10,12 @@ from fakes import ScriptedLM, word_scores
 
 from codeclm.config import load_config
 from codeclm.errors import JudgeCalibrationError
-from codeclm.judging.check import report, run_check, wilson
+from codeclm.guards import Answer, check
+from codeclm.judging.check import Case, report, run_check, wilson
 from codeclm.judging.checkset import CheckItem, load_check_items, solved
 from codeclm.judging.target_loss import TargetLossJudge
 from codeclm.run import manifest_path, run
+from codeclm.steps.contrast import ContrastiveFilter
 from codeclm.templates import PromptLibrary
 
 
@@ -30,63 +34,105 @@ def test_the_checker_reads_numbers_and_words_but_not_numbers_copied_from_the_que
     assert solved(upper, "BANANA") and not solved(upper, "Banana")
 
 
-def test_the_bundled_set_has_a_held_out_split_of_at_least_24_items():
-    check, dev = load_check_items(split="check"), load_check_items(split="dev")
-    assert len(check) >= 24 and dev and not {i.id for i in check} & {i.id for i in dev}
-    assert all(solved(i, i.answer) for i in check + dev)  # every strong answer is itself correct
+def test_the_bundled_quiz_set_has_a_held_out_split_of_at_least_24_items():
+    check_, dev = load_check_items(split="check"), load_check_items(split="dev")
+    assert len(check_) >= 24 and dev and not {i.id for i in check_} & {i.id for i in dev}
+    assert all(solved(i, i.answer) for i in check_ + dev)  # every strong answer is itself correct
 
 
-# ---- items whose right decision the fake target decides: even items it solves, odd ones it fails --------
+# ---- cases with answers: even tasks the target does as well (send back), odd ones it cannot (keep) --------
 
-ITEMS = [CheckItem(id=f"i{n}", family="even" if n % 2 == 0 else "odd", instruction=f"Task {n}?",
-                   answer=f"The answer is ans{n} indeed.", expect={"any": [f"ans{n}"]}) for n in range(30)]
-
-
-def target_answers(instruction, key):
-    from codeclm.guards import Answer
-
-    n = int(instruction.split()[1].rstrip("?"))
-    return Answer(text=f"It is ans{n}." if n % 2 == 0 else "No idea.")
+def answer(text: str, finish: str = "stop") -> Answer:
+    return Answer(text=text, finish_reason=finish, guard=check(text, finish))
 
 
-def judge_by(loss_of):
-    """A target-loss judge whose target gives each answer token the loss `loss_of(n)`."""
+def case(n: int, label: str | None = None, instruction: str | None = None, strong: str | None = None, split="check") -> Case:
+    label = label or ("send_back" if n % 2 == 0 else "keep")
+    return Case(id=f"{split}{n}", family="even" if n % 2 == 0 else "odd", instruction=instruction or f"Task {n}?",
+                strong=answer(strong or f"The answer is ans{n} indeed."), target=answer(f"It is ans{n}."), label=label,
+                use_case="tasks")
+
+
+CASES = [case(n) for n in range(30)]
+DEV = [case(n, split="dev") for n in range(30)]
+
+
+def filter_by(loss_of):
+    """The product's ContrastiveFilter with a target-loss judge whose target gives answer tokens `loss_of(n)`."""
     def logprob(text, token):
-        n = int(text.split("Task ")[1].split("?")[0])
+        n = int(text.split("Task ")[1].split("?")[0]) if "Task " in text else 0
         return -loss_of(n)
 
-    prompt = PromptLibrary("prompts").render("respond")
-    return TargetLossJudge(prompt, ScriptedLM(lambda s, m: "", scorer=word_scores(logprob)))
+    judge = TargetLossJudge(PromptLibrary("prompts").render("respond"), ScriptedLM(lambda s, m: "", scorer=word_scores(logprob)))
+    return ContrastiveFilter(None, None, judge)  # answers are given: nothing is asked
 
 
-def test_a_signal_that_tells_the_decisions_apart_passes_with_n_and_interval():
-    result = run_check(judge_by(lambda n: 0.1 if n % 2 == 0 else 2.0), target_answers, ITEMS, theta=0.45, min_accuracy=0.7)
+def test_a_signal_that_tells_the_decisions_apart_passes_with_n_interval_and_baseline():
+    result = run_check(filter_by(lambda n: 0.1 if n % 2 == 0 else 2.0), CASES, theta=0.45, min_accuracy=0.7, dev=DEV)
     assert result.passed and (result.correct, result.items) == (30, 30) and result.ci_low > 0.88
     assert result.by_decision == {"keep": "15/15", "send_back": "15/15"} and result.by_family == {"even": "15/15", "odd": "15/15"}
-    assert "30/30 right at theta 0.45" in result.line() and "95% CI" in result.line()
+    assert result.baseline["check_accuracy"] == 0.5 and result.baseline["difference_ci"][0] > 0  # lengths say nothing here
+    assert "30/30 right at theta 0.45" in result.line() and "95% CI" in result.line() and "best trivial rule" in result.line()
 
 
 @pytest.mark.parametrize("loss", [lambda n: 3.0, lambda n: 0.0])
 def test_a_constant_signal_cannot_pass(loss):
-    result = run_check(judge_by(loss), target_answers, ITEMS, theta=0.45, min_accuracy=0.5)
+    result = run_check(filter_by(loss), CASES, theta=0.45, min_accuracy=0.5, dev=DEV)
     assert not result.passed and result.accuracy == 0.5 and "decisions 0% right" in result.verdict
 
 
+def test_a_signal_no_better_than_a_length_rule_fails():
+    """Keep items have long strong answers: the signal is right, but so is 'strong answer words > x'."""
+    def long_if_keep(n, split):
+        return case(n, split=split, strong=("The answer is ans%d, " % n) + ("and here is why " * 8 if n % 2 else ""))
+
+    cases, dev = [long_if_keep(n, "check") for n in range(30)], [long_if_keep(n, "dev") for n in range(30)]
+    result = run_check(filter_by(lambda n: 0.1 if n % 2 == 0 else 2.0), cases, theta=0.45, min_accuracy=0.7, dev=dev)
+    assert result.accuracy == 1.0 and not result.passed and "no better than the trivial rule" in result.verdict
+    assert result.baseline["check_accuracy"] == 1.0
+
+
+def test_guards_drop_invalid_instructions_and_bad_answers_and_are_counted():
+    bad = [case(100, "invalid", instruction="Summarize the following paragraph in one sentence. Task 100?"),
+           case(101, "bad_answer", strong="I'm sorry, but as an AI language model I cannot do Task 101."),
+           case(102, "bad_answer", strong="Cut off in the mid"),
+           case(103, "bad_answer")]  # a wrong answer no guard sees: decided like any other
+    bad[2].strong = answer("Cut off in the mid", "length")
+    result = run_check(filter_by(lambda n: 0.1 if n % 2 == 0 else 2.0), CASES + bad, theta=0.45, min_accuracy=0.7, dev=DEV)
+    assert result.guards == {"invalid dropped": "1/1", "bad_answer dropped": "2/3", "valid items dropped by a guard": "0/30"}
+    assert result.kept_unusable == "1/16" and result.items == 30  # the unguarded bad answer is kept: counted, not hidden
+    reasons = {r.id: r.reason for r in result.results}
+    assert reasons["check100"] == "instruction missing input" and reasons["check101"] == "strong answer refusal"
+
+
 def test_too_few_items_of_one_decision_is_inconclusive_not_a_pass():
-    easy = [CheckItem(id=f"e{n}", family="even", instruction=f"Task {2 * n}?", answer=f"ans{2 * n}",
-                      expect={"any": [f"ans{2 * n}"]}) for n in range(26)] + ITEMS[1:6:2]
-    result = run_check(judge_by(lambda n: 0.1 if n % 2 == 0 else 2.0), target_answers, easy, theta=0.45, min_accuracy=0.5)
+    few = CASES[:20] + [case(n, "keep") for n in range(31, 37, 2)]  # 10 send back, 13 keep: 23 items
+    result = run_check(filter_by(lambda n: 0.1 if n % 2 == 0 else 2.0), few, theta=0.45, min_accuracy=0.5)
     assert result.accuracy == 1.0 and not result.passed and result.verdict.startswith("inconclusive")
 
 
+def test_a_target_that_does_nearly_everything_is_told_so_not_refused():
+    from codeclm.filter_check import require_passed
+
+    strong_target = [case(n, "send_back") for n in range(28)] + [case(n, "keep") for n in (101, 103)]
+    result = run_check(filter_by(lambda n: 0.1), strong_target, theta=0.45, min_accuracy=0.7)
+    assert result.status == "target_strong" and not result.passed and "nearly every instruction will be too easy" in result.verdict
+    assert require_passed(result) is result  # the run goes on
+
+
 def test_failed_items_count_as_wrong():
-    results = run_check(judge_by(lambda n: 0.1 if n % 2 == 0 else 2.0), target_answers, ITEMS, theta=0.45, min_accuracy=0.7).results
+    results = run_check(filter_by(lambda n: 0.1 if n % 2 == 0 else 2.0), CASES, theta=0.45, min_accuracy=0.7).results
     broken = [r.model_copy(update={"decided": None, "error": "judge: HTTP 500"}) if i < 10 else r for i, r in enumerate(results)]
     again = report("target-loss", "j", "t", broken, 0.45, 0.7, 0.1)
     assert again.correct == 20 and again.failed == 10 and again.accuracy == pytest.approx(2 / 3)
 
 
 # ---- through a run -------------------------------------------------------------------------------------
+
+ITEMS = [CheckItem(id=f"i{n}", family="tasks", instruction=f"Task {n}?",  # one family: the category rule learns nothing
+                   answer=f"The answer is ans{n} indeed.", expect={"any": [f"ans{n}"]}, split=split)
+         for split in ("check", "dev") for n in range(30)]
+
 
 def program_script(step, messages):
     from fakes import field_value
@@ -102,12 +148,12 @@ def program_script(step, messages):
     return {"response": "The Seine flows through Paris and on to the sea."}
 
 
-def target_script(step, messages):
+def target_script(step, messages, solves=lambda n: n % 2 == 0):
     from fakes import field_value
 
     text = field_value(messages, "instruction")
     n = int(text.split()[1].rstrip("?")) if text.startswith("Task ") else 1
-    return {"response": f"It is ans{n}." if n % 2 == 0 else "No idea."}
+    return {"response": f"It is ans{n}." if solves(n) else f"It is nan{n}."}  # same length: a length rule learns nothing
 
 
 @pytest.fixture
@@ -118,23 +164,24 @@ def items_file(tmp_path):
 
 
 def config_with(root, items_file, *more):
-    return load_config(root / "programs" / "codeclm.yaml", ["num_metadata=1", "max_iterations=1", "seeds.limit=2",
+    return load_config(root / "programs" / "codeclm.yaml", ["num_metadata=1", "max_iterations=1", "seeds.limit=2", "theta=1.0",
                                                               f"judging.check.items={items_file}", "cache.enabled=false", *more])
 
 
-def lms(loss_of):
+def lms(loss_of, solves=lambda n: n % 2 == 0):
     def logprob(text, token):
         if "Task " in text:
             n = int(text.split("Task ")[1].split("?")[0])
             return -loss_of(n)
-        return -2.0  # pipeline answers: hard for the target
+        return -loss_of(-1)  # pipeline answers
 
-    return {"strong": ScriptedLM(program_script), "target": ScriptedLM(target_script, scorer=word_scores(logprob))}
+    return {"strong": ScriptedLM(program_script),
+            "target": ScriptedLM(lambda s, m: target_script(s, m, solves), scorer=word_scores(logprob))}
 
 
 def test_a_failing_check_stops_the_run_before_filtering_and_loses_nothing(root, items_file, tmp_path):
     out = tmp_path / "out.jsonl"
-    first = run(config_with(root, items_file, "judging.check.enabled=false"), output=str(out), lms=lms(lambda n: 0.1))
+    first = run(config_with(root, items_file, "judging.check.enabled=false"), output=str(out), lms=lms(lambda n: 2.0))
     before = out.read_text()
     assert first["kept"] == 2 and "unchecked" in first["extra_rows"]["filter check"]
     models = lms(lambda n: 3.0)  # says "hard" to everything: the check must catch it
@@ -154,12 +201,32 @@ def test_a_passing_check_is_in_the_summary_and_manifest(root, items_file, tmp_pa
     assert summary["kept"] == 2 and "30/30 right at theta 1" in summary["extra_rows"]["filter check"]
     manifest = json.loads(manifest_path(out).read_text())
     assert manifest["judge"]["check"]["passed"] and manifest["judge"]["check"]["ci_low"] > 0.88
+    assert manifest["judge"]["check"]["baseline"]["difference_ci"][0] > 0
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert all(r["judge"]["scheme"] == "target-loss" and r["target_response"] is None for r in records)
 
 
-def test_judge_check_subcommand_is_wired():
+def test_a_strong_target_runs_and_sends_everything_back(root, items_file, tmp_path, capsys):
+    """The strong model as its own target: the check says nearly everything is too easy; the run does what the paper
+    would (send back, improve, drop at the cap), with one line saying so."""
+    from rich.console import Console
+
+    out = tmp_path / "out.jsonl"
+    console = Console(file=open(tmp_path / "console.txt", "w"), width=300)
+    summary = run(config_with(root, items_file, "max_iterations=2"), output=str(out), console=console,
+                  lms=lms(lambda n: 0.1, solves=lambda n: True))
+    console.file.close()
+    said = (tmp_path / "console.txt").read_text()
+    assert summary["judge"]["check"]["status"] == "target_strong" and "The target is strong" in said
+    assert summary["kept"] == 0 and summary["dropped"] == 2
+    dropped = [json.loads(line) for line in (tmp_path / "out.dropped.jsonl").read_text().splitlines()]
+    assert all(d["iteration"] == 2 and "after 2 iterations" in d["reason"] for d in dropped)
+
+
+def test_judge_check_and_calibrate_subcommands_are_wired():
     from codeclm.cli import build_parser
 
     args = build_parser().parse_args(["judge", "check", "programs/codeclm.yaml", "--all", "--no-cache", "--split", "dev"])
     assert args.all and args.no_cache and args.split == "dev" and args.func.__name__ == "_cmd_judge_check"
+    args = build_parser().parse_args(["judge", "calibrate", "programs/codeclm.yaml", "--items", "x.jsonl"])
+    assert args.items == "x.jsonl" and args.func.__name__ == "_cmd_judge_calibrate"

@@ -1,0 +1,218 @@
+"""Every filter signal the project offers, beside trivial baselines, on the frozen labelled set (issue 20).
+
+Run only after `labels.py freeze` (the script refuses otherwise). Two steps:
+
+    python benchmarks/filter_set/signals.py compute [--judges]   # model signals -> signals.jsonl (cached calls)
+    python benchmarks/filter_set/signals.py table                # thresholds fit on dev, measured on check
+
+Each signal decides "keep" when it is above a threshold (or below, when dev says the signal runs the
+other way); threshold and direction are fit on the dev split only, then applied once to the check
+split. Accuracy is on the check split's keep / send_back items, with its Wilson 95% interval; the
+difference to the best trivial baseline (the one best on dev) has a paired bootstrap 95% interval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import random
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+from labels import read_jsonl  # noqa: E402
+
+_WORD = re.compile(r"[^\W_]+")
+DECISIONS = ("keep", "send_back")
+
+
+def frozen_rows() -> list[dict]:
+    """labels.jsonl, refused unless its sha256 equals FROZEN (labels are fixed before any signal)."""
+    data = (HERE / "labels.jsonl").read_bytes()
+    pinned = (HERE / "FROZEN").read_text().split()[0]
+    if hashlib.sha256(data).hexdigest() != pinned:
+        raise SystemExit("labels.jsonl differs from FROZEN: signals are computed on the frozen labels only")
+    return read_jsonl(HERE / "labels.jsonl")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def trivial(row: dict) -> dict[str, float]:
+    """Signals that read no model output beyond the texts' sizes."""
+    strong, target, instruction = words(row["strong"]["text"]), words(row["target"]["text"]), words(row["instruction"])
+    asked = set(instruction)
+    return {
+        "strong_answer_words": len(strong),
+        "target_answer_words": len(target),
+        "answer_length_ratio": len(strong) / max(1, len(target)),
+        "instruction_words": len(instruction),
+        "new_words_in_strong_answer": sum(w not in asked for w in strong),
+        "iteration": row["iteration"],
+    }
+
+
+def compute(judges: bool) -> None:
+    from codeclm.chat_formats import prompt_prefix
+    from codeclm.config import load_config
+    from codeclm.judging.target_loss import new_word_losses
+    from codeclm.session import open_program
+
+    rows = frozen_rows()
+    target_name = rows[0]["models"]["target"]
+    config = load_config(ROOT / "programs/codeclm.yaml", [f"models.target={{local: {target_name}}}", "judging.check.enabled=false"])
+    out = {}
+    with open_program(config) as session:
+        program = session.program
+        system = program.rendered["respond"].instructions
+        lms = {"target": session.lms["target"], "strong": session.lms["strong"]}
+
+        def losses(role: str, instruction: str, answer: str) -> dict[str, float]:
+            prefix = prompt_prefix("chatml", system, instruction)
+            scored = lms[role].score(prefix + answer)
+            tokens = [(lp, at - len(prefix)) for lp, at in zip(scored.logprobs, scored.offsets) if at >= len(prefix)]
+            every = [-lp for lp, _ in tokens if lp is not None]
+            new = new_word_losses(instruction, answer, tokens)
+            return {"all": sum(every) / max(1, len(every)), "new": sum(new) / len(new) if new else 0.0,
+                    "max": max(every, default=0.0)}
+
+        for n, row in enumerate(rows, 1):
+            instruction, strong = row["instruction"], row["strong"]["text"]
+            if not strong.strip():
+                continue
+            t, bare, s = losses("target", instruction, strong), losses("target", "", strong), losses("strong", instruction, strong)
+            out[row["id"]] = {"target_loss_new_words": t["new"], "target_loss_all_tokens": t["all"], "target_loss_max_token": t["max"],
+                              "ifd_target": t["all"] / max(1e-6, bare["all"]),
+                              "loss_gap_target_minus_strong": t["all"] - s["all"],
+                              "loss_gap_new_words": t["new"] - s["new"]}
+            if n % 20 == 0:
+                print(f"scored {n}/{len(rows)}", flush=True)
+        if judges:
+            from codeclm.judging.scales import SCALES
+            from codeclm.judging.schemes import make_judge
+            from codeclm.roles import LOGPROB_SCHEMES, role_specs
+
+            library = config.prompt_library()
+            for scheme in ("pointwise-logprob", "logprob-pairwise"):
+                lm = session.lm("judge", role_specs(config)["judge"], logprobs=scheme in LOGPROB_SCHEMES)
+                judge = make_judge(scheme, library.render(SCALES[scheme].template), lm, temperature=0.0)
+                for n, row in enumerate(r for r in rows if r["split"] == "check" and r["label"] in DECISIONS):
+                    try:
+                        verdict = judge(instruction=row["instruction"], strong=row["strong"]["text"], target=row["target"]["text"],
+                                        key=f"signals/{row['id']}")
+                        out.setdefault(row["id"], {})[f"judge_{scheme}"] = verdict.gap
+                    except Exception as exc:  # noqa: BLE001 - a failed verdict is left out and counted
+                        print(f"{scheme} {row['id']}: {exc}", flush=True)
+                    if n % 10 == 0:
+                        print(f"{scheme}: {n}", flush=True)
+    (HERE / "signals.jsonl").write_text("".join(json.dumps({"id": i, **v}) + "\n" for i, v in sorted(out.items())))
+    print(f"signals.jsonl: {len(out)} items")
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    centre, spread, scale = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)), 1 + z * z / n
+    return max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale)
+
+
+def fit(values: list[float], labels: list[str]) -> tuple[float, int, float]:
+    """(threshold, direction, dev accuracy): keep when direction * (value - threshold) > 0, best accuracy on dev."""
+    points = sorted(set(values))
+    cuts = [points[0] - 1] + [(a + b) / 2 for a, b in zip(points, points[1:])] + [points[-1] + 1]
+    best = (cuts[0], 1, -1.0)
+    for cut in cuts:
+        for direction in (1, -1):
+            acc = sum((direction * (v - cut) > 0) == (l == "keep") for v, l in zip(values, labels)) / len(values)
+            if acc > best[2]:
+                best = (cut, direction, acc)
+    return best
+
+
+def auc(values: list[float], labels: list[str]) -> float:
+    pos, neg = [v for v, l in zip(values, labels) if l == "keep"], [v for v, l in zip(values, labels) if l != "keep"]
+    if not pos or not neg:
+        return float("nan")
+    return sum((p > q) + 0.5 * (p == q) for p in pos for q in neg) / (len(pos) * len(neg))
+
+
+def category_rule(dev: list[dict]):
+    """The trivial category baseline: each use case's majority label on dev (the overall majority for a new one)."""
+    overall = Counter(r["label"] for r in dev).most_common(1)[0][0]
+    per = {}
+    for r in dev:
+        per.setdefault(r["metadata"]["use_case"], Counter())[r["label"]] += 1
+    return lambda r: (per[r["metadata"]["use_case"]].most_common(1)[0][0] if r["metadata"]["use_case"] in per else overall)
+
+
+def table() -> list[dict]:
+    rows = frozen_rows()
+    signals = {r["id"]: r for r in read_jsonl(HERE / "signals.jsonl")} if (HERE / "signals.jsonl").exists() else {}
+    for r in rows:
+        r["signals"] = {**trivial(r), **{k: v for k, v in signals.get(r["id"], {}).items() if k != "id"}}
+    dev = [r for r in rows if r["split"] == "dev" and r["label"] in DECISIONS]
+    check = [r for r in rows if r["split"] == "check" and r["label"] in DECISIONS]
+    names = sorted({k for r in rows for k in r["signals"]})
+    trivial_names = set(trivial(rows[0]))
+    results = []
+    majority = Counter(r["label"] for r in dev).most_common(1)[0][0]
+    rules = {"always " + majority.replace("_", " "): lambda r: majority, "use case (dev majority per use case)": category_rule(dev)}
+    for name in names:
+        d = [r for r in dev if name in r["signals"]]
+        c = [r for r in check if name in r["signals"]]
+        if len(d) < 10 or not c:
+            continue
+        cut, direction, dev_acc = fit([r["signals"][name] for r in d], [r["label"] for r in d])
+        rules[name] = (lambda cut, direction, name: lambda r: "keep" if direction * (r["signals"][name] - cut) > 0 else "send_back")(cut, direction, name)
+        results.append({"signal": name, "trivial": name in trivial_names, "threshold": cut, "direction": ">" if direction > 0 else "<",
+                        "dev_accuracy": dev_acc, "dev_n": len(d), "check_auc": auc([r["signals"][name] for r in c], [r["label"] for r in c])})
+    for name in ("always " + majority.replace("_", " "), "use case (dev majority per use case)"):
+        results.append({"signal": name, "trivial": True, "threshold": None, "direction": None,
+                        "dev_accuracy": sum(rules[name](r) == r["label"] for r in dev) / len(dev), "dev_n": len(dev), "check_auc": float("nan")})
+    best_trivial = max((r for r in results if r["trivial"]), key=lambda r: r["dev_accuracy"])["signal"]
+    rng = random.Random(0)
+    boot = [[rng.randrange(len(check)) for _ in check] for _ in range(2000)]
+    base_right = [rules[best_trivial](r) == r["label"] for r in check]
+    for res in results:
+        rule = rules[res["signal"]]
+        c = [r for r in check if res["signal"] not in trivial_names and res["signal"] in r["signals"] or res["signal"] in trivial_names or res["trivial"]]
+        right = [rule(r) == r["label"] if (res["trivial"] or res["signal"] in r["signals"]) else False for r in check]
+        k, n = sum(right), len(check)
+        lo, hi = wilson(k, n)
+        diffs = sorted(sum(right[i] - base_right[i] for i in idx) / n for idx in boot)
+        per = {d: (sum(rr for rr, r in zip(right, check) if r["label"] == d), sum(r["label"] == d for r in check)) for d in DECISIONS}
+        res.update({"check_right": k, "check_n": n, "check_accuracy": k / n, "ci": [lo, hi],
+                    "keep_right": f"{per['keep'][0]}/{per['keep'][1]}", "send_back_right": f"{per['send_back'][0]}/{per['send_back'][1]}",
+                    "vs_best_trivial": [diffs[50], diffs[1949]], "best_trivial": best_trivial})
+    results.sort(key=lambda r: (-r["check_accuracy"], r["signal"]))
+    print(f"check split: {len(check)} keep/send_back items ({Counter(r['label'] for r in check)}); dev {len(dev)}; "
+          f"best trivial baseline on dev: {best_trivial}")
+    print("| signal | kind | rule (fit on dev) | check accuracy (95% CI) | keep right | send back right | check AUC | vs best trivial (95% CI) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results:
+        rule = f"keep if {r['direction']} {r['threshold']:.3g}" if r["threshold"] is not None else "-"
+        print(f"| {r['signal']} | {'trivial' if r['trivial'] else 'model'} | {rule} | {r['check_right']}/{r['check_n']} = "
+              f"{r['check_accuracy']:.0%} ({r['ci'][0]:.0%}-{r['ci'][1]:.0%}) | {r['keep_right']} | {r['send_back_right']} | "
+              f"{r['check_auc']:.2f} | {r['vs_best_trivial'][0]:+.2f} to {r['vs_best_trivial'][1]:+.2f} |")
+    (HERE / "table.json").write_text(json.dumps(results, indent=1))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("command", choices=["compute", "table"])
+    parser.add_argument("--judges", action="store_true", help="also the LLM-judge schemes on the local judge (check split)")
+    args = parser.parse_args()
+    compute(args.judges) if args.command == "compute" else table()
+
+
+if __name__ == "__main__":
+    main()

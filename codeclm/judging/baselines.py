@@ -1,0 +1,77 @@
+"""Trivial baselines for the filter check: rules that read no model's judgement, only sizes and categories.
+
+A filter signal earns its place only if it decides better than these on the same items: answer
+lengths, instruction length, the strong answer's new-word count, the use case's majority label, and
+always the majority decision. Each rule's threshold and direction are fit on the dev split; the best
+on dev is the one the check compares against on the check split.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _words(text: str | None) -> list[str]:
+    return _WORD.findall((text or "").lower())
+
+
+def features(instruction: str, strong: str, target: str | None) -> dict[str, float]:
+    """The sizes a trivial rule may read."""
+    s, t, i = _words(strong), _words(target), _words(instruction)
+    asked = set(i)
+    return {"strong answer words": len(s), "target answer words": len(t), "strong/target length ratio": len(s) / max(1, len(t)),
+            "instruction words": len(i), "new words in the strong answer": sum(w not in asked for w in s)}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A fitted trivial rule: `decide(case)` -> "keep" or "send_back"; `dev_accuracy` where it was fit."""
+
+    name: str
+    decide: Callable[[object], str]
+    dev_accuracy: float
+
+
+def _threshold_rule(name: str, values: list[float], labels: list[str]) -> Rule:
+    points = sorted(set(values))
+    cuts = [points[0] - 1] + [(a + b) / 2 for a, b in zip(points, points[1:])] + [points[-1] + 1]
+    best = (0.0, cuts[0], 1)
+    for cut in cuts:
+        for direction in (1, -1):
+            accuracy = sum((direction * (v - cut) > 0) == (label == "keep") for v, label in zip(values, labels)) / len(values)
+            if accuracy > best[0]:
+                best = (accuracy, cut, direction)
+    accuracy, cut, direction = best
+    sign = ">" if direction > 0 else "<"
+    return Rule(f"{name} {sign} {cut:g}", lambda c: "keep" if direction * (c.features[name] - cut) > 0 else "send_back", accuracy)
+
+
+def fit_rules(dev: Sequence) -> list[Rule]:
+    """Every trivial rule fit on `dev` (cases with `.label` keep/send_back, `.features`, `.use_case`)."""
+    if not dev:
+        return []
+    labels = [c.label for c in dev]
+    majority = Counter(labels).most_common(1)[0][0]
+    per_use_case: dict[str, Counter] = {}
+    for c in dev:
+        per_use_case.setdefault(c.use_case, Counter())[c.label] += 1
+
+    def by_use_case(c) -> str:
+        counts = per_use_case.get(c.use_case)
+        return counts.most_common(1)[0][0] if counts else majority
+
+    rules = [Rule(f"always {majority.replace('_', ' ')}", lambda c: majority, labels.count(majority) / len(labels)),
+             Rule("use case's majority on dev", by_use_case, sum(by_use_case(c) == c.label for c in dev) / len(dev))]
+    rules += [_threshold_rule(name, [c.features[name] for c in dev], labels) for name in dev[0].features]
+    return rules
+
+
+def best_rule(dev: Sequence) -> Rule | None:
+    """The trivial rule with the best dev accuracy (ties: the first listed, the simplest)."""
+    rules = fit_rules(dev)
+    return max(rules, key=lambda r: r.dev_accuracy) if rules else None

@@ -1,0 +1,74 @@
+"""theta belongs to the target: a filter threshold fit for one target model and scheme, recorded with them.
+
+`codeclm judge calibrate PROGRAM` fits theta on dev items only (the bundled labelled set's dev split for
+the target its labels were read for, a user's own labelled items, or the quiz family's dev split), and
+writes it to `calibrations.json` beside the program file. A program without `theta:` takes the record
+for its target and scheme; under `target-loss` (whose scale is the target's own loss) a run with no
+record for its target refuses to start and names the command.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date
+from pathlib import Path
+
+from pydantic import BaseModel
+
+CALIBRATIONS = "calibrations.json"
+NEEDS_CALIBRATION = ("target-loss",)  # schemes whose scale moves with the target model
+
+
+class Calibration(BaseModel):
+    """One fitted theta: for which target and scheme, on which items, how well it did there."""
+
+    target: str  # the target's label: local:NAME or the endpoint's model id
+    scheme: str
+    theta: float
+    fit_on: str
+    dev_items: int
+    dev_accuracy: float
+    date: str = ""
+
+
+def calibrations_path(base_dir: Path) -> Path:
+    return Path(base_dir) / CALIBRATIONS
+
+
+def read_calibrations(base_dir: Path) -> list[Calibration]:
+    path = calibrations_path(base_dir)
+    if not path.is_file():
+        return []
+    return [Calibration.model_validate(row) for row in json.loads(path.read_text()).get("calibrations", [])]
+
+
+def find(base_dir: Path, target: str, scheme: str) -> Calibration | None:
+    return next((c for c in read_calibrations(base_dir) if c.target == target and c.scheme == scheme), None)
+
+
+def record(base_dir: Path, calibration: Calibration) -> Path:
+    """Write `calibration` beside the program, replacing an older one for the same target and scheme."""
+    kept = [c for c in read_calibrations(base_dir) if (c.target, c.scheme) != (calibration.target, calibration.scheme)]
+    calibration.date = calibration.date or date.today().isoformat()
+    path = calibrations_path(base_dir)
+    rows = [c.model_dump() for c in sorted(kept + [calibration], key=lambda c: (c.scheme, c.target))]
+    path.write_text(json.dumps({"about": "theta per target and scheme, written by `codeclm judge calibrate` (docs/judging.md)",
+                                "calibrations": rows}, indent=1) + "\n")
+    return path
+
+
+def fit_theta(gaps: list[float], labels: list[str]) -> tuple[float, float]:
+    """(theta, accuracy): the cut between observed gaps where "keep if gap > theta" is right most often on these items.
+
+    Ties go to the larger theta (fewer keeps: an unneeded keep costs a training pair the target did not need)."""
+    if not gaps:
+        raise ValueError("no items to fit theta on")
+    points = sorted(set(gaps))
+    cuts = [max(0.0, points[0] - 1e-3)] + [(a + b) / 2 for a, b in zip(points, points[1:])] + [points[-1] + 1e-3]
+    best = (-1.0, 0.0)
+    for cut in cuts:
+        accuracy = sum((g > cut) == (label == "keep") for g, label in zip(gaps, labels)) / len(gaps)
+        if accuracy >= best[0]:
+            best = (accuracy, cut)
+    return round(best[1], 4) if math.isfinite(best[1]) else best[1], best[0]

@@ -64,6 +64,7 @@ def _cmd_judge_check(args: argparse.Namespace) -> int:
     from codeclm.config import load_config
     from codeclm.errors import ConfigError
     from codeclm.filter_check import check_filter
+    from codeclm.judging.calibration import CheckRecord, record_check
     from codeclm.judging.display import NOTE, table
     from codeclm.judging.scales import SCALES
     from codeclm.session import open_program
@@ -76,12 +77,25 @@ def _cmd_judge_check(args: argparse.Namespace) -> int:
         raise ConfigError(f"--scheme {unknown[0]}: unknown judging scheme; choose from {', '.join(SCALES)}")
     with open_program(config) as session:
         reports = [check_filter(session, scheme=scheme, split=args.split) for scheme in wanted]
+        judges = {r.scheme: _judge_label(session.config, r.scheme) for r in reports}
+    if args.split == "check":
+        for r in reports:  # `codeclm eval` judges only with a scheme and judge whose check passed
+            record_check(config.base_dir, CheckRecord(scheme=r.scheme, judge=judges[r.scheme], target=config.models.target.label,
+                                                      status=r.status, line=r.line(), source=r.source))
     console.print(table(reports))
     for r in reports:
         console.print(f"{r.scheme}: {r.line()}; items: {r.source}; kept but unusable {r.kept_unusable}", highlight=False)
     console.print(NOTE, highlight=False)
     main = next((r for r in reports if r.scheme == config.judging.scheme), reports[0])
     return 0 if main.status in ("passed", "target_strong") else 1
+
+
+def _judge_label(config, scheme: str) -> str:
+    """The model a scheme's verdict comes from: the target's for target-loss, else the judge's."""
+    from codeclm.judging.scales import SCALES
+    from codeclm.roles import role_specs
+
+    return role_specs(config)["target" if SCALES[scheme].scores_with == "target" else "judge"].label
 
 
 def _cmd_judge_calibrate(args: argparse.Namespace) -> int:
@@ -112,7 +126,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         args.benchmark, args.candidate, args.reference, args.judge, program=args.program, overrides=args.set,
         limit=args.limit, field=args.field, input_field=args.input_field, category_field=args.category_field,
         rule=args.rule, out=args.out, seed=args.seed, bootstrap=args.bootstrap,
-        api_base=args.api_base, api_key_env=args.api_key_env, scheme=args.scheme,
+        api_base=args.api_base, api_key_env=args.api_key_env, scheme=args.scheme, unverified=args.unverified,
     )
     print_report(report, console)
     return 0
@@ -250,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rule", choices=["paper", "alpagasus"], help="both-orders rule (default paper; a pointwise scheme has "
                    "none and refuses this option; see docs/evaluation.md)")
     p.add_argument("--scheme", help="judging scheme (default: the program's if it compares answers, else pointwise-logprob)")
+    p.add_argument("--unverified", action="store_true", help="judge even though the judge has no passed `codeclm judge "
+                   "check` for this scheme; the figure is labelled unverified")
     p.add_argument("--out", help="per-item judgments JSONL (default: data/eval/<benchmark>__<candidate>__vs__<reference>.jsonl)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CI")

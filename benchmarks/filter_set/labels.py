@@ -1,7 +1,8 @@
 """Blind labelling of the filter's check set (docs/filter_labels.md): reading packets, merging the
 readers' answers into labels, agreement, and the frozen dev/check split.
 
-    python benchmarks/filter_set/labels.py packets  --pass 1     # items.jsonl -> pass1/packet_*.md + pass1/key.json
+    python benchmarks/filter_set/labels.py watch                 # items.jsonl -> pass{1,2}/packet_*.md as items arrive
+    python benchmarks/filter_set/labels.py packets  --pass 1     # the same, once
     python benchmarks/filter_set/labels.py merge                 # pass1/2 answers (+ adjudication) -> labels.jsonl
     python benchmarks/filter_set/labels.py agreement             # Cohen's kappa with a bootstrap interval
     python benchmarks/filter_set/labels.py freeze                # writes FROZEN (sha256 of labels.jsonl)
@@ -35,25 +36,49 @@ def shown(answer: dict) -> str:
     return (answer["text"] or "(empty)") + cut
 
 
-def make_packets(items: list[dict], number: int) -> None:
-    """Items in a random order, answers as A/B in a random order per item; the key stays out of the packets."""
-    rng = random.Random(f"pass{number}")
-    order = items[:]
-    rng.shuffle(order)
+def make_packets(items: list[dict], number: int) -> int:
+    """New packets of PER_PACKET items (the last one smaller once items.jsonl is DONE) for pass `number`: items in a
+    random order within a packet, answers as A/B in a random order per item and per pass. The key (which letter is
+    the strong answer) stays in key_pass{number}.json, outside the packet folder. Returns the packets written."""
     folder = HERE / f"pass{number}"
     folder.mkdir(exist_ok=True)
-    key = {}
-    for start in range(0, len(order), PER_PACKET):
+    key_path = HERE / f"key_pass{number}.json"
+    key = json.loads(key_path.read_text()) if key_path.exists() else {}
+    fresh = [i for i in items if i["id"] not in key]
+    done = (HERE / "DONE").exists()
+    written = 0
+    while len(fresh) >= PER_PACKET or (done and fresh):
+        batch, fresh = fresh[:PER_PACKET], fresh[PER_PACKET:]
+        packet = len(list(folder.glob("packet_*.md"))) + 1
+        rng = random.Random(f"pass{number}/packet{packet}")
+        rng.shuffle(batch)
         lines = []
-        for item in order[start:start + PER_PACKET]:
+        for item in batch:
             strong_first = rng.random() < 0.5
             key[item["id"]] = "A" if strong_first else "B"
             a, b = (item["strong"], item["target"]) if strong_first else (item["target"], item["strong"])
             lines += [f"## item {item['id']}", "", "### Instruction", item["instruction"], "", "### Answer A", shown(a), "",
                       "### Answer B", shown(b), "", "---", ""]
-        (folder / f"packet_{start // PER_PACKET + 1:02d}.md").write_text("\n".join(lines))
-    (HERE / f"key_pass{number}.json").write_text(json.dumps(key, indent=0, sort_keys=True))
-    print(f"pass {number}: {len(order)} items in {folder}")
+        (folder / f"packet_{packet:02d}.md").write_text("\n".join(lines))
+        key_path.write_text(json.dumps(key, indent=0, sort_keys=True))
+        written += 1
+    if done and not fresh:
+        (folder / "ALL_PACKETS_WRITTEN").write_text(f"{len(key)} items\n")
+    return written
+
+
+def watch(numbers: list[int]) -> None:
+    """Write packets for each pass as items arrive, until items.jsonl is DONE and every item is packed."""
+    import time
+
+    while True:
+        items = read_jsonl(HERE / "items.jsonl") if (HERE / "items.jsonl").exists() else []
+        for number in numbers:
+            if make_packets(items, number):
+                print(f"pass {number}: packets up to {len(list((HERE / f'pass{number}').glob('packet_*.md')))}", flush=True)
+        if all((HERE / f"pass{n}" / "ALL_PACKETS_WRITTEN").exists() for n in numbers):
+            return
+        time.sleep(20)
 
 
 def label_of(answer: dict, strong_is: str) -> str:
@@ -67,7 +92,7 @@ def label_of(answer: dict, strong_is: str) -> str:
 
 def read_pass(number: int) -> dict[str, dict]:
     key = json.loads((HERE / f"key_pass{number}.json").read_text())
-    answers = {a["id"]: a for a in read_jsonl(HERE / f"pass{number}" / "answers.jsonl")}
+    answers = {a["id"]: a for path in sorted((HERE / f"pass{number}").glob("answers_*.jsonl")) for a in read_jsonl(path)}
     return {i: {**a, "label": label_of(a, key[i])} for i, a in answers.items()}
 
 
@@ -162,11 +187,13 @@ def freeze() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=["packets", "merge", "agreement", "disagreements", "freeze"])
+    parser.add_argument("command", choices=["packets", "watch", "merge", "agreement", "disagreements", "freeze"])
     parser.add_argument("--pass", dest="number", type=int, default=1)
     args = parser.parse_args()
     if args.command == "packets":
         make_packets(read_jsonl(HERE / "items.jsonl"), args.number)
+    elif args.command == "watch":
+        watch([1, 2])
     else:
         {"merge": merge, "agreement": agreement, "disagreements": disagreements, "freeze": freeze}[args.command]()
 

@@ -51,8 +51,8 @@ def main() -> None:
     with open_program(config) as session:
         program, run = session.program, ThreadExecutor(args.concurrency)
 
-        def stage(name, fn, items):
-            outcomes = run.map(name, fn, items)
+        def stage(name, fn, items, on_outcome=None):
+            outcomes = run.map(name, fn, items, on_outcome=on_outcome)
             failed = [o for o in outcomes if not o.ok]
             print(f"{name}: {len(outcomes) - len(failed)} ok, {len(failed)} failed, {time.time() - started:.0f} s", flush=True)
             for o in failed:
@@ -72,41 +72,50 @@ def main() -> None:
             meta, ref, seed = o.item
             for text in o.value:
                 items.append((instruction_item(meta, text), 1, None, ref, seed, text))
-        # (metadata item, seed ref, seed, its first instruction) for every `improve_every`-th metadata
-        to_improve = [(*o.item, o.value[0]) for k, o in enumerate(decoded) if k % args.improve_every == 0 and o.value]
-        rubrics = stage("rubrics", lambda m: program.write_rubrics(m[0]), to_improve)
-
-        def improve(pair):
-            (meta, ref, seed, text), written = pair
-            first = instruction_item(meta, text)
-            action = written.action_order(config.seed, first.id)[0]
-            return program.improve(instruction=text, metadata=meta.metadata, action=action, key=f"{first.id}/2"), action
-
-        for o in stage("improve", improve, [(r.item, r.value) for r in rubrics]):
-            (meta, ref, seed, text), _ = o.item
-            improved, action = o.value
-            items.append((instruction_item(meta, text), 2, action, ref, seed, improved))
-        respond = program.contrastive_filter
+        respond, models = program.contrastive_filter, program.model_names()
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("")
+        written = []
 
         def answers(entry):
             item, iteration, action, ref, seed, text = entry
             key = f"{item.id}/{iteration}"
             return respond.respond_strong(instruction=text, key=key), respond.respond_target(instruction=text, key=key)
 
-        answered = stage("answer", answers, items)
-        models = program.model_names()
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("w") as f:
-            for o in answered:
-                item, iteration, action, ref, seed, text = o.item
-                strong, target = o.value
+        def write(o):  # as each item is answered, so reading can start before the last one
+            if not o.ok:
+                return
+            item, iteration, action, ref, seed, text = o.item
+            strong, target = o.value
+            with out.open("a") as f:
                 f.write(json.dumps({
                     "id": f"{item.id}/{iteration}", "seed_source": ref, "seed": seed.text, "metadata": item.source.metadata.model_dump(),
                     "metadata_id": item.source.id, "iteration": iteration, "action": action, "instruction": text,
                     "strong": answer_row(strong), "target": answer_row(target), "models": models,
                     "templates": program.templates,
                 }) + "\n")
+            written.append(o.item)
+
+        stage("answer (iteration 1)", answers, items, on_outcome=write)
+        # (metadata item, seed ref, seed, its first instruction) for every `improve_every`-th metadata
+        to_improve = [(*o.item, o.value[0]) for k, o in enumerate(decoded) if k % args.improve_every == 0 and o.value]
+        rubrics = stage("rubrics", lambda m: program.write_rubrics(m[0]), to_improve)
+
+        def improve(pair):
+            (meta, ref, seed, text), written_rubrics = pair
+            first = instruction_item(meta, text)
+            action = written_rubrics.action_order(config.seed, first.id)[0]
+            return program.improve(instruction=text, metadata=meta.metadata, action=action, key=f"{first.id}/2"), action
+
+        improved = []
+        for o in stage("improve", improve, [(r.item, r.value) for r in rubrics]):
+            (meta, ref, seed, text), _ = o.item
+            text2, action = o.value
+            improved.append((instruction_item(meta, text), 2, action, ref, seed, text2))
+        stage("answer (iteration 2)", answers, improved, on_outcome=write)
+        answered = written
+        (out.parent / "DONE").write_text(f"{len(written)} items\n")
     print(f"wrote {len(answered)} items to {out} in {time.time() - started:.0f} s")
 
 

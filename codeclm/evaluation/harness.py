@@ -13,7 +13,7 @@ from pathlib import Path
 import dspy
 
 from codeclm.config import ModelSpec, ProgramConfig, load_config
-from codeclm.errors import ConfigError, StepError
+from codeclm.errors import CodecLMError, ConfigError, StepError
 from codeclm.evaluation.benchmarks import BenchmarkItem, load_benchmark, resolve
 from codeclm.evaluation.leakage import check_seeds
 from codeclm.evaluation.results import NOT_APPLICABLE, EvalReport, ItemJudgment
@@ -22,6 +22,7 @@ from codeclm.evaluation.rules import RULES, item_outcome, order_outcome
 from codeclm.executors import Executor, ThreadExecutor
 from codeclm.fingerprint import model_identity
 from codeclm.jsonl import write_atomic
+from codeclm.judging.calibration import find_check
 from codeclm.judging.scales import SCALES
 from codeclm.judging.schemes import make_judge
 from codeclm.roles import LOGPROB_SCHEMES, role_specs
@@ -97,7 +98,8 @@ def evaluate(benchmark: str, candidate: str, reference: str = "strong", judge: s
              category_field: str | None = None, rule: str | None = None, out: str | Path | None = None,
              seed: int = 0, bootstrap: int = 1000, confidence: float = 0.95,
              api_base: str | None = None, api_key_env: str | None = None, scheme: str | None = None,
-             lms: dict[str, dspy.BaseLM] | None = None, executor: Executor | None = None) -> EvalReport:
+             lms: dict[str, dspy.BaseLM] | None = None, executor: Executor | None = None,
+             unverified: bool = False) -> EvalReport:
     """Evaluate `candidate` against `reference` on `benchmark`; write per-item JSONL and return the report.
 
     benchmark: a bundled set (its test split; `vicuna:all`, `self_instruct:seed` name others) or a file.
@@ -105,6 +107,8 @@ def evaluate(benchmark: str, candidate: str, reference: str = "strong", judge: s
     (`api_base` / `api_key_env` apply to model ids). `lms` (keys candidate/reference/judge) replaces them, e.g. fakes.
     rule: 'paper' (default) or 'alpagasus' for a both-orders scheme; a pointwise scheme has none (ConfigError if given).
     Items judged in `out` with the same settings are reused (a rerun never pays twice); others are judged again.
+    The judge must have passed `codeclm judge check` with this scheme (recorded beside the program), else
+    EvalUnverifiedError before any model starts; `unverified` judges anyway and labels the figure so.
     """
     config = load_config(program, overrides)
     scheme = eval_scheme(config, scheme)
@@ -114,6 +118,11 @@ def evaluate(benchmark: str, candidate: str, reference: str = "strong", judge: s
     name, items = load_benchmark(benchmark, field, input_field, category_field, limit)
     labels = {"candidate": candidate, "reference": reference, "judge": judge}
     specs = {role: model_spec(value, config, api_base, api_key_env) for role, value in labels.items()}
+    unchecked = judge_unchecked(config, scheme, specs["judge"].label)
+    if unchecked and not unverified and lms is None:  # given LMs (fakes, a caller's own) are the caller's to vouch for
+        raise EvalUnverifiedError(f"{unchecked}; its CRR would be unverified. Fix: a judge whose check passes (`codeclm judge "
+                                  f"check {config.source} --scheme {scheme} --set models.judge=...`), or --unverified for a "
+                                  f"figure labelled unverified")
     models = {role: f"{labels[role]}={spec.label}" if labels[role] != spec.label else spec.label for role, spec in specs.items()}
     split = str(source.split.split) if source.split else None
     out_path = Path(out) if out else default_out(f"{name}-{split}" if split else name, models["candidate"], models["reference"])
@@ -143,11 +152,26 @@ def evaluate(benchmark: str, candidate: str, reference: str = "strong", judge: s
         outcome_kind="pointwise" if rule == NOT_APPLICABLE else "both_orders", judge_scheme=scheme,
         judge_is_reference=same_judge["reference"], judge_is_candidate=same_judge["candidate"],
         warnings=[f"the judge is also the {role} ({models['judge']}): it judges its own answers (self-preference "
-                  f"bias); pass --judge another model" for role, same in same_judge.items() if same],
+                  f"bias); pass --judge another model" for role, same in same_judge.items() if same]
+        + ([f"UNVERIFIED: {unchecked}"] if unchecked and unverified else []),
         seeds=seeds, settings=settings, reused=len(previous), judged_again=judged_again, items_path=str(out_path),
         usage=usage, **models)
     summary_path(out_path).write_text(report.model_dump_json(indent=2, exclude={"items"}) + "\n", encoding="utf-8")
     return report
+
+
+class EvalUnverifiedError(CodecLMError):
+    """The eval's judge has no passed filter check for its scheme."""
+
+
+def judge_unchecked(config, scheme: str, judge: str) -> str | None:
+    """Why `judge` under `scheme` is not verified (None when its recorded `codeclm judge check` passed)."""
+    found = find_check(config.base_dir, scheme, judge)
+    if found is None:
+        return f"judge {judge} under {scheme} has no filter check recorded beside {config.source}"
+    if found.status != "passed":
+        return f"judge {judge} under {scheme} did not pass its filter check ({found.date}: {found.line})"
+    return None
 
 
 def bind(session, specs: dict[str, ModelSpec], scheme: str) -> dict[str, dspy.BaseLM]:

@@ -40,7 +40,7 @@ def read_calibrations(base_dir: Path) -> list[Calibration]:
     path = calibrations_path(base_dir)
     if not path.is_file():
         return []
-    return [Calibration.model_validate(row) for row in json.loads(path.read_text()).get("calibrations", [])]
+    return [Calibration.model_validate(row) for row in _read(base_dir).get("calibrations", [])]
 
 
 def find(base_dir: Path, target: str, scheme: str) -> Calibration | None:
@@ -52,9 +52,10 @@ def record(base_dir: Path, calibration: Calibration) -> Path:
     kept = [c for c in read_calibrations(base_dir) if (c.target, c.scheme) != (calibration.target, calibration.scheme)]
     calibration.date = calibration.date or date.today().isoformat()
     path = calibrations_path(base_dir)
-    rows = [c.model_dump() for c in sorted(kept + [calibration], key=lambda c: (c.scheme, c.target))]
-    path.write_text(json.dumps({"about": "theta per target and scheme, written by `codeclm judge calibrate` (docs/judging.md)",
-                                "calibrations": rows}, indent=1) + "\n")
+    data = _read(base_dir)
+    data["about"] = "theta per target and scheme (`codeclm judge calibrate`) and the latest filter check per scheme and judge (`codeclm judge check`)"
+    data["calibrations"] = [c.model_dump() for c in sorted(kept + [calibration], key=lambda c: (c.scheme, c.target))]
+    path.write_text(json.dumps(data, indent=1) + "\n")
     return path
 
 
@@ -72,3 +73,35 @@ def fit_theta(gaps: list[float], labels: list[str]) -> tuple[float, float]:
         if accuracy >= best[0]:
             best = (accuracy, cut)
     return round(best[1], 4) if math.isfinite(best[1]) else best[1], best[0]
+
+
+class CheckRecord(BaseModel):
+    """What `codeclm judge check` found for one scheme and judge: `codeclm eval` judges only with a passed one."""
+
+    scheme: str
+    judge: str  # the judging model's label (for target-loss: the target's)
+    target: str
+    status: str
+    line: str
+    source: str
+    date: str = ""
+
+
+def _read(base_dir: Path) -> dict:
+    path = calibrations_path(base_dir)
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def record_check(base_dir: Path, found: CheckRecord) -> None:
+    """Keep the latest check of each (scheme, judge) beside the program, with the calibrations."""
+    data = _read(base_dir)
+    found.date = found.date or date.today().isoformat()
+    checks = [c for c in data.get("checks", []) if (c["scheme"], c["judge"]) != (found.scheme, found.judge)]
+    data["checks"] = sorted(checks + [found.model_dump()], key=lambda c: (c["scheme"], c["judge"]))
+    data.setdefault("calibrations", [])
+    data["about"] = "theta per target and scheme (`codeclm judge calibrate`) and the latest filter check per scheme and judge (`codeclm judge check`)"
+    calibrations_path(base_dir).write_text(json.dumps(data, indent=1) + "\n")
+
+
+def find_check(base_dir: Path, scheme: str, judge: str) -> CheckRecord | None:
+    return next((CheckRecord.model_validate(c) for c in _read(base_dir).get("checks", []) if c["scheme"] == scheme and c["judge"] == judge), None)

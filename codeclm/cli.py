@@ -63,8 +63,7 @@ def _cmd_judge_check(args: argparse.Namespace) -> int:
     """Check the filter signal on items with a known right decision; exit 1 when the configured scheme fails."""
     from codeclm.config import load_config
     from codeclm.errors import ConfigError
-    from codeclm.filter_check import check_filter
-    from codeclm.judging.calibration import CheckRecord, record_check
+    from codeclm.filter_check import check_filter, record_report
     from codeclm.judging.display import NOTE, table
     from codeclm.judging.scales import SCALES
     from codeclm.session import open_program
@@ -77,25 +76,15 @@ def _cmd_judge_check(args: argparse.Namespace) -> int:
         raise ConfigError(f"--scheme {unknown[0]}: unknown judging scheme; choose from {', '.join(SCALES)}")
     with open_program(config) as session:
         reports = [check_filter(session, scheme=scheme, split=args.split) for scheme in wanted]
-        judges = {r.scheme: _judge_label(session.config, r.scheme) for r in reports}
-    if args.split == "check":
-        for r in reports:  # `codeclm eval` judges only with a scheme and judge whose check passed
-            record_check(config.base_dir, CheckRecord(scheme=r.scheme, judge=judges[r.scheme], target=config.models.target.label,
-                                                      status=r.status, line=r.line(), source=r.source))
+        if args.split == "check":
+            for r in reports:  # `codeclm eval` judges only with a scheme and judge whose check passed; runs reuse it
+                record_report(session, r)
     console.print(table(reports))
     for r in reports:
         console.print(f"{r.scheme}: {r.line()}; items: {r.source}; kept but unusable {r.kept_unusable}", highlight=False)
     console.print(NOTE, highlight=False)
     main = next((r for r in reports if r.scheme == config.judging.scheme), reports[0])
     return 0 if main.status in ("passed", "target_strong") else 1
-
-
-def _judge_label(config, scheme: str) -> str:
-    """The model a scheme's verdict comes from: the target's for target-loss, else the judge's."""
-    from codeclm.judging.scales import SCALES
-    from codeclm.roles import role_specs
-
-    return role_specs(config)["target" if SCALES[scheme].scores_with == "target" else "judge"].label
 
 
 def _cmd_judge_calibrate(args: argparse.Namespace) -> int:

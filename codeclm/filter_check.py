@@ -154,3 +154,52 @@ def calibrate(session: Session) -> "Calibration":
                         dev_items=len(pairs), dev_accuracy=round(accuracy, 3))
     record(config.base_dir, found)
     return found
+
+
+def fingerprint(session: Session, scheme: str | None = None) -> str:
+    """What shapes the check's decisions for this program: a recorded check with the same fingerprint is reused."""
+    import hashlib
+
+    from codeclm import __version__
+    from codeclm.judging.calibration import check_fingerprint
+    from codeclm.judging.checkset import bundled_path
+    from codeclm.judging.labelled import bundled_labelled_path
+
+    config = session.config
+    scheme = scheme or config.judging.scheme
+    _, theta = filter_for(session, scheme) if scheme != config.judging.scheme else (None, config.theta)
+    items = config.resolve(config.judging.check.items) if config.judging.check.items else None
+    files = [Path(items)] if items else [bundled_labelled_path(), bundled_path()]
+    return check_fingerprint(target=config.models.target.label, judge=role_specs(config)["judge"].label, scheme=scheme, theta=theta,
+                             templates=session.program.templates, min_accuracy=config.judging.check.min_accuracy,
+                             items=[hashlib.sha256(f.read_bytes()).hexdigest() for f in files if f.is_file()], version=__version__)
+
+
+def judge_label(config, scheme: str) -> str:
+    """The model a scheme's verdict comes from: the target's for target-loss, else the judge's."""
+    return role_specs(config)["target" if SCALES[scheme].scores_with == "target" else "judge"].label
+
+
+def record_report(session: Session, report: CheckReport, where: Path | None = None) -> None:
+    """Keep `report` (in `where`, default beside the program): `codeclm eval` needs a passed one beside the program,
+    and a run with the same fingerprint reuses it instead of paying for the check again."""
+    from codeclm.judging.calibration import CheckRecord, record_check
+
+    config = session.config
+    record_check(where or config.base_dir, CheckRecord(
+        scheme=report.scheme, judge=judge_label(config, report.scheme), target=config.models.target.label, status=report.status,
+        line=report.line(), source=report.source, fingerprint=fingerprint(session, report.scheme),
+        report=report.model_dump(exclude={"results"})))
+
+
+def recorded_report(session: Session, places: list[Path]) -> tuple[CheckReport, str] | None:
+    """A recorded check of this program's scheme and judge whose fingerprint is the current one: (report, date)."""
+    from codeclm.judging.calibration import find_check
+
+    config = session.config
+    current = fingerprint(session)
+    for place in places:
+        found = find_check(place, config.judging.scheme, judge_label(config, config.judging.scheme))
+        if found is not None and found.fingerprint == current and found.report:
+            return CheckReport.model_validate({**found.report, "calls": 0}), found.date
+    return None

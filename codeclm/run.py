@@ -27,7 +27,7 @@ from codeclm.judging.check import CheckReport
 from codeclm.jsonl import write_atomic
 from codeclm.progress import StageProgress
 from codeclm.seeds import read_seeds
-from codeclm.session import open_program
+from codeclm.session import default_cache_path, open_program
 from codeclm.sink import FileSink, OutputState, dropped_path
 
 log = logging.getLogger(__name__)
@@ -188,13 +188,24 @@ def check_judge(session, console: Console) -> CheckReport | None:
     config = session.config
     if not (config.judging.check.enabled and config.ablation.contrastive_filtering and hasattr(session.program, "contrastive_filter")):
         return None
-    from codeclm.filter_check import check_filter, require_passed
+    from codeclm.filter_check import check_filter, record_report, recorded_report, require_passed
 
-    console.print(f"[bold]Filter check[/] ({config.judging.scheme} at theta {config.theta:g}, items with a known right decision)")
-    before = session.engine.ledger.summary()["total"]["calls"]
-    report = check_filter(session)
-    report.calls = session.engine.ledger.summary()["total"]["calls"] - before
-    console.print(f"filter check: {report.line()}", highlight=False)
+    # A check is paid once per target, scheme, theta, templates and items: recorded by `codeclm judge check` beside the
+    # program, or by an earlier run in the cache folder; with the cache off, every call (the check's too) is made again.
+    places = [config.base_dir, default_cache_path().parent] if config.cache.enabled else []
+    recorded = recorded_report(session, places)
+    if recorded is not None:
+        report, day = recorded
+        console.print(f"filter check (recorded {day} for this target, scheme, theta, templates and items; "
+                      f"`codeclm judge check` runs it again): {report.line()}", highlight=False)
+    else:
+        console.print(f"[bold]Filter check[/] ({config.judging.scheme} at theta {config.theta:g}, items with a known right decision)")
+        before = session.engine.ledger.summary()["total"]["calls"]
+        report = check_filter(session)
+        report.calls = session.engine.ledger.summary()["total"]["calls"] - before
+        console.print(f"filter check: {report.line()}", highlight=False)
+        if report.status in ("passed", "target_strong") and places:
+            record_report(session, report, where=places[-1])
     require_passed(report)
     if report.status == "target_strong":
         console.print(f"[yellow]The target is strong for these instructions[/]: it answers {report.by_decision['send_back'].split('/')[1]} "

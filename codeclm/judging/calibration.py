@@ -85,6 +85,8 @@ class CheckRecord(BaseModel):
     line: str
     source: str
     date: str = ""
+    fingerprint: str = ""  # what shapes the decisions: a run with the same one reuses this check instead of paying again
+    report: dict = {}  # the check's figures (no per-item results)
 
 
 def _read(base_dir: Path) -> dict:
@@ -105,3 +107,10 @@ def record_check(base_dir: Path, found: CheckRecord) -> None:
 
 def find_check(base_dir: Path, scheme: str, judge: str) -> CheckRecord | None:
     return next((CheckRecord.model_validate(c) for c in _read(base_dir).get("checks", []) if c["scheme"] == scheme and c["judge"] == judge), None)
+
+
+def check_fingerprint(**parts: object) -> str:
+    """sha256 of everything that shapes the check's decisions (target, scheme, theta, templates, items, code version)."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]

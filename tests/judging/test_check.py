@@ -230,3 +230,22 @@ def test_judge_check_and_calibrate_subcommands_are_wired():
     assert args.all and args.no_cache and args.split == "dev" and args.func.__name__ == "_cmd_judge_check"
     args = build_parser().parse_args(["judge", "calibrate", "programs/codeclm.yaml", "--items", "x.jsonl"])
     assert args.items == "x.jsonl" and args.func.__name__ == "_cmd_judge_calibrate"
+
+
+def test_a_passed_check_is_paid_once_per_target_scheme_and_theta(root, items_file, tmp_path):
+    """A second run (another output, same target, scheme, theta, templates and items) reuses the recorded check;
+    another theta, or the cache turned off, checks again."""
+    def checked(models):
+        return sum("Task " in text for text in models["target"].scored)
+
+    common = [f"cache.path={tmp_path / 'calls.sqlite'}", "cache.enabled=true"]
+    first = lms(lambda n: 0.1 if n % 2 == 0 else 2.0)
+    run(config_with(root, items_file, *common), output=str(tmp_path / "a.jsonl"), lms=first)
+    again = lms(lambda n: 0.1 if n % 2 == 0 else 2.0)
+    summary = run(config_with(root, items_file, *common), output=str(tmp_path / "b.jsonl"), lms=again)
+    assert checked(first) == 30 and checked(again) == 0 and summary["judge"]["check"]["passed"]
+    other = lms(lambda n: 0.1 if n % 2 == 0 else 2.0)
+    run(config_with(root, items_file, *common, "theta=0.9"), output=str(tmp_path / "c.jsonl"), lms=other)
+    off = lms(lambda n: 0.1 if n % 2 == 0 else 2.0)
+    run(config_with(root, items_file), output=str(tmp_path / "d.jsonl"), lms=off)
+    assert checked(other) == 30 and checked(off) == 30

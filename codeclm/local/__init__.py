@@ -11,7 +11,7 @@ from codeclm.local.server import LocalServer
 from codeclm.local.weights import cache_dir, ensure_weights
 
 DEFAULT_STRONG = "qwen2.5-coder-1.5b-instruct"
-DEFAULT_TARGET = "smollm2-135m-instruct"
+DEFAULT_TARGET = "qwen2.5-coder-0.5b-instruct"
 
 
 @dataclass(frozen=True)

@@ -92,17 +92,16 @@ def _cmd_judge_calibrate(args: argparse.Namespace) -> int:
     from codeclm.config import load_config
     from codeclm.filter_check import calibrate
     from codeclm.judging.calibration import calibrations_path
-    from codeclm.judging.check import wilson
     from codeclm.session import open_program
 
     overrides = list(args.set) + ([f"judging.check.items={os.path.abspath(args.items)}"] if args.items else [])
     config = load_config(args.program, overrides)
     with open_program(config) as session:
         found = calibrate(session)
-    low, high = wilson(round(found.dev_accuracy * found.dev_items), found.dev_items)
-    console.print(f"theta {found.theta:g} for {found.target} under {found.scheme}: {found.dev_accuracy:.0%} right on "
-                  f"{found.dev_items} dev items (95% CI {low:.0%}-{high:.0%}), {found.fit_on}; recorded in "
-                  f"{calibrations_path(config.base_dir)}", highlight=False)
+    console.print(f"theta {found.theta:g} for {found.target} under {found.scheme}: on {found.dev_items} dev items keep "
+                  f"{found.dev_by_decision['keep']}, send back {found.dev_by_decision['send_back']} right (balanced "
+                  f"{found.dev_accuracy:.0%}), {found.fit_on}; recorded in {calibrations_path(config.base_dir)}. Its figures on "
+                  f"held-out items: `codeclm judge check {args.program}`", highlight=False)
     return 0
 
 

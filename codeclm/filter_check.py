@@ -150,8 +150,11 @@ def calibrate(session: Session) -> "Calibration":
     outcomes = ThreadExecutor(at_once).map("calibrate", gap, graded)
     pairs = [(o.value, o.item.label) for o in outcomes if o.ok and o.value is not None]
     theta, accuracy = fit_theta([g for g, _ in pairs], [label for _, label in pairs])
+    per = {d: [g > theta for g, label in pairs if label == d] for d in ("keep", "send_back")}
     found = Calibration(target=config.models.target.label, scheme=config.judging.scheme, theta=theta, fit_on=f"dev split of the {source}",
-                        dev_items=len(pairs), dev_accuracy=round(accuracy, 3))
+                        dev_items=len(pairs), dev_accuracy=round(accuracy, 3),
+                        dev_by_decision={"keep": f"{sum(per['keep'])}/{len(per['keep'])}",
+                                         "send_back": f"{len(per['send_back']) - sum(per['send_back'])}/{len(per['send_back'])}"})
     record(config.base_dir, found)
     return found
 

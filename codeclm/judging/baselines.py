@@ -3,7 +3,9 @@
 A filter signal earns its place only if it decides better than these on the same items: answer
 lengths, instruction length, the strong answer's new-word count, the use case's majority label, and
 always the majority decision. Each rule's threshold and direction are fit on the dev split; the best
-on dev is the one the check compares against on the check split.
+on dev is the one the check compares against on the check split. Rules are fit and compared on
+balanced accuracy (the mean of the keep and the send-back accuracy): on a set where most items are
+"keep", plain accuracy would crown "always keep", a filter that never sends anything back.
 """
 
 from __future__ import annotations
@@ -28,9 +30,16 @@ def features(instruction: str, strong: str, target: str | None) -> dict[str, flo
             "instruction words": len(i), "new words in the strong answer": sum(w not in asked for w in s)}
 
 
+def balanced_accuracy(decided: Sequence[str], labels: Sequence[str]) -> float:
+    """Mean over the labels present (keep, send_back) of the share decided right."""
+    per = [[d == label for d, label in zip(decided, labels) if label == kind] for kind in ("keep", "send_back")]
+    per = [sum(p) / len(p) for p in per if p]
+    return sum(per) / len(per) if per else 0.0
+
+
 @dataclass(frozen=True)
 class Rule:
-    """A fitted trivial rule: `decide(case)` -> "keep" or "send_back"; `dev_accuracy` where it was fit."""
+    """A fitted trivial rule: `decide(case)` -> "keep" or "send_back"; `dev_accuracy`: balanced, where it was fit."""
 
     name: str
     decide: Callable[[object], str]
@@ -40,15 +49,15 @@ class Rule:
 def _threshold_rule(name: str, values: list[float], labels: list[str]) -> Rule:
     points = sorted(set(values))
     cuts = [points[0] - 1] + [(a + b) / 2 for a, b in zip(points, points[1:])] + [points[-1] + 1]
-    best = (0.0, cuts[0], 1)
+    best = (-1.0, cuts[0], 1)
     for cut in cuts:
         for direction in (1, -1):
-            accuracy = sum((direction * (v - cut) > 0) == (label == "keep") for v, label in zip(values, labels)) / len(values)
-            if accuracy > best[0]:
-                best = (accuracy, cut, direction)
-    accuracy, cut, direction = best
+            score = balanced_accuracy(["keep" if direction * (v - cut) > 0 else "send_back" for v in values], labels)
+            if score > best[0]:
+                best = (score, cut, direction)
+    score, cut, direction = best
     sign = ">" if direction > 0 else "<"
-    return Rule(f"{name} {sign} {cut:g}", lambda c: "keep" if direction * (c.features[name] - cut) > 0 else "send_back", accuracy)
+    return Rule(f"{name} {sign} {cut:g}", lambda c: "keep" if direction * (c.features[name] - cut) > 0 else "send_back", score)
 
 
 def fit_rules(dev: Sequence) -> list[Rule]:
@@ -65,8 +74,8 @@ def fit_rules(dev: Sequence) -> list[Rule]:
         counts = per_use_case.get(c.use_case)
         return counts.most_common(1)[0][0] if counts else majority
 
-    rules = [Rule(f"always {majority.replace('_', ' ')}", lambda c: majority, labels.count(majority) / len(labels)),
-             Rule("use case's majority on dev", by_use_case, sum(by_use_case(c) == c.label for c in dev) / len(dev))]
+    rules = [Rule(f"always {majority.replace('_', ' ')}", lambda c: majority, balanced_accuracy([majority] * len(labels), labels)),
+             Rule("use case's majority on dev", by_use_case, balanced_accuracy([by_use_case(c) for c in dev], labels))]
     rules += [_threshold_rule(name, [c.features[name] for c in dev], labels) for name in dev[0].features]
     return rules
 

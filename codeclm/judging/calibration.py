@@ -10,7 +10,6 @@ record for its target refuses to start and names the command.
 from __future__ import annotations
 
 import json
-import math
 from datetime import date
 from pathlib import Path
 
@@ -28,7 +27,8 @@ class Calibration(BaseModel):
     theta: float
     fit_on: str
     dev_items: int
-    dev_accuracy: float
+    dev_accuracy: float  # balanced: the mean of the keep and the send-back accuracy
+    dev_by_decision: dict[str, str] = {}  # keep / send_back: right / n at theta
     date: str = ""
 
 
@@ -60,19 +60,21 @@ def record(base_dir: Path, calibration: Calibration) -> Path:
 
 
 def fit_theta(gaps: list[float], labels: list[str]) -> tuple[float, float]:
-    """(theta, accuracy): the cut between observed gaps where "keep if gap > theta" is right most often on these items.
+    """(theta, balanced accuracy): the cut between observed gaps where "keep if gap > theta" has the best mean of the
+    keep and the send-back accuracy on these items (plain accuracy would favour keeping everything on a set that
+    is mostly "keep"). Ties go to the larger theta (an unneeded keep costs a pair the target did not need)."""
+    from codeclm.judging.baselines import balanced_accuracy
 
-    Ties go to the larger theta (fewer keeps: an unneeded keep costs a training pair the target did not need)."""
     if not gaps:
         raise ValueError("no items to fit theta on")
     points = sorted(set(gaps))
     cuts = [max(0.0, points[0] - 1e-3)] + [(a + b) / 2 for a, b in zip(points, points[1:])] + [points[-1] + 1e-3]
     best = (-1.0, 0.0)
     for cut in cuts:
-        accuracy = sum((g > cut) == (label == "keep") for g, label in zip(gaps, labels)) / len(gaps)
-        if accuracy >= best[0]:
-            best = (accuracy, cut)
-    return round(best[1], 4) if math.isfinite(best[1]) else best[1], best[0]
+        score = balanced_accuracy(["keep" if g > cut else "send_back" for g in gaps], labels)
+        if score >= best[0]:
+            best = (score, cut)
+    return round(best[1], 4), best[0]
 
 
 class CheckRecord(BaseModel):

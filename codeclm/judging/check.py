@@ -5,8 +5,10 @@ Run before every run that filters, and by `codeclm judge check`. Items come with
 label (codeclm.judging.labelled: read by people; or a quiz whose label follows from whether the target's
 own answer holds the known result, codeclm.judging.checkset). A pass needs, on the keep / send_back items:
 accuracy >= min_accuracy, a Wilson 95% lower bound above 0.5, each decision right at least half the time,
-and a paired bootstrap 95% interval of the accuracy difference to the best trivial baseline
+and a paired bootstrap 95% interval of the balanced-accuracy difference to the best trivial baseline
 (codeclm.judging.baselines, fit on dev) above 0: a signal that a length rule matches proves nothing.
+Balanced accuracy (mean of the keep and the send-back accuracy) because the labelled items are mostly
+"keep": plain accuracy would let "always keep" look good.
 The guards are measured on the invalid / bad-answer items beside it.
 """
 
@@ -23,7 +25,7 @@ from pydantic import BaseModel
 from codeclm.errors import StepError
 from codeclm.executors import Executor, ThreadExecutor
 from codeclm.guards import Answer
-from codeclm.judging.baselines import Rule, best_rule, features
+from codeclm.judging.baselines import Rule, balanced_accuracy, best_rule, features
 from codeclm.steps.contrast import ContrastiveFilter, outcome
 
 MIN_ITEMS, MIN_PER_DECISION = 24, 8
@@ -101,6 +103,7 @@ class CheckReport(BaseModel):
     correct: int
     failed: int
     accuracy: float
+    balanced_accuracy: float = 0.0  # mean of the keep and the send-back accuracy
     ci_low: float
     ci_high: float
     sign_accuracy: float  # reading gap > 0 as "keep": beside the decision at theta
@@ -119,8 +122,9 @@ class CheckReport(BaseModel):
     def line(self) -> str:
         """'41/60 right at theta 0.45 (68%, 95% CI 56-79%), keep 27/35, send back 14/25, ...: passed'."""
         kinds = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in self.by_decision.items())
-        base = (f"; best trivial rule ({self.baseline['rule']}) {self.baseline['check_accuracy']:.0%}, difference "
-                f"{self.baseline['difference_ci'][0]:+.0%} to {self.baseline['difference_ci'][1]:+.0%}") if self.baseline else ""
+        base = (f"; balanced {self.balanced_accuracy:.0%} vs the best trivial rule ({self.baseline['rule']}) "
+                f"{self.baseline['check_accuracy']:.0%}, difference {self.baseline['difference_ci'][0]:+.0%} to "
+                f"{self.baseline['difference_ci'][1]:+.0%}") if self.baseline else f"; balanced {self.balanced_accuracy:.0%}"
         return (f"{self.correct}/{self.items} right at theta {self.theta:g} ({self.accuracy:.0%}, 95% CI "
                 f"{self.ci_low:.0%}-{self.ci_high:.0%}), {kinds}{base}: {self.verdict}")
 
@@ -167,7 +171,9 @@ def report(scheme: str, judge_model: str, target_model: str, results: list[ItemR
     status, verdict = _verdict(n, {d: len(rs) for d, rs in per.items()}, per_accuracy, accuracy, low, min_accuracy, baseline)
     return CheckReport(
         scheme=scheme, judge_model=judge_model, target_model=target_model, theta=theta, min_accuracy=min_accuracy, source=source,
-        items=n, correct=correct, failed=sum(r.error is not None for r in results), accuracy=accuracy, ci_low=low, ci_high=high,
+        items=n, correct=correct, failed=sum(r.error is not None for r in results), accuracy=accuracy,
+        balanced_accuracy=balanced_accuracy([r.label if r.correct else _other(r.label) for r in graded], [r.label for r in graded]),
+        ci_low=low, ci_high=high,
         sign_accuracy=sum(sign) / len(sign) if sign else 0.0,
         by_decision={d: f"{sum(r.correct for r in rs)}/{len(rs)}" for d, rs in per.items()},
         by_family={f: f"{right_by_family[f]}/{families[f]}" for f in sorted(families)},
@@ -193,17 +199,28 @@ def _kept_unusable(results: list[ItemResult]) -> str:
     return f"{sum(r.label in ('invalid', 'bad_answer') for r in kept)}/{len(kept)}"
 
 
+def _other(label: str) -> str:
+    return "send_back" if label == "keep" else "keep"
+
+
 def _baseline(graded: list[ItemResult], cases: list[Case], dev: list[Case], resamples: int = 2000) -> dict:
-    """The best trivial rule on dev, on the same check items: its accuracy and the paired difference's 95% interval."""
+    """The best trivial rule on dev, on the same check items: its balanced accuracy and the paired bootstrap 95%
+    interval of the difference (the signal's minus the rule's)."""
     rule: Rule | None = best_rule(dev) if len(dev) >= MIN_PER_DECISION else None
     by_id = {c.id: c for c in cases}
-    pairs = [(r.correct, rule.decide(by_id[r.id]) == r.label) for r in graded if r.id in by_id] if rule else []
-    if not pairs:
+    rows = [(r.label, r.label if r.correct else _other(r.label), rule.decide(by_id[r.id])) for r in graded if r.id in by_id] if rule else []
+    if not rows:
         return {}
+
+    def difference(sample) -> float:
+        labels = [row[0] for row in sample]
+        return balanced_accuracy([row[1] for row in sample], labels) - balanced_accuracy([row[2] for row in sample], labels)
+
     rng = random.Random(0)
-    n = len(pairs)
-    diffs = sorted(sum(pairs[i][0] - pairs[i][1] for i in (rng.randrange(n) for _ in range(n))) / n for _ in range(resamples))
-    return {"rule": rule.name, "dev_accuracy": round(rule.dev_accuracy, 3), "check_accuracy": sum(b for _, b in pairs) / n,
+    n = len(rows)
+    diffs = sorted(difference([rows[rng.randrange(n)] for _ in range(n)]) for _ in range(resamples))
+    return {"rule": rule.name, "dev_accuracy": round(rule.dev_accuracy, 3),
+            "check_accuracy": balanced_accuracy([row[2] for row in rows], [row[0] for row in rows]),
             "difference_ci": [diffs[int(0.025 * resamples)], diffs[int(0.975 * resamples) - 1]], "n": n}
 
 

@@ -97,7 +97,7 @@ def char_offsets(llama, tokens: list[int]) -> tuple[list[str], list[int]]:
     for piece in pieces:
         offsets.append(int(char_at_byte[min(byte, len(text_bytes))]))
         byte += len(piece)
-    return [p.decode("utf-8", "ignore") for p in pieces], offsets
+    return [p.decode("utf-8", "replace") for p in pieces], offsets  # part of a split character: U+FFFD
 
 
 def score(llama, prompt: str, model: str | None, top: int = 0) -> dict[str, Any]:
@@ -116,6 +116,7 @@ def score(llama, prompt: str, model: str | None, top: int = 0) -> dict[str, Any]
         "object": "text_completion",
         "created": int(time.time()),
         "model": model or llama.model_path,
+        "system_fingerprint": "codeclm-echo",  # codeclm.engine.score.EMBEDDED_FINGERPRINT: aligned, unlike the library's path
         "choices": [{
             "text": prompt,
             "index": 0,

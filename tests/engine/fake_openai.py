@@ -7,7 +7,8 @@ llama-cpp-python's raw text), ``"ctx-vllm"`` (400, vLLM's text), ``"no-choices"`
 JSON without choices), ``"no-logprobs"`` (500 naming logprobs, as llama-cpp-python
 without logits_all), ``"echo-ignored"`` (200 /completions reply without logprobs),
 ``"not-found"`` (404), ``"reject-stream-options"`` (400 naming stream_options),
-``"stream-error"`` (a streamed error chunk with a context-length message).
+``"stream-error"`` (a streamed error chunk with a context-length message), ``"misaligned"`` (a 200
+/completions reply whose first token is empty text: its tokens do not reassemble the prompt).
 """
 
 from __future__ import annotations
@@ -200,6 +201,8 @@ class _FakeHandler(_Handler):
                     "top_logprobs": [None] + [{t: -0.5} for t in tokens[1:]]}
         if fault == "echo-ignored":
             logprobs = None
+        if fault == "misaligned":  # special tokens decoded as empty text, as llama-cpp-python's own server does
+            tokens[0] = ""
         reply = {"id": "cmpl-fake", "object": "text_completion", "created": 1, "model": body.get("model"),
                  "choices": [{"text": prompt + " next", "index": 0, "logprobs": logprobs, "finish_reason": "length"}],
                  "usage": {"prompt_tokens": len(tokens) - 1, "completion_tokens": 1, "total_tokens": len(tokens)}}

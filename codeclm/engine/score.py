@@ -149,7 +149,6 @@ def align(tokens: list[str], text: str) -> list[int | None] | None:
 
 _UUID_ID = re.compile(r"cmpl-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _LLAMA_CPP_PYTHON_CHOICE = frozenset({"text", "index", "logprobs", "finish_reason"})
-EMBEDDED_FINGERPRINT = "codeclm-echo"  # codeclm.local.echo's replies: one forward pass, aligned
 
 
 def _shifted_llama_cpp_python(reply: dict[str, Any], prompt_tokens_returned: int) -> bool:
@@ -157,9 +156,9 @@ def _shifted_llama_cpp_python(reply: dict[str, Any], prompt_tokens_returned: int
     distribution that predicts token i+1 unless it removed a leading BOS: its values are right only
     when the server counted exactly one prompt token more than it returned."""
     choice = reply["choices"][0]
-    if reply.get("system_fingerprint") == EMBEDDED_FINGERPRINT or not isinstance(choice, dict):
+    if not isinstance(choice, dict) or set(choice) != _LLAMA_CPP_PYTHON_CHOICE:
         return False
-    if set(choice) != _LLAMA_CPP_PYTHON_CHOICE or not _UUID_ID.fullmatch(str(reply.get("id") or "")):
+    if not _UUID_ID.fullmatch(str(reply.get("id") or "")):  # codeclm's embedded server: "cmpl-codeclm-echo-..."
         return False
     counted = (reply.get("usage") or {}).get("prompt_tokens")
     return isinstance(counted, int) and counted != prompt_tokens_returned + 1

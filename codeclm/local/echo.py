@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+EMBEDDED_ID = "cmpl-codeclm-echo-"  # codeclm.engine.score tells these replies (aligned) from the library's echo path
+
 
 def install() -> None:
     """Patch ``llama_cpp.Llama.create_completion`` so scoring requests take ``score``."""
@@ -112,11 +114,10 @@ def score(llama, prompt: str, model: str | None, top: int = 0) -> dict[str, Any]
     texts, offsets = char_offsets(llama, tokens)
     skip = 1 if tokens and tokens[0] == llama.token_bos() and llama._model.add_bos_token() else 0
     return {
-        "id": f"cmpl-{uuid.uuid4()}",
+        "id": f"{EMBEDDED_ID}{uuid.uuid4().hex}",  # the server's response model keeps only the standard fields
         "object": "text_completion",
         "created": int(time.time()),
         "model": model or llama.model_path,
-        "system_fingerprint": "codeclm-echo",  # codeclm.engine.score.EMBEDDED_FINGERPRINT: aligned, unlike the library's path
         "choices": [{
             "text": prompt,
             "index": 0,

@@ -8,6 +8,7 @@ fails; `codeclm judge check` prints the figures for one or all schemes.
 
 from __future__ import annotations
 
+from codeclm.engine.score import SCORE_SERVERS
 from codeclm.errors import JudgeCalibrationError
 from codeclm.executors import ThreadExecutor
 from codeclm.judging.check import CheckReport, run_check
@@ -24,8 +25,8 @@ CHECK_ANSWER_TOKENS = 112
 FIXES = {
     "target-loss": "a strong judge model with an LLM-judge scheme (models.judge: {model: gpt-4o-mini, api_key_env: "
                    "OPENAI_API_KEY} and judging.scheme: pairwise-1-10), or check models.target.chat_template",
-    "llm-judge": "judging.scheme: target-loss (no judge: needs a target that returns prompt log-probabilities, e.g. "
-                 "llama.cpp or vLLM), or a stronger judge model (models.judge: {model: gpt-4o-mini, api_key_env: OPENAI_API_KEY})",
+    "llm-judge": f"judging.scheme: target-loss (no judge: needs a target served by {SCORE_SERVERS}), "
+                 "or a stronger judge model (models.judge: {model: gpt-4o-mini, api_key_env: OPENAI_API_KEY})",
 }
 
 

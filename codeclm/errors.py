@@ -52,6 +52,14 @@ class EndpointTimeoutError(EndpointError):
     """A streamed request ran past its timeout and was cancelled on the server (not retried)."""
 
 
+class RetryAfterTooLongError(EndpointError):
+    """The server asked to wait longer before a retry (Retry-After) than the retry policy allows (not retried)."""
+
+
+class QuotaExhaustedError(EndpointError):
+    """The account's quota or credit is used up (HTTP 429 ``insufficient_quota``): waiting does not help."""
+
+
 class PromptScoringUnsupportedError(EndpointError):
     """The endpoint does not return prompt log-probabilities (``/completions`` with echo and logprobs)."""
 

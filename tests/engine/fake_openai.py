@@ -7,7 +7,8 @@ llama-cpp-python's raw text), ``"ctx-vllm"`` (400, vLLM's text), ``"no-choices"`
 JSON without choices), ``"no-logprobs"`` (500 naming logprobs, as llama-cpp-python
 without logits_all), ``"echo-ignored"`` (200 /completions reply without logprobs),
 ``"not-found"`` (404), ``"reject-stream-options"`` (400 naming stream_options),
-``"stream-error"`` (a streamed error chunk with a context-length message), ``"misaligned"`` (a 200
+``"stream-error"`` (a streamed error chunk with a context-length message), ``"stream-error-field"``
+(llama.cpp's ``error: {...}`` SSE line, code 503), ``"stream-refusal"`` (``delta.refusal`` chunks), ``"misaligned"`` (a 200
 /completions reply whose first token is empty text: its tokens do not reassemble the prompt).
 """
 
@@ -152,7 +153,12 @@ class _FakeHandler(_Handler):
         events = [{**head, "choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]}]
         if fault == "stream-error":
             events.append({"error": dict(_CTX["ctx-llama"][1], code=500)})
-        for token in stub.stream_tokens:
+        if fault == "stream-error-field":  # llama.cpp's server: a failure after the headers as an SSE `error:` field
+            events.append(("error", {"code": 503, "message": "the server is busy (stub)", "type": "unavailable_error"}))
+        if fault == "stream-refusal":
+            events.extend({**head, "choices": [{"index": 0, "delta": {"refusal": part}, "finish_reason": None}]}
+                          for part in ("I can't ", "help with that."))
+        for token in (stub.stream_tokens if fault != "stream-refusal" else []):
             choice = {"index": 0, "delta": {"content": token}, "finish_reason": None}
             if body.get("logprobs"):
                 choice["logprobs"] = {"content": [_token_logprob(token)]}
@@ -167,7 +173,8 @@ class _FakeHandler(_Handler):
             for event in events:
                 if stub.chunk_delay:
                     time.sleep(stub.chunk_delay)
-                self._write_chunk(f"data: {json.dumps(event)}\n\n".encode())
+                field, event = event if isinstance(event, tuple) else ("data", event)
+                self._write_chunk(f"{field}: {json.dumps(event)}\n\n".encode())
                 with stub._lock:
                     stub.chunks_sent += 1
             self._write_chunk(b"data: [DONE]\n\n")

@@ -8,7 +8,7 @@ JSON without choices), ``"no-logprobs"`` (500 naming logprobs, as llama-cpp-pyth
 without logits_all), ``"echo-ignored"`` (200 /completions reply without logprobs),
 ``"not-found"`` (404), ``"reject-stream-options"`` (400 naming stream_options),
 ``"stream-error"`` (a streamed error chunk with a context-length message), ``"stream-error-field"``
-(llama.cpp's ``error: {...}`` SSE line, code 503), ``"stream-refusal"`` (``delta.refusal`` chunks), ``"misaligned"`` (a 200
+(llama.cpp's ``error: {...}`` SSE line, code 400, then the stream ends), ``"stream-refusal"`` (``delta.refusal`` chunks), ``"misaligned"`` (a 200
 /completions reply whose first token is empty text: its tokens do not reassemble the prompt).
 """
 
@@ -154,11 +154,12 @@ class _FakeHandler(_Handler):
         if fault == "stream-error":
             events.append({"error": dict(_CTX["ctx-llama"][1], code=500)})
         if fault == "stream-error-field":  # llama.cpp's server: a failure after the headers as an SSE `error:` field
-            events.append(("error", {"code": 503, "message": "the server is busy (stub)", "type": "unavailable_error"}))
+            events.append(("error", {"code": 400, "message": "failed to parse grammar (stub)",
+                                     "type": "invalid_request_error"}))
         if fault == "stream-refusal":
             events.extend({**head, "choices": [{"index": 0, "delta": {"refusal": part}, "finish_reason": None}]}
                           for part in ("I can't ", "help with that."))
-        for token in (stub.stream_tokens if fault != "stream-refusal" else []):
+        for token in (stub.stream_tokens if fault not in ("stream-refusal", "stream-error-field") else []):
             choice = {"index": 0, "delta": {"content": token}, "finish_reason": None}
             if body.get("logprobs"):
                 choice["logprobs"] = {"content": [_token_logprob(token)]}
@@ -168,6 +169,8 @@ class _FakeHandler(_Handler):
             events.append({**head, "choices": [], "usage": {"prompt_tokens": 11,
                                                             "completion_tokens": len(stub.stream_tokens),
                                                             "total_tokens": 11 + len(stub.stream_tokens)}})
+        if fault == "stream-error-field":
+            events = events[:2]  # the server ends the stream after its error
         try:
             self._write_chunk(b": ping\n\n")
             for event in events:

@@ -172,11 +172,15 @@ def test_chat_stream_that_ends_early_is_malformed():
         ChatStream().feed("data: {not json")
 
 
-def test_llama_cpp_error_field_mid_stream_is_the_servers_error_and_retried_as_such(streamed, stub, sleeps):
-    """llama.cpp writes a failure after the headers as `error: {...}`: a 503, retried as one, not 'ended early'."""
+def test_llama_cpp_error_field_mid_stream_is_the_servers_error(streamed, stub, sleeps):
+    """llama.cpp writes a failure after the headers as `error: {...}`: its 400 is final, not an answer that
+    'ended early' (malformed, retried)."""
+    from codeclm.errors import EndpointError
+
     stub.script.append("stream-error-field")
-    assert chat(streamed()).choices[0].message.content == "".join(stub.stream_tokens)
-    assert stub.stats()["requests"] == 2 and len(sleeps) == 1
+    with pytest.raises(EndpointError, match="HTTP 400: failed to parse grammar") as err:
+        chat(streamed())
+    assert "ended" not in str(err.value) and stub.stats()["requests"] == 1 and sleeps == []
 
 
 def test_chat_stream_reads_error_fields():

@@ -64,6 +64,14 @@ class PromptScoringUnsupportedError(EndpointError):
     """The endpoint does not return prompt log-probabilities (``/completions`` with echo and logprobs)."""
 
 
+class RequestDroppedError(StepError):
+    """A request the provider refused in a way that repeats (e.g. a refused prompt in a batch): like
+    ContextLengthError, its item is dropped for good with the reason; the step re-raises it under its name."""
+
+    def __init__(self, reason: str):
+        super().__init__("request", reason, endpoint_failure=False, permanent=True)
+
+
 class ContextLengthError(StepError):
     """The prompt (plus room for the answer) does not fit the model's context window.
 

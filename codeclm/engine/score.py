@@ -101,14 +101,16 @@ def align(tokens: list[str], text: str) -> list[int | None] | None:
     In order, every token must continue the text where the previous one ended, with three
     allowances, each a way servers decode single tokens: a first token that is not in the text
     and looks like a special token (the BOS a server adds; the same token twice is a doubled
-    BOS, refused); leading spaces a SentencePiece decode dropped; and U+FFFD for part of a
-    character split across tokens (a run of such tokens covers one or more non-ASCII
-    characters, and its tokens start where the run starts). Tokens after the end of the text
+    BOS, refused); leading spaces a SentencePiece decode dropped; and U+FFFD (or empty text,
+    from a decode that ignores errors) for part of a character split across tokens (a run of
+    such tokens covers one or more non-ASCII characters, and its tokens start where the run
+    starts; a run of empty tokens may also cover nothing). Tokens after the end of the text
     (the generated one) get None.
     """
     offsets: list[int | None] = []
     at = 0
     run: int | None = None  # where the current run of split characters starts
+    blank = False  # the run holds only empty tokens
     for index, token in enumerate(tokens):
         if at >= len(text) and run is None:
             return offsets + [None] * (len(tokens) - index)
@@ -117,11 +119,16 @@ def align(tokens: list[str], text: str) -> list[int | None] | None:
                 return None  # a doubled BOS: the server added one and the text has one
             offsets.append(None)
             continue
-        lead, tail = (token[:token.index(_BROKEN)], token[token.rindex(_BROKEN) + 1:]) if _BROKEN in token else (token, None)
+        if _BROKEN in token:
+            lead, tail = token[:token.index(_BROKEN)], token[token.rindex(_BROKEN) + 1:]
+        else:
+            lead, tail = (token, None) if token else ("", "")
         if run is not None and (lead or tail is None):  # clean text: the split characters end before it
             found = _after_split(text, at, lead)
+            if found is None and blank:
+                found = _match(text, at, lead)  # empty tokens that covered nothing (a lone SentencePiece space)
             if found is None:
-                if not _non_ascii(text[at:]):
+                if at < len(text) and not _non_ascii(text[at:]):
                     return None
                 return offsets + [None] * (len(tokens) - index)  # the text ended inside the run
             at, run = found, None
@@ -134,13 +141,14 @@ def align(tokens: list[str], text: str) -> list[int | None] | None:
         else:
             offsets.append(run)
         if tail is not None:
-            run = at if run is None else run
+            run, blank = (at, True) if run is None else (run, blank)
+            blank = blank and not token
             if tail:  # "\ufffd!": the split character, then clean text
                 found = _after_split(text, at, tail)
                 if found is None:
                     return None
                 at, run = found + len(tail), None
-    if run is not None:  # the text ends inside the split characters
+    if run is not None and at < len(text):  # the text ends inside the split characters
         if not _non_ascii(text[at:]):
             return None
         at = len(text)
@@ -154,13 +162,21 @@ _LLAMA_CPP_PYTHON_CHOICE = frozenset({"text", "index", "logprobs", "finish_reaso
 def _shifted_llama_cpp_python(reply: dict[str, Any], prompt_tokens_returned: int) -> bool:
     """llama-cpp-python's own echo path (``Llama._create_completion``, 0.3.x) pairs token i with the
     distribution that predicts token i+1 unless it removed a leading BOS: its values are right only
-    when the server counted exactly one prompt token more than it returned."""
+    when the server counted exactly one prompt token more than it returned.
+
+    Its replies: a ``cmpl-<uuid4>`` id, choices with only text/index/logprobs/finish_reason, and the
+    token it generated counted (or, if that was the end of text, finish_reason "stop"). codeclm's
+    embedded server answers with one forward pass and generates nothing (completion_tokens 0,
+    finish_reason "length"; an id ``cmpl-codeclm-echo-...`` since this check exists)."""
     choice = reply["choices"][0]
+    usage = reply.get("usage") or {}
     if not isinstance(choice, dict) or set(choice) != _LLAMA_CPP_PYTHON_CHOICE:
         return False
-    if not _UUID_ID.fullmatch(str(reply.get("id") or "")):  # codeclm's embedded server: "cmpl-codeclm-echo-..."
+    if not _UUID_ID.fullmatch(str(reply.get("id") or "")):
         return False
-    counted = (reply.get("usage") or {}).get("prompt_tokens")
+    if not (usage.get("completion_tokens") or choice.get("finish_reason") == "stop"):
+        return False  # nothing generated: codeclm's embedded server
+    counted = usage.get("prompt_tokens")
     return isinstance(counted, int) and counted != prompt_tokens_returned + 1
 
 

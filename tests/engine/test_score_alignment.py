@@ -82,6 +82,9 @@ def test_align_cases():
     assert align(["<|im_start|>", "user", "\n", "hi", " \ufffd", "\ufffd\ufffd there"], text) == [0, 12, 16, 17, 19, 20]
     assert align(["<|im_start|>", "user", "\n", "hi ", "\ufffd", "\ufffd"], "<|im_start|>user\nhi 🙂") == [0, 12, 16, 17, 20, 20]
     assert align(["", "user"], "<|im_start|>user") is None  # a special token decoded as empty text
+    assert align(["", "\n"], "<|im_end|>\n") is None
+    assert align(["a", "", " 37"], "a\u2248 37") == [0, 1, 2]  # a split character decoded with errors="ignore"
+    assert align(["[INST]", "", "You"], "[INST] You") == [0, 6, 7]  # a lone SentencePiece space decoded alone
     assert align(["<s>", "<s>", "user"], "<s>user") is None  # doubled BOS
     assert align(["Hello", "world"], "Hello world") == [0, 6]  # SentencePiece decode dropped the space
     assert align(["Hello", "there"], "Hello world") is None

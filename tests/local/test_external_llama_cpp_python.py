@@ -57,7 +57,7 @@ def external():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), *sys.path])}
     proc = subprocess.Popen([sys.executable, "-m", "external_llama_cpp_python", "--model", str(_weights()),
                              "--logits_all", "true", "--chat_format", "chatml", "--host", "127.0.0.1",
-                             "--port", str(port), "--n_ctx", "1024", "--n_threads", "2", "--verbose", "false"],
+                             "--port", str(port), "--n_ctx", "512", "--n_threads", "1", "--n_threads_batch", "1", "--verbose", "false"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     api_base = f"http://127.0.0.1:{port}/v1"
     try:
@@ -81,7 +81,7 @@ def external():
 
 def _lm(api_base: str) -> EngineLM:
     return EngineLM(f"openai/{SMALL}", api_base=api_base, api_key="none", role="target", cache=None,
-                    retry=RetryPolicy(max_tries=2, base_delay=0.01, timeout=120.0))
+                    retry=RetryPolicy(max_tries=1, timeout=600.0))  # a shared 2-core machine can be slow
 
 
 @pytest.mark.parametrize("template", ["chatml", PLAIN], ids=["chatml", "plain-base-template"])

@@ -26,7 +26,7 @@ from codeclm.errors import PromptScoringUnsupportedError
 
 SCORE_PATH = "/completions"
 SCORE_PARAMS = {"max_tokens": 1, "echo": True, "logprobs": 0, "temperature": 0}
-SCORE_MARKER = {"request": "score-prompt-logprobs", "aligned": 2, **SCORE_PARAMS}  # in the cache key, never on the wire
+SCORE_MARKER = {"request": "score-prompt-logprobs", **SCORE_PARAMS}  # in the cache key, never on the wire (a stored reply is aligned again when read)
 # The one fix text for a target that cannot score prompts (engine errors, filter check, docs/servers.md agree).
 SCORE_SERVERS = "codeclm's embedded local model or vLLM (docs/servers.md)"
 SCORE_FIX = (f"use a target served by {SCORE_SERVERS}; llama.cpp's llama-server cannot score prompts "

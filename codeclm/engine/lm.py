@@ -186,17 +186,21 @@ class EngineLM(dspy.LM):
         if self.call_cache is not None:
             stored = self._cached(key)
             if stored is not None:
-                return scored_text(stored, text, cache_hit=True)
+                return self._scored(stored, text, cache_hit=True)
             answered = defer_if_collecting(lambda: self._deferred(key, SCORE_PATH, body))
         reply = as_reply(answered) if answered is not None else self._call(lambda: self._score_direct(body, text),
                                                                               len(text) / 4 + 1)
-        try:
-            scored = scored_text(reply, text)
-        except PromptScoringUnsupportedError as exc:  # a batch reply: checked here, never stored
-            raise self._endpoint_error(exc, 1) from None
+        scored = self._scored(reply, text)  # a batch reply is checked here, before it is stored
         if self.call_cache is not None:
             save(self.call_cache, key, to_dict(reply), self._meta())
         return scored
+
+    def _scored(self, reply: Any, text: str, *, cache_hit: bool = False) -> ScoredText:
+        """``scored_text``, its refusal naming this endpoint and the fix."""
+        try:
+            return scored_text(reply, text, cache_hit=cache_hit)
+        except PromptScoringUnsupportedError as exc:
+            raise self._endpoint_error(exc, 1) from None
 
     def _score_direct(self, body: dict[str, Any], text: str):
         try:

@@ -52,8 +52,24 @@ class EndpointTimeoutError(EndpointError):
     """A streamed request ran past its timeout and was cancelled on the server (not retried)."""
 
 
+class RetryAfterTooLongError(EndpointError):
+    """The server asked to wait longer before a retry (Retry-After) than the retry policy allows (not retried)."""
+
+
+class QuotaExhaustedError(EndpointError):
+    """The account's quota or credit is used up (HTTP 429 ``insufficient_quota``): waiting does not help."""
+
+
 class PromptScoringUnsupportedError(EndpointError):
     """The endpoint does not return prompt log-probabilities (``/completions`` with echo and logprobs)."""
+
+
+class RequestDroppedError(StepError):
+    """A request the provider refused in a way that repeats (e.g. a refused prompt in a batch): like
+    ContextLengthError, its item is dropped for good with the reason; the step re-raises it under its name."""
+
+    def __init__(self, reason: str):
+        super().__init__("request", reason, endpoint_failure=False, permanent=True)
 
 
 class ContextLengthError(StepError):

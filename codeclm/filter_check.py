@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from codeclm.engine.score import SCORE_SERVERS
 from codeclm.errors import JudgeCalibrationError
 from codeclm.executors import ThreadExecutor
 from codeclm.guards import Answer, check
@@ -31,8 +32,8 @@ QUIZ_ANSWER_TOKENS = 112
 FIXES = {
     "target-loss": "a strong judge model with an LLM-judge scheme (models.judge: {model: gpt-4o-mini, api_key_env: "
                    "OPENAI_API_KEY} and judging.scheme: pairwise-1-10), or check models.target.chat_template",
-    "llm-judge": "judging.scheme: target-loss (no judge: needs a target that returns prompt log-probabilities, e.g. "
-                 "vLLM or codeclm's embedded server), or a stronger judge model (models.judge: {model: gpt-4o-mini, api_key_env: OPENAI_API_KEY})",
+    "llm-judge": f"judging.scheme: target-loss (no judge: needs a target served by {SCORE_SERVERS}), "
+                 "or a stronger judge model (models.judge: {model: gpt-4o-mini, api_key_env: OPENAI_API_KEY})",
 }
 
 

@@ -11,7 +11,7 @@ import dspy
 from pydantic import ValidationError
 
 from codeclm.engine.deferred import deferred_cache
-from codeclm.errors import CodecLMError, ContextLengthError, EndpointError, StepError
+from codeclm.errors import CodecLMError, ContextLengthError, EndpointError, RequestDroppedError, StepError
 from codeclm.templates import RenderedPrompt
 
 T = TypeVar("T")
@@ -81,6 +81,8 @@ class Step(dspy.Module):
                 raise StepError(self.name, str(exc), endpoint_failure=True) from None
             except ContextLengthError as exc:  # the same request fails again: this item is dropped for good
                 raise StepError(self.name, f"too long for the model's context: {exc.reason}", permanent=True) from None
+            except RequestDroppedError as exc:  # refused for good by its provider (e.g. in a batch): dropped too
+                raise StepError(self.name, exc.reason, permanent=True) from None
             except CodecLMError:
                 raise
             except Exception as exc:  # noqa: BLE001 - an unexpected reply or bug ends this item, not the run

@@ -5,7 +5,8 @@ fixed latency and fault injection, either scripted (consumed one per request, in
 order) or at set rates (seeded, so runs are repeatable). Faults:
 
 ``"429"`` rate limit with ``Retry-After`` (``retry_after`` seconds, or an HTTP date
-when ``retry_after_date`` is set), ``"500"``, ``"400"``, ``"404"``, ``"401"`` (its
+when ``retry_after_date`` is set) and ``retry-after-ms`` when ``retry_after_ms`` is set,
+``"429-quota"`` (OpenAI's ``insufficient_quota``: the credit is used up), ``"500"``, ``"400"``, ``"404"``, ``"401"`` (its
 message echoes the bearer token, as some providers do),
 ``"slow"`` (sleeps ``slow_seconds`` before answering), ``"drop"`` (closes the
 connection without a reply), ``"garbage"`` (HTTP 200 with an unparseable body).
@@ -45,6 +46,7 @@ class StubServer:
         self.rates: dict[str, float] = {}
         self.retry_after: float | None = 0.05
         self.retry_after_date = False
+        self.retry_after_ms: float | None = None
         self.slow_seconds = 2.0
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -183,7 +185,13 @@ class _Handler(BaseHTTPRequestHandler):
             if stub.retry_after is not None:
                 headers["Retry-After"] = (email.utils.formatdate(time.time() + stub.retry_after, usegmt=True)
                                           if stub.retry_after_date else f"{stub.retry_after:g}")
+            if stub.retry_after_ms is not None:
+                headers["retry-after-ms"] = f"{stub.retry_after_ms:g}"
             return self._error(429, "rate limited", "rate_limit_error", headers)
+        if fault == "429-quota":  # OpenAI's documented body for a used-up quota
+            body = {"error": {"message": "You exceeded your current quota, please check your plan and billing details.",
+                              "type": "insufficient_quota", "param": None, "code": "insufficient_quota"}}
+            return self._send(429, json.dumps(body).encode(), {"Retry-After": "1"})
         if fault == "401":  # echoes the credential, as some providers do: callers must scrub it
             token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
             return self._error(401, f"stub fault 401: incorrect API key provided: {token}", "authentication_error")

@@ -29,6 +29,8 @@ _CONTEXT_PATTERNS = (
     (re.compile(r"request \((\d+) tokens\) exceeds the available context size \((\d+) tokens\)", re.I), 1, 2),
     (re.compile(r"exceeds the available context size", re.I), None, None),
     (re.compile(r"context[_ ]length[_ ]exceeded|context window exceeded", re.I), None, None),
+    # Anthropic: "prompt is too long: 210000 tokens > 200000 maximum" (invalid_request_error)
+    (re.compile(r"prompt is too long: (\d+) tokens > (\d+) maximum", re.I), 1, 2),
 )
 _LITELLM_MALFORMED = "provider returned 'choices'"
 _CONTEXT_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error"})

@@ -30,7 +30,8 @@ from codeclm.engine.ledger import UsageLedger
 from codeclm.engine.limits import EndpointLimiter
 from codeclm.engine.reply import as_reply, check_chat, from_cache, server_timings, to_dict, usage_counts
 from codeclm.engine.retry import RetryPolicy, is_retryable, status_of
-from codeclm.engine.score import SCORE_FIX, SCORE_MARKER, SCORE_PATH, ScoredText, score_body, scored_text, unsupported
+from codeclm.engine.score import (SCORE_FIX, SCORE_MARKER, SCORE_PATH, ScoredText, prompt_logprobs, score_body, scored_text,
+                                  unsupported, unsupported_fix)
 from codeclm.engine.wire import CHAT_PATH, chat_body, is_openai_compatible, wire_model
 from codeclm.errors import (ContextLengthError, EndpointConnectionError, EndpointError, MalformedReplyError,
                             PromptScoringUnsupportedError)
@@ -185,14 +186,21 @@ class EngineLM(dspy.LM):
         if self.call_cache is not None:
             stored = self._cached(key)
             if stored is not None:
-                return scored_text(stored, text, cache_hit=True)
+                return self._scored(stored, text, cache_hit=True)
             answered = defer_if_collecting(lambda: self._deferred(key, SCORE_PATH, body))
         reply = as_reply(answered) if answered is not None else self._call(lambda: self._score_direct(body, text),
                                                                               len(text) / 4 + 1)
-        scored = scored_text(reply, text)
+        scored = self._scored(reply, text)  # a batch reply is checked here, before it is stored
         if self.call_cache is not None:
             save(self.call_cache, key, to_dict(reply), self._meta())
         return scored
+
+    def _scored(self, reply: Any, text: str, *, cache_hit: bool = False) -> ScoredText:
+        """``scored_text``, its refusal naming this endpoint and the fix."""
+        try:
+            return scored_text(reply, text, cache_hit=cache_hit)
+        except PromptScoringUnsupportedError as exc:
+            raise self._endpoint_error(exc, 1) from None
 
     def _score_direct(self, body: dict[str, Any], text: str):
         try:
@@ -214,7 +222,7 @@ class EngineLM(dspy.LM):
             check_chat(response)
         except MalformedReplyError:
             try:
-                scored_text(response, "")  # a scoring reply is storable too
+                prompt_logprobs(response)  # a scoring reply is storable too (its tokens are checked when read)
             except PromptScoringUnsupportedError:
                 raise MalformedReplyError("not a chat completion nor a prompt-scoring reply; nothing stored") from None
         self.call_cache.put(key, to_dict(response), {**self._meta(), "source": "store"})
@@ -299,8 +307,9 @@ class EngineLM(dspy.LM):
     def _endpoint_error(self, exc: BaseException, tries: int) -> EndpointError:
         kind = connection_failure(exc)
         if isinstance(exc, PromptScoringUnsupportedError):
+            reason = self._reason(exc)
             error = PromptScoringUnsupportedError(f"{self.role} model {self.model} at {self.endpoint} cannot score "
-                                                  f"prompts ({self._reason(exc)}): {SCORE_FIX}")
+                                                  f"prompts ({reason}): {unsupported_fix(reason)}")
         else:
             cls = (type(exc) if isinstance(exc, EndpointError) else EndpointConnectionError if kind
                    else MalformedReplyError if is_malformed(exc) else EndpointError)

@@ -1,8 +1,14 @@
-"""Retry policy for endpoint calls: exponential backoff, full jitter, Retry-After.
+"""Retry policy for endpoint calls: exponential backoff, full jitter, the server's wait hints.
 
 Built on tenacity (already a DSPy dependency): its ``wait_random_exponential`` is
-exactly "full jitter" (uniform in [0, min(max, base * 2**n)]), and a server's
-Retry-After hint takes precedence when present.
+exactly "full jitter" (uniform in [0, min(max, base * 2**n)]). The server's hint, as
+openai-python reads it: ``retry-after-ms`` (OpenAI, milliseconds) first, then
+``Retry-After`` (seconds or an HTTP date; Anthropic, vLLM, proxies). A hint of 0 (or
+a date in the past) is no advice: the jittered backoff applies, never an instant
+retry. A hint longer than ``max_delay`` is not cut short (the server would refuse
+again) nor slept through: the call stops at once with RetryAfterTooLongError naming
+the wait. A 429 whose code says the quota or credit is used up (OpenAI
+``insufficient_quota``) is not a rate limit: QuotaExhaustedError, never retried.
 """
 
 from __future__ import annotations
@@ -59,8 +65,14 @@ def _header(headers: Any, name: str) -> Any:
     return next((v for k, v in items if str(k).lower() == name), None)
 
 
+def _parse_retry_after_ms(value: Any) -> float | None:
+    seconds = parse_retry_after(value)
+    return None if seconds is None else seconds / 1000
+
+
 def retry_after(exc: BaseException) -> float | None:
-    """The server's Retry-After hint anywhere in the exception chain, in seconds."""
+    """The server's wait hint anywhere in the exception chain, in seconds (``retry-after-ms``
+    before ``Retry-After``, as openai-python reads them)."""
     for err in _chain(exc):
         hint = parse_retry_after(getattr(err, "retry_after", None))
         if hint is not None:
@@ -68,10 +80,31 @@ def retry_after(exc: BaseException) -> float | None:
         for headers in (getattr(err, "litellm_response_headers", None),
                         getattr(getattr(err, "response", None), "headers", None),
                         getattr(err, "headers", None)):
-            hint = parse_retry_after(_header(headers, "retry-after"))
+            hint = _parse_retry_after_ms(_header(headers, "retry-after-ms"))
+            if hint is None:
+                hint = parse_retry_after(_header(headers, "retry-after"))
             if hint is not None:
                 return hint
     return None
+
+
+QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"})
+
+
+def quota_exhausted(exc: BaseException) -> bool:
+    """The chain says the account's quota or credit is used up (not a rate limit: waiting does not help)."""
+    from dspy.utils.exceptions import LMBillingError
+
+    for err in _chain(exc):
+        if isinstance(err, LMBillingError):
+            return True
+        for value in (getattr(err, "code", None), getattr(err, "error_type", None), getattr(err, "type", None)):
+            if isinstance(value, str) and value in QUOTA_CODES:
+                return True
+        body = getattr(err, "body", None)  # openai-python's APIStatusError keeps the error object here
+        if isinstance(body, dict) and (body.get("code") in QUOTA_CODES or body.get("type") in QUOTA_CODES):
+            return True
+    return False
 
 
 def status_of(exc: BaseException) -> int | None:
@@ -96,7 +129,7 @@ def is_retryable(exc: BaseException) -> bool:
 
     if isinstance(exc, CodecLMError):  # ours: malformed replies are transient, the others are final
         return isinstance(exc, MalformedReplyError)
-    if isinstance(exc, LMBillingError):
+    if isinstance(exc, LMBillingError) or quota_exhausted(exc):
         return False
     if isinstance(exc, LMError):
         return is_retryable_lm_error(exc)
@@ -133,10 +166,10 @@ class RetryPolicy:
             raise ValueError("RetryPolicy delays must be >= 0 and timeout > 0")
 
     def delay(self, exc: BaseException | None, attempt: int) -> float:
-        """Seconds to wait after failed try number ``attempt``: the server's hint, else full jitter."""
+        """Seconds to wait after failed try number ``attempt``: the server's hint (above 0), else full jitter."""
         hint = retry_after(exc) if exc is not None else None
-        if hint is not None:
-            return min(hint, self.max_delay)
+        if hint is not None and hint > 0:
+            return min(hint, self.max_delay)  # a longer hint stopped the call in ``_checked`` already
         jitter = tenacity.wait_random_exponential(multiplier=self.base_delay, max=self.max_delay)
         return jitter(SimpleNamespace(attempt_number=attempt))  # it reads only the attempt number
 
@@ -147,13 +180,37 @@ class RetryPolicy:
         tenacity's state per call cost ~40 µs of CPU here. After a retryable failure, tenacity
         runs the remaining tries, numbered from 2 in waits and in ``on_retry``.
         """
+
+        def attempt() -> T:
+            try:
+                return fn()
+            except Exception as exc:
+                raise self._checked(exc)
+
         try:
-            return fn()
+            return attempt()
         except BaseException as exc:
             if self.max_tries == 1 or not is_retryable(exc):
                 raise
             self._pause(exc, 1, on_retry)
-        return self._retrying(on_retry)(fn)
+        return self._retrying(on_retry)(attempt)
+
+    def _checked(self, exc: Exception) -> Exception:
+        """``exc``, or the error that stops retrying it: a quota used up, or a wait hint past ``max_delay``."""
+        from codeclm.errors import QuotaExhaustedError, RetryAfterTooLongError
+
+        if not isinstance(exc, QuotaExhaustedError) and quota_exhausted(exc):
+            error: Exception = QuotaExhaustedError(
+                f"{_first_line(exc)}; the account's quota or credit is used up (insufficient_quota, not a rate limit): "
+                "not retried; add credit or raise the limit, then rerun (finished work is kept)")
+        elif is_retryable(exc) and (retry_after(exc) or 0) > self.max_delay:
+            error = RetryAfterTooLongError(
+                f"{_first_line(exc)}; the server asks to wait {retry_after(exc):g} s before a retry, longer than the "
+                f"retry policy's {self.max_delay:g} s: not retried; rerun after that wait (finished work is kept)")
+        else:
+            return exc
+        error.__cause__ = exc
+        return error
 
     def _pause(self, exc: BaseException, attempt: int, on_retry) -> None:
         sleep = self.delay(exc, attempt)
@@ -174,3 +231,8 @@ class RetryPolicy:
         return tenacity.Retrying(stop=tenacity.stop_after_attempt(self.max_tries - 1), wait=wait,
                                  retry=tenacity.retry_if_exception(is_retryable), before_sleep=before_sleep,
                                  sleep=self.sleep, reraise=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    line = next((line.strip() for line in str(exc).splitlines() if line.strip()), "") or type(exc).__name__
+    return line[:300]

@@ -5,6 +5,11 @@ Streaming is used only so that closing the connection cancels the server's work
 plain request). The caller still gets one reply: content, reasoning, tool calls,
 finish_reason, logprobs and usage, as in a non-streamed ``chat.completion``.
 
+A refusal streamed in ``delta.refusal`` (OpenAI) becomes ``message.refusal``, as in a plain reply.
+An error inside the stream is raised as the server's error (HTTPStatusFailure with its code):
+OpenAI-style ``data: {"error": ...}`` chunks and llama.cpp's ``error: {...}`` lines (its server
+writes a failure after the headers as an SSE field named ``error``), never "ended early".
+
 When the server sends no usage (llama-cpp-python ignores ``stream_options``), the
 completion tokens are counted as the chunks that carried text (one token per chunk on
 llama.cpp), prompt tokens as 0, and the reply says ``"usage_estimated": true``.
@@ -26,6 +31,7 @@ class _Choice:
     role: str = "assistant"
     content: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
+    refusal: list[str] = field(default_factory=list)
     tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
     logprobs: list[Any] | None = None
     finish_reason: str | None = None
@@ -39,6 +45,8 @@ class _Choice:
             self.text_chunks += 1
         if delta.get("reasoning_content"):
             self.reasoning.append(delta["reasoning_content"])
+        if delta.get("refusal"):
+            self.refusal.append(delta["refusal"])
         for call in delta.get("tool_calls") or []:
             self._add_tool_call(call)
         logprobs = choice.get("logprobs")
@@ -63,6 +71,10 @@ class _Choice:
             message["tool_calls"] = [self.tool_calls[i] for i in sorted(self.tool_calls)]
             if not self.content:
                 message["content"] = None
+        if self.refusal:
+            message["refusal"] = "".join(self.refusal)
+            if not self.content:
+                message["content"] = None  # as a plain reply carries a refusal
         return message
 
 
@@ -78,6 +90,8 @@ class ChatStream:
 
     def feed(self, line: str) -> None:
         """One line of the event stream (comments, ``event:`` lines and blanks are skipped)."""
+        if line.startswith("error:"):  # llama.cpp: `error: {"code": 500, "message": ..., "type": ...}`
+            self._raise_error(line[6:].strip())
         if not line.startswith("data:"):
             return
         data = line[5:].strip()
@@ -91,10 +105,16 @@ class ChatStream:
         if not isinstance(chunk, dict):
             raise MalformedReplyError("a streamed chunk is not a JSON object")
         if "error" in chunk:
-            error = chunk["error"]
-            code = error.get("code") if isinstance(error, dict) else None
-            raise failure_from_error(code if isinstance(code, int) and 400 <= code <= 599 else 500, chunk)
+            raise _stream_failure(chunk)
         self._add(chunk)
+
+    @staticmethod
+    def _raise_error(data: str) -> None:
+        try:
+            error = json.loads(data)
+        except ValueError:
+            error = {"message": data or "(no message)"}
+        raise _stream_failure(error if isinstance(error, dict) else {"message": str(error)})
 
     def _add(self, chunk: dict[str, Any]) -> None:
         for name in ("id", "model", "created", "system_fingerprint"):
@@ -122,3 +142,10 @@ class ChatStream:
             data["usage"] = {"prompt_tokens": 0, "completion_tokens": generated, "total_tokens": generated}
             data["usage_estimated"] = True
         return as_reply(data)
+
+
+def _stream_failure(data: dict[str, Any]):
+    """The server's error sent inside a stream, with its HTTP-like code when it gives one (else 500)."""
+    error = data.get("error", data)
+    code = error.get("code") if isinstance(error, dict) else None
+    return failure_from_error(code if isinstance(code, int) and 400 <= code <= 599 else 500, data)

@@ -11,14 +11,21 @@ replies answer their calls (through the engine's collector hook, so a reply the 
 never cached), and an item with several calls in sequence (improve -> strong answer -> target
 answer -> judge) stops at its next one. Rounds repeat until every item has finished.
 
-Failures are never silent. A request that errored in its batch makes its item fail with the
-provider's error (a later run retries it, like any failed item); an over-long prompt drops the
-item for good, as on the direct path. A request that expired or was cancelled, or errored in a
-way that may pass (429, 5xx, overloaded), is submitted once more in a new batch (logged); if that
-fails too, its item fails with the reason. A whole batch that failed (e.g. OpenAI rejected its
-file) fails all its requests. Calls of models without a batch API (e.g. a local target) are made
-directly in the round. A restarted run finds the batches it had submitted and polls them instead
-of submitting the same requests again.
+Failures are never silent. What a request that errored becomes is read from one table
+(``batch_errors.py``: every documented per-request error of both providers): one that may pass
+(expired, cancelled, 429, 5xx, overloaded, timed out) is submitted once more in a new batch
+(logged), and if that fails too its item fails with the reason; one that would fail again (an
+over-long prompt, a refused prompt) drops its item for good, with the reason, as on the direct
+path; one that every request would hit (a used-up quota, a bad key, an unknown model) stops the
+run at once with the fix, finished work kept; any other makes its item fail with the provider's
+error (a later run retries it). A whole batch that failed (e.g. OpenAI rejected its file) fails
+all its requests, except when OpenAI's queue of enqueued tokens was full
+(``token_limit_exceeded``): then its requests wait (``queue_wait`` seconds) and go again in
+batches half its size, and a later run too starts from half the size that failed (never the same
+failing batch); a single request that still does not fit, or a queue that stays full
+``queue_tries`` times, fails its items with the reason. Calls of models without a batch API (e.g.
+a local target) are made directly in the round. A restarted run finds the batches it had
+submitted and polls them instead of submitting the same requests again.
 
 Each round waits for a batch (minutes to 24 hours), and an item needs one round per call in its
 chain: batching trades wall time for price.
@@ -38,10 +45,10 @@ from codeclm.engine.collect import DeferredCall, DeferredRequest, collect_reques
 from codeclm.engine.failures import HTTPStatusFailure, context_overflow
 from codeclm.engine.ledger import UsageLedger
 from codeclm.engine.reply import check_chat, usage_counts
-from codeclm.engine.retry import RETRYABLE_STATUS
 from codeclm.engine.wire import CHAT_PATH
-from codeclm.errors import ContextLengthError, EndpointError, MalformedReplyError, StepError
+from codeclm.errors import ContextLengthError, EndpointError, MalformedReplyError, RequestDroppedError, StepError
 from codeclm.executors.base import EndpointWatch, OnOutcome, Outcome, Progress, ReportsOutcomes
+from codeclm.executors.batch_errors import classify
 from codeclm.executors.batch_provider import BatchProvider, BatchState, RequestResult, UnbatchableRequest, jsonl
 from codeclm.executors.batch_store import BatchStore, StoredRequest
 
@@ -49,11 +56,14 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
-TRANSIENT_CODES = frozenset({"rate_limit_error", "overloaded_error", "api_error", "server_error", "rate_limit_exceeded"})
 
 
 class BatchRequestError(EndpointError):
     """A request that failed in (or could not go into) a provider batch; its item fails with this reason."""
+
+
+class BatchFatalError(EndpointError):
+    """A batch result every request would share (a used-up quota, a bad key, an unknown model): the run stops."""
 
 
 class BatchExecutor:
@@ -62,12 +72,14 @@ class BatchExecutor:
     `providers`: role -> the batch API its calls go to (other roles call their endpoint directly);
     `store`: submitted batches (resume); `ledger`: batch calls are counted when their batch is read,
     at batch prices; `poll_seconds`: wait between polls; `abort_after`: as the thread executor, this
-    many items in a row failing on their endpoint (e.g. every request of a failed batch) stop the run.
+    many items in a row failing on their endpoint (e.g. every request of a failed batch) stop the run;
+    `queue_wait`: seconds to wait after a batch failed on a full queue before resubmitting smaller;
+    `queue_tries`: how many such failures a request may meet before its item fails.
     """
 
     def __init__(self, providers: Mapping[str, BatchProvider], store: BatchStore, *, ledger: UsageLedger | None = None,
                  concurrency: int = 4, poll_seconds: float = 30.0, abort_after: int = 8, progress: Progress | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, queue_wait: float = 600.0, queue_tries: int = 6):
         self.providers = dict(providers)
         self.store = store
         self.ledger = ledger
@@ -79,6 +91,11 @@ class BatchExecutor:
         self._by_ident = {p.ident: p for p in self.providers.values()}
         self._failed: dict[str, BaseException] = {}  # cache key -> the failure its call raises (this process)
         self._sent_again: set[str] = set()  # keys already submitted a second time after expiring or a transient error
+        self.queue_wait = queue_wait
+        self.queue_tries = queue_tries
+        self._queue_full: dict[str, int] = {}  # key -> batches it was in that failed on a full queue (this process)
+        self._queue_cap: dict[tuple[str, str], int] = {}  # (provider, model) -> most requests per batch after one
+        self._wait_for_queue = False
 
     # -- the stage ------------------------------------------------------------------------
     def map(self, stage: str, fn: Callable[[T], R], items: Sequence[T], on_outcome: OnOutcome | None = None) -> list[Outcome[T, R]]:
@@ -107,6 +124,10 @@ class BatchExecutor:
             raise RuntimeError(f"{stage}: {len(todo)} items wait on requests that no batch can answer "
                                f"({', '.join(r.key[:12] for r in requests[:3])}...)")
         self._wait(stage, waiting)
+        if self._wait_for_queue:  # a batch failed on a full queue: let running batches drain before resubmitting
+            self._wait_for_queue = False
+            self.progress.status(stage, f"provider batch queue full: waiting {self.queue_wait:g} s")
+            self.sleep(self.queue_wait)
         return set(waiting)
 
     def _round(self, pool: ThreadPoolExecutor | None, fn: Callable[[Any], Any], items: list[Any], todo: list[int],
@@ -187,7 +208,13 @@ class BatchExecutor:
                 continue
             groups.setdefault((provider.ident, provider.group(request)), (provider, []))[1].append((request, line))
         for provider, members in groups.values():
-            for chunk in _chunks(members, provider.max_requests, provider.max_bytes):
+            caps = [self.store.queue_full_cap(provider.ident, [request.key for request, _ in members]),
+                    *(self._queue_cap.get((provider.ident, model)) for model in {request.model for request, _ in members})]
+            cap = min((c for c in caps if c is not None), default=None)
+            if cap is not None:
+                log.warning("%s: an earlier %s batch of these requests failed on a full queue; submitting them in "
+                            "batches of at most %d", stage, provider.name, cap)
+            for chunk in _chunks(members, min(provider.max_requests, cap or provider.max_requests), provider.max_bytes):
                 state = provider.submit([line for _, line in chunk], label=stage)
                 self.store.add(state, provider.ident, stage, [request for request, _ in chunk])
                 waiting[(provider.ident, state.id)] = provider
@@ -211,8 +238,11 @@ class BatchExecutor:
                 self.sleep(self.poll_seconds)
 
     def _read(self, stage: str, provider: BatchProvider, state: BatchState) -> None:
-        """Store every request's result; count the answered ones; register failures; plan one resubmission."""
+        """Store every request's result; count the answered ones; register failures; plan one resubmission;
+        stop the run on a result every request would share."""
         requests = self.store.requests(provider.ident, state.id)
+        if state.queue_full:
+            return self._queue_was_full(stage, provider, state, requests)
         found: dict[str, RequestResult] = {}
         if state.error is None:
             for result in provider.results(state):
@@ -221,7 +251,7 @@ class BatchExecutor:
                 else:
                     log.warning("%s: %s batch %s returned a result for an unknown request %s", stage, provider.name,
                                 state.id, result.custom_id[:16])
-        rows, again = [], []
+        rows, again, fatal = [], [], None
         for key, request in requests.items():
             result = found.get(key) or RequestResult(
                 key, "errored" if state.error else state.missing,
@@ -230,15 +260,45 @@ class BatchExecutor:
             rows.append((key, result.kind, result.reply, result.error))
             if result.kind == "succeeded":
                 self._count(request, result.reply)
-            elif _worth_again(result) and key not in self._sent_again:
+                continue
+            kind, reason = ("fail", "the whole batch failed") if state.error else classify(provider.name, result)
+            if kind == "temporary" and key not in self._sent_again:
                 self._sent_again.add(key)
                 again.append(key)
-            else:
-                self._failed[key] = self._failure(provider, state, request, result)
+                continue
+            self._failed[key] = self._failure(provider, state, request, result, kind, reason)
+            if kind == "fatal" and fatal is None:
+                fatal = self._failed[key]
         self.store.read(provider.ident, state.id, rows)
+        if fatal is not None:
+            raise BatchFatalError(f"{fatal}; the run stops (finished work is kept: rerun the same command after the fix)")
         if again:
             log.warning("%s: %d requests of %s batch %s (%s) did not run, or hit an error that may pass; submitting "
                         "them once more in a new batch", stage, len(again), provider.name, state.id, state.status)
+
+    def _queue_was_full(self, stage: str, provider: BatchProvider, state: BatchState,
+                        requests: Mapping[str, StoredRequest]) -> None:
+        """A batch the provider refused because its queue was full: its requests go again later, in smaller
+        batches (the store remembers the size that failed); a lone request or a queue that stays full fails."""
+        error = state.error or "the batch failed: the queue of enqueued tokens is full"
+        give_up = len(requests) == 1 or any(self._queue_full.get(key, 0) + 1 >= self.queue_tries for key in requests)
+        for key, request in requests.items():
+            self._queue_full[key] = self._queue_full.get(key, 0) + 1
+            if give_up:
+                why = ("even a batch of one request does not fit the organisation's enqueued-token limit" if len(requests) == 1
+                       else f"the queue was still full after {self._queue_full[key]} tries")
+                self._failed[key] = BatchRequestError(
+                    f"{request.role} model {request.model}: {provider.name} batch {state.id}: {error}; {why}: rerun "
+                    "later, when the organisation's other batches have finished, or raise its batch queue limit")
+        self.store.read(provider.ident, state.id, [(key, "errored", None, error) for key in requests])
+        for model in {request.model for request in requests.values()}:  # the queue is the organisation's, per model
+            cap = max(1, len(requests) // 2)
+            self._queue_cap[(provider.ident, model)] = min(cap, self._queue_cap.get((provider.ident, model), cap))
+        if not give_up:
+            self._wait_for_queue = True
+            log.warning("%s: %s batch %s failed because the queue of enqueued tokens is full (%s); its %d requests go "
+                        "again in batches of at most %d after %g s", stage, provider.name, state.id, error,
+                        len(requests), max(1, len(requests) // 2), self.queue_wait)
 
     @staticmethod
     def _checked(result: RequestResult, request: StoredRequest) -> RequestResult:
@@ -257,7 +317,7 @@ class BatchExecutor:
                                     cached_prompt_tokens=cached, model=request.model, batch=True)
 
     def _failure(self, provider: BatchProvider, state: BatchState, request: StoredRequest,
-                 result: RequestResult) -> BaseException:
+                 result: RequestResult, kind: str, reason: str) -> BaseException:
         where = f"{request.role} model {request.model}: {provider.name} batch {state.id}"
         again = " (also in a second batch)" if request.key in self._sent_again else ""
         if result.kind != "errored":
@@ -266,6 +326,10 @@ class BatchExecutor:
         if overflow is not None:
             return ContextLengthError(f"{where}: the request does not fit the model's context window ({result.error}); "
                                       "this item is dropped", tokens=overflow[0], limit=overflow[1])
+        if kind == "drop":
+            return RequestDroppedError(f"{where}: {result.error}: {reason}; this item is dropped")
+        if kind == "fatal":
+            return BatchFatalError(f"{where}: {result.error}: {reason}")
         return BatchRequestError(f"{where}: the request failed{again}: {result.error}")
 
 
@@ -281,12 +345,6 @@ class _Reporter(ReportsOutcomes):
     def finish(self, index: int, outcome: Outcome) -> None:
         self.results[index] = outcome
         self._finish(self.stage, outcome, self.on_outcome, self.limit)
-
-
-def _worth_again(result: RequestResult) -> bool:
-    """Expired, cancelled, or an error that may pass: worth one more batch."""
-    return result.kind in ("expired", "canceled") or (
-        result.kind == "errored" and (result.status in RETRYABLE_STATUS or result.code in TRANSIENT_CODES))
 
 
 def _chunks(members: list[tuple[DeferredRequest, dict[str, Any]]], max_requests: int, max_bytes: int):

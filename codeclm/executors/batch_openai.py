@@ -3,7 +3,8 @@
 Each line is ``{"custom_id", "method": "POST", "url": "/v1/chat/completions", "body"}`` with the body
 the direct path would POST. One batch file holds one model and one endpoint (OpenAI's rule) and at
 most 50,000 lines / 200 MB. A batch ends ``completed``, ``failed`` (its file did not validate:
-every request fails with the reason), ``expired`` (not done within the 24 h window) or
+every request fails with the reason; or ``token_limit_exceeded``: the organisation's queue of
+enqueued tokens for the model is full, and the executor resubmits smaller), ``expired`` (not done within the 24 h window) or
 ``cancelled``. Results: successes in ``output_file_id``, failures in ``error_file_id`` (requests an
 expired or cancelled batch never ran carry the codes ``batch_expired`` / ``batch_cancelled``).
 """
@@ -25,6 +26,7 @@ from codeclm.executors.batch_provider import (BatchState, ProviderHTTP, RequestR
 ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
 _MISSING = {"expired": "expired", "cancelled": "canceled"}  # requests a batch ended before running
 _CODES = {"batch_expired": "expired", "batch_cancelled": "canceled"}
+QUEUE_FULL = "token_limit_exceeded"  # the batch failed: the organisation's enqueued tokens for the model hit its limit
 
 
 class OpenAIBatches:
@@ -76,13 +78,19 @@ class OpenAIBatches:
     def _state(self, batch: dict[str, Any]) -> BatchState:
         status = str(batch.get("status") or "unknown")
         counts = batch.get("request_counts") or {}
+        queue_full = status == "failed" and QUEUE_FULL in _error_codes(batch)
+        detail = {k: batch.get(k) for k in ("output_file_id", "error_file_id") if batch.get(k)}
         return BatchState(
             id=str(batch["id"]), status=status, ended=status in ENDED,
             counts={k: counts[k] for k in ("completed", "failed", "total") if isinstance(counts.get(k), int)},
-            detail={k: batch.get(k) for k in ("output_file_id", "error_file_id") if batch.get(k)},
+            detail={**detail, "queue_full": True} if queue_full else detail,
             error=_batch_errors(batch) if status == "failed" else None,
-            missing=_MISSING.get(status, "errored"),
+            missing=_MISSING.get(status, "errored"), queue_full=queue_full,
         )
+
+
+def _error_codes(batch: dict[str, Any]) -> set[str]:
+    return {str(e.get("code")) for e in (batch.get("errors") or {}).get("data") or [] if isinstance(e, dict)}
 
 
 def _batch_errors(batch: dict[str, Any]) -> str:

@@ -45,7 +45,9 @@ class BatchState:
     `status` is the provider's own word; `ended`: no request will change any more, results can be
     read; `detail`: what reading the results needs (file ids, results URL), kept for a restart;
     `error`: the whole batch failed (every request fails with it); `missing`: what a request
-    with no result line became (OpenAI writes none for requests an expired batch never ran).
+    with no result line became (OpenAI writes none for requests an expired batch never ran);
+    `queue_full`: the batch failed only because the organisation's queue of enqueued tokens was
+    full (OpenAI ``token_limit_exceeded``): its requests wait and go again in smaller batches.
     """
 
     id: str
@@ -55,6 +57,7 @@ class BatchState:
     detail: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     missing: ResultKind = "errored"
+    queue_full: bool = False
 
     def describe(self, provider: str) -> str:
         counts = " ".join(f"{k} {v}" for k, v in self.counts.items() if isinstance(v, int))

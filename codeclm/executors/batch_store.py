@@ -128,6 +128,22 @@ class BatchStore:
                 found[(row[0], row[1])] = StoredBatch(row[0], row[1], row[2], row[3], json.loads(row[4] or "{}"))
         return list(found.values())
 
+    def queue_full_cap(self, provider: str, keys: Iterable[str]) -> int | None:
+        """Half the size of the smallest batch holding any of `keys` that failed on a full queue (at least 1),
+        so that no run submits the same failing batch again; None if there was none."""
+        sizes: list[int] = []
+        keys = list(dict.fromkeys(keys))
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start:start + _CHUNK]
+            rows = self._conn().execute(
+                f"SELECT DISTINCT b.id FROM batches b JOIN batch_requests r ON r.provider = b.provider AND r.batch_id = b.id "
+                f"WHERE b.provider = ? AND b.detail LIKE '%\"queue_full\": true%' AND r.key IN ({','.join('?' * len(chunk))})",
+                [provider, *chunk]).fetchall()
+            for (batch_id,) in rows:
+                sizes.append(self._conn().execute("SELECT count(*) FROM batch_requests WHERE provider = ? AND batch_id = ?",
+                                                  (provider, batch_id)).fetchone()[0])
+        return max(1, min(sizes) // 2) if sizes else None
+
     def requests(self, provider: str, batch_id: str) -> dict[str, StoredRequest]:
         rows = self._conn().execute("SELECT key, role, model, path FROM batch_requests WHERE provider = ? AND batch_id = ?",
                                     (provider, batch_id))

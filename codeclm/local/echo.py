@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+EMBEDDED_ID = "cmpl-codeclm-echo-"  # codeclm.engine.score tells these replies (aligned) from the library's echo path
+
 
 def install() -> None:
     """Patch ``llama_cpp.Llama.create_completion`` so scoring requests take ``score``."""
@@ -97,7 +99,7 @@ def char_offsets(llama, tokens: list[int]) -> tuple[list[str], list[int]]:
     for piece in pieces:
         offsets.append(int(char_at_byte[min(byte, len(text_bytes))]))
         byte += len(piece)
-    return [p.decode("utf-8", "ignore") for p in pieces], offsets
+    return [p.decode("utf-8", "replace") for p in pieces], offsets  # part of a split character: U+FFFD
 
 
 def score(llama, prompt: str, model: str | None, top: int = 0) -> dict[str, Any]:
@@ -112,7 +114,7 @@ def score(llama, prompt: str, model: str | None, top: int = 0) -> dict[str, Any]
     texts, offsets = char_offsets(llama, tokens)
     skip = 1 if tokens and tokens[0] == llama.token_bos() and llama._model.add_bos_token() else 0
     return {
-        "id": f"cmpl-{uuid.uuid4()}",
+        "id": f"{EMBEDDED_ID}{uuid.uuid4().hex}",  # the server's response model keeps only the standard fields
         "object": "text_completion",
         "created": int(time.time()),
         "model": model or llama.model_path,

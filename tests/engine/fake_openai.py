@@ -7,7 +7,9 @@ llama-cpp-python's raw text), ``"ctx-vllm"`` (400, vLLM's text), ``"no-choices"`
 JSON without choices), ``"no-logprobs"`` (500 naming logprobs, as llama-cpp-python
 without logits_all), ``"echo-ignored"`` (200 /completions reply without logprobs),
 ``"not-found"`` (404), ``"reject-stream-options"`` (400 naming stream_options),
-``"stream-error"`` (a streamed error chunk with a context-length message).
+``"stream-error"`` (a streamed error chunk with a context-length message), ``"stream-error-field"``
+(llama.cpp's ``error: {...}`` SSE line, code 400, then the stream ends), ``"stream-refusal"`` (``delta.refusal`` chunks), ``"misaligned"`` (a 200
+/completions reply whose first token is empty text: its tokens do not reassemble the prompt).
 """
 
 from __future__ import annotations
@@ -151,7 +153,13 @@ class _FakeHandler(_Handler):
         events = [{**head, "choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]}]
         if fault == "stream-error":
             events.append({"error": dict(_CTX["ctx-llama"][1], code=500)})
-        for token in stub.stream_tokens:
+        if fault == "stream-error-field":  # llama.cpp's server: a failure after the headers as an SSE `error:` field
+            events.append(("error", {"code": 400, "message": "failed to parse grammar (stub)",
+                                     "type": "invalid_request_error"}))
+        if fault == "stream-refusal":
+            events.extend({**head, "choices": [{"index": 0, "delta": {"refusal": part}, "finish_reason": None}]}
+                          for part in ("I can't ", "help with that."))
+        for token in (stub.stream_tokens if fault not in ("stream-refusal", "stream-error-field") else []):
             choice = {"index": 0, "delta": {"content": token}, "finish_reason": None}
             if body.get("logprobs"):
                 choice["logprobs"] = {"content": [_token_logprob(token)]}
@@ -161,12 +169,15 @@ class _FakeHandler(_Handler):
             events.append({**head, "choices": [], "usage": {"prompt_tokens": 11,
                                                             "completion_tokens": len(stub.stream_tokens),
                                                             "total_tokens": 11 + len(stub.stream_tokens)}})
+        if fault == "stream-error-field":
+            events = events[:2]  # the server ends the stream after its error
         try:
             self._write_chunk(b": ping\n\n")
             for event in events:
                 if stub.chunk_delay:
                     time.sleep(stub.chunk_delay)
-                self._write_chunk(f"data: {json.dumps(event)}\n\n".encode())
+                field, event = event if isinstance(event, tuple) else ("data", event)
+                self._write_chunk(f"{field}: {json.dumps(event)}\n\n".encode())
                 with stub._lock:
                     stub.chunks_sent += 1
             self._write_chunk(b"data: [DONE]\n\n")
@@ -200,6 +211,8 @@ class _FakeHandler(_Handler):
                     "top_logprobs": [None] + [{t: -0.5} for t in tokens[1:]]}
         if fault == "echo-ignored":
             logprobs = None
+        if fault == "misaligned":  # special tokens decoded as empty text, as llama-cpp-python's own server does
+            tokens[0] = ""
         reply = {"id": "cmpl-fake", "object": "text_completion", "created": 1, "model": body.get("model"),
                  "choices": [{"text": prompt + " next", "index": 0, "logprobs": logprobs, "finish_reason": "length"}],
                  "usage": {"prompt_tokens": len(tokens) - 1, "completion_tokens": 1, "total_tokens": len(tokens)}}

@@ -124,11 +124,15 @@ def test_429_honours_retry_after_http_date(make_lm, stub, sleeps):
     assert len(sleeps) == 1 and 1.0 < sleeps[0] <= 3.01  # jitter alone would be <= 0.002
 
 
-def test_retry_after_capped_by_max_delay(make_lm, stub, sleeps):
+def test_retry_after_past_max_delay_stops_with_the_wait_named(make_lm, stub, sleeps):
+    """Not cut to max_delay (the server would refuse again) nor slept through: one clear line."""
+    from codeclm.errors import RetryAfterTooLongError
+
     stub.retry_after = 30
     stub.script.append("429")
-    chat(make_lm())
-    assert sleeps == [1.0]
+    with pytest.raises(RetryAfterTooLongError, match="asks to wait 30 s before a retry, longer than the retry policy's 1 s"):
+        chat(make_lm())
+    assert sleeps == [] and stub.stats()["requests"] == 1
 
 
 @pytest.mark.parametrize("fault", ["500", "drop", "garbage", "slow"])

@@ -6,6 +6,7 @@ import pytest
 from engine_helpers import SECRET, chat
 
 from codeclm.engine import ScoredText
+from codeclm.engine.score import SCORE_FIX
 from codeclm.errors import ContextLengthError, PromptScoringUnsupportedError
 
 pytestmark = pytest.mark.filterwarnings("ignore:Implementing custom LMs through BaseLM.forward:DeprecationWarning")
@@ -52,7 +53,7 @@ def test_endpoint_without_prompt_logprobs_gets_one_clear_line(make_lm, stub, cac
         make_lm().score(TEXT)
     message = str(err.value)
     assert "\n" not in message and "cannot score prompts" in message
-    assert "use an endpoint that returns prompt log-probabilities, e.g. llama.cpp or vLLM" in message
+    assert message.endswith(SCORE_FIX) and "llama-server cannot score prompts" in message
     assert stub.stats()["requests"] == 1 and sleeps == [] and len(cache) == 0
 
 
@@ -63,6 +64,6 @@ def test_score_context_overflow_is_an_item_level_error(make_lm, stub):
 
 
 def test_score_through_litellm_is_refused_with_the_fix(make_lm, stub):
-    with pytest.raises(PromptScoringUnsupportedError, match="another judging scheme"):
+    with pytest.raises(PromptScoringUnsupportedError, match="LLM-judge scheme"):
         make_lm(model="anthropic/claude-3-5-haiku").score(TEXT)
     assert stub.stats()["requests"] == 0

@@ -170,3 +170,32 @@ def test_chat_stream_that_ends_early_is_malformed():
         stream.reply()
     with pytest.raises(MalformedReplyError):
         ChatStream().feed("data: {not json")
+
+
+def test_llama_cpp_error_field_mid_stream_is_the_servers_error(streamed, stub, sleeps):
+    """llama.cpp writes a failure after the headers as `error: {...}`: its 400 is final, not an answer that
+    'ended early' (malformed, retried)."""
+    from codeclm.errors import EndpointError
+
+    stub.script.append("stream-error-field")
+    with pytest.raises(EndpointError, match="HTTP 400: failed to parse grammar") as err:
+        chat(streamed())
+    assert "ended" not in str(err.value) and stub.stats()["requests"] == 1 and sleeps == []
+
+
+def test_chat_stream_reads_error_fields():
+    from codeclm.engine.failures import HTTPStatusFailure
+
+    with pytest.raises(HTTPStatusFailure) as err:
+        ChatStream().feed('error: {"code": 400, "message": "the request exceeds the available context size", '
+                          '"type": "exceed_context_size_error"}')
+    assert (err.value.status, err.value.error_type) == (400, "exceed_context_size_error")
+    with pytest.raises(HTTPStatusFailure) as err:
+        ChatStream().feed("error: not json at all")
+    assert err.value.status == 500 and "not json at all" in err.value.message
+
+
+def test_streamed_refusal_is_read_as_a_refusal(streamed, stub):
+    stub.script.append("stream-refusal")
+    message = chat(streamed()).choices[0].message
+    assert message.refusal == "I can't help with that." and message.content is None

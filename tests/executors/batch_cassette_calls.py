@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from codeclm.engine import CallCache, EngineLM, RetryPolicy, UsageLedger
-from codeclm.errors import EndpointError, StepError
+from codeclm.errors import EndpointError, RequestDroppedError, StepError
 
 SECRET = "sk-test-batch-cassette-0123456789"
 OPENAI_MODEL = "openai/gpt-4o-mini"
@@ -24,6 +24,8 @@ def asker(lm: EngineLM):
         messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]
         try:
             reply = lm.forward(messages=messages, temperature=0.0, max_tokens=32)
+        except RequestDroppedError as exc:  # as codeclm.step: dropped for good, under the step's name
+            raise StepError("answer", exc.reason, permanent=True) from None
         except StepError:
             raise
         except EndpointError as exc:

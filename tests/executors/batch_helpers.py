@@ -40,14 +40,18 @@ class FakeBatchAPI:
     ident = "fake http://fake"
     max_requests = 1000
     max_bytes = 10**9
+    prefix = "batch_"  # batch ids: a second fake standing for a later run gets its own
 
     def __init__(self, responder: Callable[[str], str] | None = None, fate: Callable[[dict, int], str | None] | None = None,
-                 polls: int = 1, failed_batch: str | None = None, unbatchable: Callable[[Any], str | None] | None = None):
+                 polls: int = 1, failed_batch: str | None = None, unbatchable: Callable[[Any], str | None] | None = None,
+                 queue_limit: int | None = None, result: Callable[[dict], RequestResult | None] | None = None):
         self.responder = responder or (lambda question: answer_field(f"A:{question}"))
         self.fate = fate or (lambda line, n: None)
         self.polls = polls
         self.failed_batch = failed_batch
         self.unbatchable = unbatchable
+        self.queue_limit = queue_limit  # a batch of more requests fails as OpenAI's does when the queue is full
+        self.result = result  # batch line -> a result to return instead of the fate's (None: the fate's)
         self.batches: dict[str, dict[str, Any]] = {}
         self.polled: list[str] = []
         self.seen: Counter = Counter()  # custom_id -> batches it went into
@@ -67,7 +71,7 @@ class FakeBatchAPI:
         return {"custom_id": request.key, "body": request.body}
 
     def submit(self, lines, *, label: str) -> BatchState:
-        batch_id = f"batch_{len(self.batches) + 1}"
+        batch_id = f"{self.prefix}{len(self.batches) + 1}"
         numbers = {}
         for line in lines:
             self.seen[line["custom_id"]] += 1
@@ -81,6 +85,10 @@ class FakeBatchAPI:
         if batch["polls_left"] > 0:
             batch["polls_left"] -= 1
             return BatchState(batch_id, "in_progress", False, counts={"total": len(batch["lines"])})
+        if self.queue_limit is not None and len(batch["lines"]) > self.queue_limit:
+            return BatchState(batch_id, "failed", True, detail={"queue_full": True}, queue_full=True,
+                              error="the batch failed: token_limit_exceeded: Enqueued token limit reached for "
+                                    "gpt-4o-mini in organization org-x. Limit: 90,000 enqueued tokens.")
         fates = [self.fate(line, batch["numbers"][line["custom_id"]]) for line in batch["lines"]]
         status = "expired" if "expired" in fates else "completed"
         error = self.failed_batch
@@ -91,6 +99,10 @@ class FakeBatchAPI:
         batch = self.batches[state.id]
         for line in batch["lines"]:
             key = line["custom_id"]
+            custom = self.result(line) if self.result else None
+            if custom is not None:
+                yield RequestResult(key, custom.kind, error=custom.error, code=custom.code, status=custom.status)
+                continue
             fate = self.fate(line, batch["numbers"][key])
             if fate == "expired":
                 continue  # as OpenAI: an expired batch has no result line for requests it never ran

@@ -104,12 +104,14 @@ def test_openai_batch_round_trip(cache, vcr, wire):
 
 
 def test_openai_failed_item_in_a_batch(cache, vcr, wire):
-    """A completed batch whose error file holds one request's HTTP 400: that item fails with the provider's message."""
+    """A completed batch whose error file holds one request's HTTP 400 string_above_max_length: the same request
+    fails again, so that item is dropped for good with the provider's message and the reason (batch_errors.py)."""
     outcomes = run(openai(wire), cache, QUESTIONS)
     assert [o.ok for o in outcomes] == [True, True, False]
     failed = outcomes[2]
-    assert failed.stage == "answer" and failed.endpoint_failure and not failed.permanent
-    assert "openai batch batch_6720f00d01: the request failed: HTTP 400: Invalid 'messages[1].content'" in failed.error
+    assert failed.stage == "answer" and not failed.endpoint_failure and failed.permanent
+    assert "openai batch batch_6720f00d01: HTTP 400: Invalid 'messages[1].content'" in failed.error
+    assert failed.error.endswith("a message is longer than OpenAI accepts; this item is dropped")
     assert wire.sent()[-2:] == [("GET", "/v1/files/file-out-f00d/content"), ("GET", "/v1/files/file-err-f00d/content")]
     assert vcr.all_played
 

@@ -32,7 +32,7 @@ def test_the_target_is_not_asked_to_answer_under_target_loss(root):
 
 def test_named_chat_formats_render_the_assistant_opening():
     assert prompt_prefix("llama3", "S", "U").endswith("<|start_header_id|>assistant<|end_header_id|>\n\n")
-    assert prompt_prefix("mistral", "S", "U") == "<s>[INST] S\n\nU [/INST]"
+    assert prompt_prefix("mistral", "S", "U") == "[INST] S\n\nU [/INST]"  # no BOS: the server adds it
     custom = "{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}[assistant] "
     assert prompt_prefix(custom, "S", "U") == "[system] S\n[user] U\n[assistant] "
 

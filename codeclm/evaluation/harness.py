@@ -106,6 +106,10 @@ def evaluate(benchmark: str, candidate: str, reference: str = "strong", judge: s
     rule: 'paper' (default) or 'alpagasus' for a both-orders scheme; a pointwise scheme has none (ConfigError if given).
     Items judged in `out` with the same settings are reused (a rerun never pays twice); others are judged again.
     """
+    if limit is not None and limit < 1:
+        raise ConfigError(f"limit {limit}: out of range; allowed: a whole number >= 1 (or no limit)")
+    if bootstrap < 1:
+        raise ConfigError(f"bootstrap {bootstrap}: out of range; allowed: a whole number >= 1 (1000 is usual)")
     config = load_config(program, overrides)
     scheme = eval_scheme(config, scheme)
     rule = eval_rule(scheme, rule)

@@ -23,7 +23,8 @@ def test_round_trip_and_stats(tmp_path):
     assert cache.get("k") == {"choices": [{"message": {"content": "hé"}}]}
     assert cache.stats() | {"path": None} == {"path": None, "entries": 1, "hits": 1, "misses": 1, "puts": 1}
     cache.close()
-    assert CallCache(tmp_path / "c.sqlite").get("k") is not None  # persisted
+    reopened = CallCache(tmp_path / "c.sqlite")  # persisted: the same reply, not merely some reply
+    assert reopened.get("k") == {"choices": [{"message": {"content": "hé"}}]} and reopened.get("other") is None
 
 
 def test_eight_threads_writing_at_once(tmp_path):

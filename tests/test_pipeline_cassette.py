@@ -40,8 +40,8 @@ def endpoints():
 def test_codeclm_program_end_to_end(tmp_path, root, endpoints):
     datasets = pytest.importorskip("datasets")  # first: a skip must not follow a run that passed (the `dev` extra has it)
     models = [
-        f"models.strong={{model: {STRONG}, api_base: '{endpoints[STRONG]}', max_tries: 1}}",
-        f"models.target={{model: {TARGET}, api_base: '{endpoints[TARGET]}', max_tries: 1, chat_template: chatml}}",
+        f"models.strong={{model: {STRONG}, api_base: '{endpoints[STRONG]}', max_tries: 1, timeout: 900}}",  # turns on a busy machine
+        f"models.target={{model: {TARGET}, api_base: '{endpoints[TARGET]}', max_tries: 1, timeout: 900, chat_template: chatml}}",
         f"cache.path={tmp_path / 'calls.sqlite'}",
     ]
     config = load_config(root / "programs" / "codeclm.yaml", OVERRIDES + models)

@@ -11,7 +11,7 @@ import os
 from collections import Counter
 
 import pytest
-from optimize_world import CUT, EASY, GOOD, TUNED_MARK
+from optimize_world import CUT, EASY, GOOD, TUNED_MARK, WORSE_MARK
 from world_server import WorldServer
 
 from codeclm.config import load_config
@@ -70,6 +70,7 @@ def test_optimizer_replayed(optimizer, root, api_base, benchmark_file, tmp_path,
     template, tuned = decode_probe(None), decode_probe(out)
     assert len(template) == len(tuned) == 1 and template[0]["messages"] != tuned[0]["messages"]
     sent = json.dumps(tuned[0]["messages"])
+    assert WORSE_MARK not in sent  # the world proposed worse instructions too (mipro, gepa): never the one kept
     if optimizer == "bootstrap":
         assert "python programming" in sent  # a bootstrapped demo
     else:

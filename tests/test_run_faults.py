@@ -13,7 +13,7 @@ from codeclm.run import run
 from codeclm.sink import dropped_path
 
 
-def test_faulty_server_every_item_kept_or_failed_with_reason(tmp_path, monkeypatch, caplog):
+def test_faulty_server_most_items_kept_the_rest_failed_with_reason(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("CODECLM_TEST_KEY", SECRET)
     caplog.set_level(logging.DEBUG, logger="codeclm")
     with StubServer(responder=respond_as_pipeline, seed=3) as stub:
@@ -33,6 +33,9 @@ def test_faulty_server_every_item_kept_or_failed_with_reason(tmp_path, monkeypat
     kept = records(out)
     dropped = records(dropped_path(out))
     assert not kept.keys() & dropped.keys()
+    # Retries absorb the faults: most of the 6 items (3 metadata x 2 instructions) are kept, not merely accounted for
+    # (a run where every item failed with a reason would pass the checks below; measured: 6 of 6 kept).
+    assert len(kept) >= 4, (len(kept), {k: v["reason"] for k, v in dropped.items()})
     for item in dropped.values():
         assert item["reason"] and (item["kind"] == "filtered" or item["stage"])
     # Every item the pipeline reached is accounted for exactly once: kept, filtered, or failed with its reason.

@@ -1,4 +1,8 @@
-"""Shared test set-up: no network at import, no DSPy caches (replays must see every call)."""
+"""Shared test set-up: no network at import, no DSPy caches (replays must see every call); every cassette
+interaction must be played; `--fail-on-skip` (tests/skip_check.py).
+
+Runs against: nothing itself (fixtures and hooks for the other test files).
+"""
 
 import os
 import sys

@@ -1,6 +1,8 @@
 """Every numeric command-line option is range-checked before any work: one line naming the option and the allowed
 range, exit 2. Plain argument parsing (no model, no fake): the command functions are replaced by ones that fail
-the test if reached. Also: wide tables stay readable when the output is not a terminal."""
+the test if reached. Also: wide tables stay readable when the output is not a terminal.
+Runs against: argument parsing only (no model); fake LMs for evaluate().
+"""
 
 import io
 

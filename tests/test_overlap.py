@@ -1,4 +1,7 @@
-"""Overlap with benchmark items: a shared 8-word run or ROUGE-L > 0.7 flags an instruction; unrelated ones pass."""
+"""Overlap with benchmark items: a shared 8-word run or ROUGE-L > 0.7 flags an instruction; unrelated ones pass.
+
+Runs against: no model and no server (the code's own logic on hand-made inputs); the bundled benchmark files.
+"""
 
 from codeclm.overlap import OverlapIndex, bundled_benchmarks_index
 

@@ -2,6 +2,7 @@
 
 Recorded against the embedded llama.cpp servers (strong Qwen2.5-Coder-1.5B, target
 SmolLM2-135M). To re-record: CODECLM_RECORD=1 pytest -o addopts="" --record-mode=rewrite tests/test_pipeline_cassette.py
+Runs against: a cassette recorded from real local models (Qwen2.5-Coder-1.5B strong, SmolLM2-135M target, llama.cpp).
 """
 
 import json

@@ -1,4 +1,7 @@
-"""`codeclm report` numbers on a small fixture, and the PNG."""
+"""`codeclm report` numbers on a small fixture, and the PNG.
+
+Runs against: no model and no server (the code's own logic on hand-made inputs).
+"""
 
 import json
 

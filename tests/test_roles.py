@@ -1,4 +1,7 @@
-"""Roles -> LMs: keys from the environment only, and a local model's cache survives a new port."""
+"""Roles -> LMs: keys from the environment only, and a local model's cache survives a new port.
+
+Runs against: tests/stub_server.py (scripted replies: a fake, not a model).
+"""
 
 from contextlib import ExitStack
 

@@ -1,4 +1,7 @@
-"""A run against a server that misbehaves at set rates: it completes, loses nothing, leaks no key."""
+"""A run against a server that misbehaves at set rates: it completes, loses nothing, leaks no key.
+
+Runs against: tests/stub_server.py injecting faults at set rates (scripted replies: a fake, not a model).
+"""
 
 import json
 import logging

@@ -1,4 +1,7 @@
-"""`--fail-on-skip` (tests/skip_check.py, used by .ci/run): pytest run in a subprocess on small test files of its own."""
+"""`--fail-on-skip` (tests/skip_check.py, used by .ci/run): pytest run in a subprocess on small test files of its own.
+
+Runs against: pytest in a subprocess on small test files of its own (no model).
+"""
 
 import subprocess
 import sys

@@ -1,4 +1,7 @@
-"""CallCache: round trips, concurrent writers, and kill -9 in the middle of writing."""
+"""CallCache: round trips, concurrent writers, and kill -9 in the middle of writing.
+
+Runs against: no model: SQLite files, threads and killed subprocesses.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""collect_requests(): cache misses become DeferredRequests for a batch; store() makes them cache hits."""
+"""collect_requests(): cache misses become DeferredRequests for a batch; store() makes them cache hits.
+
+Runs against: the stub OpenAI-compatible server tests/engine/fake_openai.py on 127.0.0.1 (a test fake, not a model).
+"""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ reference, qwen2.5-coder-1.5b-instruct judges with the program's eval scheme (po
 An earlier version built plain `dspy.LM`s, which drop finish_reason: both recorded answers had been cut off at the
 cap, and the test asserted no failure. Here the answers are capped at 80 tokens on purpose, so a real cut-off
 answer meets the guard.
+Runs against: a cassette recorded from real local models (SmolLM2-135M, Qwen2.5-Coder-1.5B on llama.cpp).
 """
 
 import json

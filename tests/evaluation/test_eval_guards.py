@@ -4,6 +4,7 @@ gets that far: Respond asks again and then fails the item as unparseable, tested
 
 Break that this catches: the guard branch in codeclm/evaluation/harness.py disabled
 (`if not answer.usable:` -> `if False:`): every test here goes red (the judge is asked, the item is a win).
+Runs against: fake LMs (tests/fakes.py ScriptedLM: scripted answers per step), no server.
 """
 
 import pytest

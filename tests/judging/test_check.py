@@ -1,5 +1,7 @@
 """The filter check: decisions at the threshold on items whose right decision is known; no trivial pass;
-the run stops before filtering when it fails, naming a fix that is not the failed scheme."""
+the run stops before filtering when it fails, naming a fix that is not the failed scheme.
+Runs against: fake LMs (tests/fakes.py ScriptedLM: scripted answers per step), no server.
+"""
 
 import json
 

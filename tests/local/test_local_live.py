@@ -1,4 +1,7 @@
-"""Live: the smallest pinned model through codeclm's own path (weights -> server -> request -> stop)."""
+"""Live: the smallest pinned model through codeclm's own path (weights -> server -> request -> stop).
+
+Runs against: the real SmolLM2-135M on llama.cpp (live: started by the test).
+"""
 
 import contextlib
 import importlib.metadata as md

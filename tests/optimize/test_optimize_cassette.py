@@ -4,6 +4,7 @@ Recorded against tests/optimize/world_server.py: the scripted world (tests/optim
 served as an OpenAI-compatible server on 127.0.0.1, NOT real models (a real MIPROv2 run does not fit
 the 2-core machine's test budget; docs/optimize.md has the real-model figures). To re-record:
     CODECLM_RECORD=1 pytest -o addopts="" --record-mode=rewrite tests/optimize/test_optimize_cassette.py
+Runs against: cassettes recorded from tests/optimize/world_server.py (the scripted world on the wire: a fake, not real models).
 """
 
 import json

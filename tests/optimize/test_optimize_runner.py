@@ -1,5 +1,7 @@
 """`codeclm optimize` end to end on the scripted world: the saved program loads, changes the requests, is refused
-where it does not fit; the filter check is enforced; bad input is one line."""
+where it does not fit; the filter check is enforced; bad input is one line.
+Runs against: the scripted optimize world in process (tests/optimize/optimize_world.py WorldLM: a fake, not real models).
+"""
 
 import json
 

@@ -6,6 +6,7 @@ operator of a file and would need scoping to these lines anyway), and the script
 
     python benchmarks/mutations.py                     # all; writes benchmarks/results/mutations_<date>.{txt,json}
     python benchmarks/mutations.py --only overlap-8-words guard-cut-off
+    python benchmarks/mutations.py --resume benchmarks/results/mutations_<date>.json   # skip the ids already there
 
 The working tree (tracked and untracked, not ignored files) is copied once to a temporary folder; each mutation is
 applied there (its `old` text must occur exactly once), the targeted tests run with that copy first on the path,
@@ -164,19 +165,30 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", help="mutation ids to run (default: all)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per test run")
+    parser.add_argument("--resume", help="a results .json of an earlier run of the same tree: its mutations are kept, "
+                        "not run again")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the unmutated run (only right after one "
+                        "passed on the same tree; the results file says it was skipped)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / f"mutations_{dt.date.today()}"),
                         help="results file stem (.txt and .json are written)")
     args = parser.parse_args()
-    chosen = [m for m in MUTATIONS if not args.only or m.id in args.only]
+    previous = json.loads(Path(args.resume).read_text()) if args.resume else {}
+    earlier = previous.get("results", [])
+    done = {r["id"] for r in earlier}
+    chosen = [m for m in MUTATIONS if (not args.only or m.id in args.only) and m.id not in done]
     copy = workspace()
     where = subprocess.run([sys.executable, "-c", "import codeclm; print(codeclm.__file__)"], cwd=copy, capture_output=True,
                            text=True, env={**os.environ, "PYTHONPATH": str(copy)}).stdout.strip()
     assert where.startswith(str(copy)), f"the copy is not the code under test: {where}"
-    results = []
+    results = list(earlier)
     try:
         baseline_tests = tuple(sorted({t for m in chosen for t in m.tests}))
-        rc, seconds, detail = run_tests(copy, baseline_tests, args.timeout * 2)
-        print(f"baseline (unmutated, {len(baseline_tests)} test files): rc {rc} in {seconds:.0f} s {detail}", flush=True)
+        if args.no_baseline:
+            rc, baseline = 0, previous.get("baseline", "baseline skipped (--no-baseline)")
+        else:
+            rc, seconds, detail = run_tests(copy, baseline_tests, args.timeout * 2)
+            baseline = f"baseline (unmutated, {len(baseline_tests)} test files): rc {rc} in {seconds:.0f} s {detail}"
+        print(baseline, flush=True)
         if rc != 0:
             print("the unmutated copy fails its tests: fix that first", file=sys.stderr)
             return 1
@@ -192,19 +204,26 @@ def main() -> int:
             caught = rc != 0
             results.append({**asdict(m), "rc": rc, "caught": caught, "seconds": round(seconds, 1), "detail": detail})
             print(f"{'CAUGHT  ' if caught else 'SURVIVED'} {m.id:32} rc {rc} {seconds:5.0f} s  {detail[:150]}", flush=True)
+            write(args.out, results, baseline)  # after each: a run cut short keeps what it found
     finally:
         shutil.rmtree(copy, ignore_errors=True)
+    print(write(args.out, results, baseline))
+    return 0 if all(r["caught"] for r in results) else 1
+
+
+def write(out: str, results: list[dict], baseline: str) -> str:
     caught = sum(r["caught"] for r in results)
-    head = (f"mutations: {caught} of {len(results)} caught ({dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, "
-            f"{os.cpu_count()}-core machine, python {sys.version.split()[0]}; benchmarks/mutations.py)")
-    print(head)
-    lines = [head, ""] + [f"{'caught  ' if r['caught'] else 'SURVIVED'} {r['id']:32} {r['path']}: {r['promise']}\n"
+    head = (f"mutations: {caught} of {len(results)} caught (of {len(MUTATIONS)} defined; "
+            f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()}-core machine, "
+            f"python {sys.version.split()[0]}; benchmarks/mutations.py)")
+    lines = [head, baseline, ""] + [f"{'caught  ' if r['caught'] else 'SURVIVED'} {r['id']:32} {r['path']}: {r['promise']}\n"
                           f"         tests: {' '.join(r['tests'])}\n         result: rc {r['rc']}, {r['detail'][:300]}"
                           for r in results]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out + ".txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    Path(args.out + ".json").write_text(json.dumps({"summary": head, "results": results}, indent=1) + "\n", encoding="utf-8")
-    return 0 if caught == len(results) else 1
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out + ".txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    Path(out + ".json").write_text(json.dumps({"summary": head, "baseline": baseline, "results": results}, indent=1) + "\n",
+                                   encoding="utf-8")
+    return head
 
 
 if __name__ == "__main__":

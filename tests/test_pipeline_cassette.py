@@ -19,9 +19,10 @@ from codeclm.sink import dropped_path
 from codeclm.templates import PromptLibrary
 
 STRONG, TARGET = "qwen2.5-coder-1.5b-instruct", "smollm2-135m-instruct"
-# theta 2.0 (the scheme's default is 1.0): at 1.0 SmolLM2 finds all four instructions hard at iteration 1 (gaps
-# 1.75-2.32), and Self-Rubrics never runs; at 2.0 some are sent back, so the cassette holds iteration 2.
-OVERRIDES = ["seeds.limit=2", "num_metadata=2", "instructions_per_metadata=2", "max_iterations=2", "theta=2.0",
+# theta 1.76 (the scheme's default is 1.0): at 1.0 SmolLM2 finds all four instructions hard at iteration 1 (recorded
+# gaps 1.75, 1.77, 1.85, 2.32) and Self-Rubrics never runs; at 1.76 exactly one item is sent back, so the cassette
+# holds Self-Rubrics iteration 2 while re-recording stays short on 2 cores.
+OVERRIDES = ["seeds.limit=2", "num_metadata=2", "instructions_per_metadata=2", "max_iterations=2", "theta=1.76",
              "judging.check.enabled=false"]  # the filter check has its own cassette (tests/judging/test_check_cassette.py)
 
 

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from codeclm.cli_args import OneLineParser, float_range, int_range, non_negative_int, positive_int
 from codeclm.errors import CodecLMError
 
 console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())  # logs and CI: one error, one line
@@ -67,6 +68,7 @@ def _cmd_judge_check(args: argparse.Namespace) -> int:
     from codeclm.judging.display import NOTE, table
     from codeclm.judging.scales import SCALES
     from codeclm.session import open_program
+    from codeclm.tables import print_table
 
     overrides = list(args.set) + (["cache.enabled=false"] if args.no_cache else [])
     config = load_config(args.program, overrides)
@@ -79,7 +81,7 @@ def _cmd_judge_check(args: argparse.Namespace) -> int:
         if args.split == "check":
             for r in reports:  # `codeclm eval` judges only with a scheme and judge whose check passed; runs reuse it
                 record_report(session, r)
-    console.print(table(reports))
+    print_table(console, table(reports))
     for r in reports:
         console.print(f"{r.scheme}: {r.line()}; items: {r.source}; kept but unusable {r.kept_unusable}", highlight=False)
     console.print(NOTE, highlight=False)
@@ -184,7 +186,7 @@ def _print_summary(summary: dict) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="codeclm", description="CodecLM synthetic instruction data as a DSPy program")
+    parser = OneLineParser(prog="codeclm", description="CodecLM synthetic instruction data as a DSPy program")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -204,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="threads: call each endpoint directly (default); batch: OpenAI Batch API / Anthropic Message "
                    "Batches at batch prices, slower (models.<role>.batch_api); ray: stages on a Ray cluster "
                    "(pip install 'codeclm[ray]'; docs/scale.md)")
-    p.add_argument("--poll-seconds", type=float, default=30.0, help="--executor batch: seconds between batch status polls")
+    p.add_argument("--poll-seconds", type=float_range(0, lo_open=True), default=30.0, help="--executor batch: seconds between batch status polls")
     p.add_argument("--address", help="--executor ray: the cluster to join: auto, ray://HOST:10001 "
                    "(default: $RAY_ADDRESS, else Ray on this machine)")
     p.set_defaults(func=_cmd_run)
@@ -245,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--judge", default="judge", help="the judging model (default: the program's judge, else strong)")
     p.add_argument("--program", default="programs/codeclm.yaml", help="program YAML: roles, prompts, sampling")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a program setting")
-    p.add_argument("--limit", type=int, help="first N benchmark instructions only")
+    p.add_argument("--limit", type=positive_int, help="first N benchmark instructions only")
     p.add_argument("--field", help="instruction field of a benchmark file (default: the set's, else 'instruction')")
     p.add_argument("--input-field", help="optional field appended to the instruction (dotted path, e.g. instances.0.input)")
     p.add_argument("--category-field", help="category field for the per-category table (default: 'category')")
@@ -255,8 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unverified", action="store_true", help="judge even though the judge has no passed `codeclm judge "
                    "check` for this scheme; the figure is labelled unverified")
     p.add_argument("--out", help="per-item judgments JSONL (default: data/eval/<benchmark>__<candidate>__vs__<reference>.jsonl)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CI")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="bootstrap seed")
+    p.add_argument("--bootstrap", type=int_range(100), default=1000, help="bootstrap resamples for the CI")
     p.add_argument("--api-base", help="endpoint for model ids given to --candidate/--reference/--judge")
     p.add_argument("--api-key-env", help="NAME of the environment variable holding that endpoint's key")
     p.set_defaults(func=_cmd_eval)
@@ -264,8 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="dataset statistics side by side, with PNG plots")
     p.add_argument("data", nargs="+", help="dataset JSONL files (codeclm run output)")
     p.add_argument("--out", help="output folder (default: <first data>.report/)")
-    p.add_argument("--sample", type=int, default=100, help="instructions sampled for mean pairwise ROUGE-L")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed")
+    p.add_argument("--sample", type=int_range(2), default=100, help="instructions sampled for mean pairwise ROUGE-L")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="sampling seed")
     p.add_argument("--no-plots", action="store_true", help="text and JSON only (no matplotlib needed)")
     p.set_defaults(func=_cmd_report)
 
@@ -278,15 +280,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = program_command("optimize", "tune the generation steps for the target LLM against a benchmark (docs/optimize.md)")
     p.add_argument("--benchmark", help="instructions the target will be judged on: vicuna, self_instruct, or a "
                    "JSONL/JSON/CSV file (default: optimize.benchmark)")
-    p.add_argument("--split", type=float, help="share of the benchmark in the optimization part; the rest is held out "
+    p.add_argument("--split", type=float_range(0, 1, lo_open=True, hi_open=True), help="share of the benchmark in the optimization part; the rest is held out "
                    "for the before/after figures (default 0.5)")
     p.add_argument("--optimizer", choices=["bootstrap", "mipro", "gepa"],
                    help="BootstrapFewShot, MIPROv2(auto='light') or GEPA (default: optimize.optimizer, bootstrap)")
     p.add_argument("--steps", help="comma-separated steps tuned jointly: decode, rubrics, improve (default: decode)")
-    p.add_argument("--train", type=int, help="training metadata the optimizer sees (default 8)")
-    p.add_argument("--heldout", type=int, help="held-out instructions for the before/after figures (default 6)")
-    p.add_argument("--demos", type=int, help="max bootstrapped demos per step (bootstrap, mipro; default 3)")
-    p.add_argument("--max-metric-calls", type=int, help="GEPA's budget in metric calls (default 24)")
+    p.add_argument("--train", type=positive_int, help="training metadata the optimizer sees (default 8)")
+    p.add_argument("--heldout", type=positive_int, help="held-out instructions for the before/after figures (default 6)")
+    p.add_argument("--demos", type=non_negative_int, help="max bootstrapped demos per step (bootstrap, mipro; default 3)")
+    p.add_argument("--max-metric-calls", type=positive_int, help="GEPA's budget in metric calls (default 24)")
     p.add_argument("--field", help="instruction field of a benchmark file (default: the set's, else 'instruction')")
     p.add_argument("--tuned", help="start from this tuned program JSON")
     p.add_argument("--out", help="tuned program JSON (default: <program dir>/<name>.tuned.json); a .report.json goes beside it")
@@ -295,7 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # bad arguments (one line, exit 2), --help
+        return exc.code if isinstance(exc.code, int) else 2
     gc.freeze()  # dspy + litellm leave ~1e6 long-lived objects; full collections of them cost ~130 ms each
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:  # DSPy warns on every capped reply; the judges' 3-token caps are deliberate

@@ -24,6 +24,7 @@ from rich.table import Table
 from codeclm.errors import CodecLMError
 from codeclm.jsonl import JsonlError, read_rows
 from codeclm.overlap import overlap_summary
+from codeclm.tables import print_table
 
 
 class ReportError(CodecLMError):
@@ -206,7 +207,7 @@ def report(paths: list[str | Path], out_dir: str | Path | None = None, *, plots:
     (out / "report.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
     result: dict[str, Any] = {"datasets": stats, "text": str(out / "report.txt"), "json": str(out / "report.json"), "plot": None}
     if console is not None:
-        console.print(table(stats))
+        print_table(console, table(stats))
         for line in overlap_lines(stats):
             console.print(line, highlight=False, markup=False, soft_wrap=True)
     if plots:

@@ -1,4 +1,8 @@
-"""Shared test set-up: no network at import, no DSPy caches (replays must see every call)."""
+"""Shared test set-up: no network at import, no DSPy caches (replays must see every call); every cassette
+interaction must be played; `--fail-on-skip` (tests/skip_check.py).
+
+Runs against: nothing itself (fixtures and hooks for the other test files).
+"""
 
 import os
 import sys
@@ -9,6 +13,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import dspy  # noqa: E402
 import pytest  # noqa: E402
+from skip_check import (  # noqa: E402,F401 - pytest hooks: --fail-on-skip (.ci/run)
+    pytest_addoption, pytest_collectreport, pytest_runtest_logreport, pytest_sessionfinish,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,7 +50,8 @@ def root() -> Path:
 
 
 # ---- Cassettes (pytest-recording / vcrpy) -------------------------------------------------
-# Recorded against a real OpenAI-compatible server. Requests match on method, path and body
+# What each cassette was recorded against (real local models, the scripted optimize world, or written by hand
+# from an API reference) is said in its test module's docstring and in tests/README.md. Requests match on method, path and body
 # (never host or port: a local server's port changes every start). Keys never reach a file.
 SECRET_HEADERS = ["authorization", "api-key", "x-api-key", "openai-organization", "cookie", "set-cookie"]
 REPLAY_API_BASE = "http://127.0.0.1:9/v1"  # nothing listens there: a replay miss fails loudly
@@ -76,3 +84,27 @@ def vcr_cassette_dir(request):
 def recorded_api_base() -> str:
     """The server a recording session talks to (CODECLM_RECORD_API_BASE); a dead port on replay."""
     return os.environ.get("CODECLM_RECORD_API_BASE", REPLAY_API_BASE)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "cassette_partly_played(reason): a cassette test that need not replay every "
+                            "recorded interaction; the reason says why (and the test checks what it does replay)")
+
+
+@pytest.fixture(autouse=True)
+def _every_cassette_interaction_is_played(request):
+    """A replayed cassette must be played in full: an interaction never played was recorded for behaviour the code
+    no longer has (a stale cassette), and whatever the test asserts about it is not being tested."""
+    if request.node.get_closest_marker("vcr") is None:
+        yield
+        return
+    cassette = request.getfixturevalue("vcr")  # set up before this fixture's body: torn down after the check below
+    yield
+    partly = request.node.get_closest_marker("cassette_partly_played")
+    if cassette.record_mode != "none" or partly is not None:
+        return
+    unplayed = [i for i in range(len(cassette.data)) if cassette.play_counts[i] == 0]
+    if unplayed:
+        requests = [f"#{i} {cassette.data[i][0].method} {cassette.data[i][0].path}" for i in unplayed[:5]]
+        pytest.fail(f"{cassette._path}: {len(unplayed)} of {len(cassette.data)} recorded interactions never played "  # noqa: SLF001
+                    f"({', '.join(requests)}): the cassette is stale; re-record it (tests/README.md)", pytrace=False)

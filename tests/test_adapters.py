@@ -1,4 +1,7 @@
-"""The plain-text judge adapter: no DSPy scaffolding in the request, the reply parsed into the one output field."""
+"""The plain-text judge adapter: no DSPy scaffolding in the request, the reply parsed into the one output field.
+
+Runs against: no model and no server (the code's own logic on hand-made inputs).
+"""
 
 import dspy
 import pytest

@@ -1,4 +1,7 @@
-"""Which batch API each role's calls go to, keys from the environment, and the Anthropic message mapping."""
+"""Which batch API each role's calls go to, keys from the environment, and the Anthropic message mapping.
+
+Runs against: no model and no server (the code's own logic on hand-made inputs).
+"""
 
 from __future__ import annotations
 

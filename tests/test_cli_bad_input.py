@@ -1,5 +1,7 @@
 """Bad input, as a user meets it on the command line: exit 2, ONE line naming the file or field and a fix
-that works, and finished work intact."""
+that works, and finished work intact.
+Runs against: tests/stub_server.py (scripted replies: a fake, not a model) where a run needs an endpoint.
+"""
 
 import json
 from pathlib import Path

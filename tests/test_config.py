@@ -1,4 +1,7 @@
-"""Program files: validated on load; every error is one line naming the file and the key."""
+"""Program files: validated on load; every error is one line naming the file and the key.
+
+Runs against: no model and no server (the code's own logic on hand-made inputs).
+"""
 
 import pytest
 import yaml

@@ -1,4 +1,7 @@
-"""Each export format, loaded back the way its consumers read it."""
+"""Each export format, loaded back the way its consumers read it.
+
+Runs against: no model and no server (the code's own logic on hand-made inputs).
+"""
 
 import json
 

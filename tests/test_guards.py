@@ -1,5 +1,7 @@
 """Answer guards: cut-off, empty, refusing and looping answers are caught before any judging; a cut-off
-strong answer is asked again once with twice the cap and is never kept while cut."""
+strong answer is asked again once with twice the cap and is never kept while cut.
+Runs against: fake LMs (tests/fakes.py ScriptedLM: scripted answers per step), no server.
+"""
 
 import pytest
 from fakes import Cut, ScriptedLM

@@ -1,4 +1,7 @@
-"""JSONL files: a torn last line is repaired before anything reads it; any other bad line is one clear error."""
+"""JSONL files: a torn last line is repaired before anything reads it; any other bad line is one clear error.
+
+Runs against: no model and no server (the code's own logic on hand-made inputs).
+"""
 
 import json
 

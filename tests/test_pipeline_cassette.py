@@ -2,6 +2,7 @@
 
 Recorded against the embedded llama.cpp servers (strong Qwen2.5-Coder-1.5B, target
 SmolLM2-135M). To re-record: CODECLM_RECORD=1 pytest -o addopts="" --record-mode=rewrite tests/test_pipeline_cassette.py
+Runs against: a cassette recorded from real local models (Qwen2.5-Coder-1.5B strong, SmolLM2-135M target, llama.cpp).
 """
 
 import json
@@ -18,7 +19,10 @@ from codeclm.sink import dropped_path
 from codeclm.templates import PromptLibrary
 
 STRONG, TARGET = "qwen2.5-coder-1.5b-instruct", "smollm2-135m-instruct"
-OVERRIDES = ["seeds.limit=2", "num_metadata=2", "instructions_per_metadata=2", "max_iterations=2",
+# theta 1.76 (the scheme's default is 1.0): at 1.0 SmolLM2 finds all four instructions hard at iteration 1 (recorded
+# gaps 1.75, 1.77, 1.85, 2.32) and Self-Rubrics never runs; at 1.76 exactly one item is sent back, so the cassette
+# holds Self-Rubrics iteration 2 while re-recording stays short on 2 cores.
+OVERRIDES = ["seeds.limit=2", "num_metadata=2", "instructions_per_metadata=2", "max_iterations=2", "theta=1.76",
              "judging.check.enabled=false"]  # the filter check has its own cassette (tests/judging/test_check_cassette.py)
 
 
@@ -36,9 +40,10 @@ def endpoints():
 
 @pytest.mark.vcr
 def test_codeclm_program_end_to_end(tmp_path, root, endpoints):
+    datasets = pytest.importorskip("datasets")  # first: a skip must not follow a run that passed (the `dev` extra has it)
     models = [
-        f"models.strong={{model: {STRONG}, api_base: '{endpoints[STRONG]}', max_tries: 1}}",
-        f"models.target={{model: {TARGET}, api_base: '{endpoints[TARGET]}', max_tries: 1, chat_template: chatml}}",
+        f"models.strong={{model: {STRONG}, api_base: '{endpoints[STRONG]}', max_tries: 1, timeout: 900}}",  # turns on a busy machine
+        f"models.target={{model: {TARGET}, api_base: '{endpoints[TARGET]}', max_tries: 1, timeout: 900, chat_template: chatml}}",
         f"cache.path={tmp_path / 'calls.sqlite'}",
     ]
     config = load_config(root / "programs" / "codeclm.yaml", OVERRIDES + models)
@@ -77,9 +82,16 @@ def test_codeclm_program_end_to_end(tmp_path, root, endpoints):
         assert record.templates["judge"] == hashes["respond"]  # target-loss scores under the Respond template
     for item in dropped:
         assert item.reason and item.kind in ("filtered", "failed")
+    # Self-Rubrics ran: an item sent back at iteration 1 got its metadata's rubrics, one action applied, and was
+    # judged again at iteration 2 (kept, or dropped at the cap), with both iterations in its history.
+    second = [r for r in kept if r.iteration == 2] + [d for d in dropped if d.iteration == 2]
+    assert second, "no item reached Self-Rubrics iteration 2"
+    for item in second:
+        first, again = item.history
+        assert first.gap is not None and first.gap <= theta and "too easy" in first.decision
+        assert again.action and again.instruction != first.instruction and again.gap is not None
     manifest = json.loads(manifest_path(out).read_text())
     assert manifest["kept"] == len(kept) and manifest["usage"]["total"]["calls"] > 0 and manifest["status"] == "finished"
     assert manifest["answer_guards"]["strong"]["answers"] >= len(kept) and manifest["fingerprint"]["sha256"]
-    # The files load as a Hugging Face dataset where `datasets` is installed.
-    datasets = pytest.importorskip("datasets")
+    # The files load as a Hugging Face dataset.
     assert len(datasets.load_dataset("json", data_files=str(out), split="train")) == len(kept)

@@ -1,4 +1,7 @@
-"""Stage progress in logs (no terminal): counts, and a batch's status when it changes, not at every poll."""
+"""Stage progress in logs (no terminal): counts, and a batch's status when it changes, not at every poll.
+
+Runs against: no model and no server (the code's own logic on hand-made inputs).
+"""
 
 import io
 

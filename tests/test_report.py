@@ -1,4 +1,7 @@
-"""`codeclm report` numbers on a small fixture, and the PNG."""
+"""`codeclm report` numbers on a small fixture, and the PNG.
+
+Runs against: no model and no server (the code's own logic on hand-made inputs).
+"""
 
 import json
 
@@ -55,13 +58,18 @@ def test_report_side_by_side_with_plot(data, tmp_path):
 
 
 def test_cli_and_errors(data, tmp_path, capsys):
-    assert main(["report", str(data), "--out", str(tmp_path / "r2"), "--no-plots"]) == 0
-    assert (tmp_path / "r2" / "report.json").exists() and not (tmp_path / "r2" / "report.png").exists()
+    assert main(["report", str(data), "--out", str(tmp_path / "r2"), "--no-plots", "--sample", "2", "--seed", "3"]) == 0
+    (written,) = json.loads((tmp_path / "r2" / "report.json").read_text())
+    assert written == json.loads(json.dumps(dataset_stats(data, sample=2, seed=3)))  # the options reach the numbers
+    assert written["records"] == 3 and written["rouge_sample"] == 2 and not (tmp_path / "r2" / "report.png").exists()
+    printed = capsys.readouterr().err
+    assert "records: 3" in printed and f"report: {tmp_path / 'r2' / 'report.txt'}" in " ".join(printed.split())
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     with pytest.raises(ReportError, match="no records"):
         dataset_stats(empty)
     assert main(["report", str(tmp_path / "missing.jsonl")]) == 2
+    assert "missing.jsonl" in capsys.readouterr().err
 
 
 def test_length_percentile_is_nearest_rank():

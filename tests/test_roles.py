@@ -1,4 +1,7 @@
-"""Roles -> LMs: keys from the environment only, and a local model's cache survives a new port."""
+"""Roles -> LMs: keys from the environment only, and a local model's cache survives a new port.
+
+Runs against: tests/stub_server.py (scripted replies: a fake, not a model).
+"""
 
 from contextlib import ExitStack
 
@@ -55,7 +58,8 @@ def test_the_judge_defaults_to_the_strong_model(root):
 def test_a_models_own_temperature_and_cap_override_every_step(tmp_path):
     """ModelSpec.temperature / max_tokens are read: the request carries them whatever the step asks for."""
     seen = []
-    with StubServer(responder=lambda body: seen.append(body) or "[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]") as stub:
+    reply = "[[ ## use_case ## ]]\ngreeting\n\n[[ ## skills ## ]]\n[\"politeness\"]\n\n[[ ## completed ## ]]"
+    with StubServer(responder=lambda body: seen.append(body) or reply) as stub:
         spec = ModelSpec(model="m", api_base=stub.url, temperature=1.0, max_tokens=77)
         lm = make_lm("strong", spec, resolve_endpoint("strong", spec, ExitStack(), "p.yaml"), Engine(cache=None, ledger=UsageLedger()))
         from codeclm.steps.encode import Encode
@@ -63,11 +67,9 @@ def test_a_models_own_temperature_and_cap_override_every_step(tmp_path):
         from pathlib import Path
 
         step = Encode(PromptLibrary(Path(__file__).parent.parent / "prompts", {"num_skills": 3}).render("encode"), lm, temperature=0.0, max_tokens=10)
-        try:
-            step(instruction="Say hi", key="k")
-        except Exception:
-            pass  # the stub's answer need not parse: the request is what this test reads
-    assert seen and all(b["temperature"] == 1.0 and b["max_tokens"] == 77 for b in seen)
+        metadata = step(instruction="Say hi", key="k")
+    assert metadata.use_case == "greeting" and metadata.skills == ["politeness"]  # the reply came back through the step
+    assert len(seen) == 1 and all(b["temperature"] == 1.0 and b["max_tokens"] == 77 for b in seen)
 
 
 def test_a_local_logprob_judge_gets_a_server_with_generation_logprobs(monkeypatch, root):

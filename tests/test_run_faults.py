@@ -1,4 +1,7 @@
-"""A run against a server that misbehaves at set rates: it completes, loses nothing, leaks no key."""
+"""A run against a server that misbehaves at set rates: it completes, loses nothing, leaks no key.
+
+Runs against: tests/stub_server.py injecting faults at set rates (scripted replies: a fake, not a model).
+"""
 
 import json
 import logging
@@ -13,7 +16,7 @@ from codeclm.run import run
 from codeclm.sink import dropped_path
 
 
-def test_faulty_server_every_item_kept_or_failed_with_reason(tmp_path, monkeypatch, caplog):
+def test_faulty_server_most_items_kept_the_rest_failed_with_reason(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("CODECLM_TEST_KEY", SECRET)
     caplog.set_level(logging.DEBUG, logger="codeclm")
     with StubServer(responder=respond_as_pipeline, seed=3) as stub:
@@ -33,6 +36,9 @@ def test_faulty_server_every_item_kept_or_failed_with_reason(tmp_path, monkeypat
     kept = records(out)
     dropped = records(dropped_path(out))
     assert not kept.keys() & dropped.keys()
+    # Retries absorb the faults: most of the 6 items (3 metadata x 2 instructions) are kept, not merely accounted for
+    # (a run where every item failed with a reason would pass the checks below; measured: 6 of 6 kept).
+    assert len(kept) >= 4, (len(kept), {k: v["reason"] for k, v in dropped.items()})
     for item in dropped.values():
         assert item["reason"] and (item["kind"] == "filtered" or item["stage"])
     # Every item the pipeline reached is accounted for exactly once: kept, filtered, or failed with its reason.

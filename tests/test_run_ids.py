@@ -1,5 +1,7 @@
 """Item ids come from content: a rerun with more seeds, more metadata, or after an encode that failed before
-keeps every finished item with its id and its metadata, and adds the new ones once."""
+keeps every finished item with its id and its metadata, and adds the new ones once.
+Runs against: fake LMs (tests/fakes.py ScriptedLM: scripted answers per step), no server.
+"""
 
 import json
 

@@ -1,4 +1,7 @@
-"""The run summary says where the seeds come from and counts kept instructions that overlap a benchmark item."""
+"""The run summary says where the seeds come from and counts kept instructions that overlap a benchmark item.
+
+Runs against: fake LMs (tests/fakes.py ScriptedLM: scripted answers per step), no server.
+"""
 
 import json
 

@@ -2,6 +2,7 @@
 
 The rerun must finish with no duplicated and no missing records, and must not pay again for
 calls that had finished before the kill (the persistent call cache answers them).
+Runs against: tests/stub_server.py (scripted replies: a fake, not a model) and a killed subprocess.
 """
 
 import json

@@ -1,4 +1,7 @@
-"""Seeds: every supported format, and one-line errors naming the file, line or field."""
+"""Seeds: every supported format, and one-line errors naming the file, line or field.
+
+Runs against: no model and no server (the code's own logic on hand-made inputs).
+"""
 
 import json
 

@@ -1,5 +1,7 @@
 """One way to open a program: load_program and eval open the engine, so a second identical call is a cache hit
-and the ledger counts both."""
+and the ledger counts both.
+Runs against: tests/stub_server.py (scripted replies: a fake, not a model).
+"""
 
 import yaml
 from stub_server import StubServer

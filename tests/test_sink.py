@@ -1,5 +1,7 @@
 """Sinks: items reach the output files as they finish; an output's state is its kept records plus the
-latest line of each dropped id."""
+latest line of each dropped id.
+Runs against: no model and no server (the code's own logic on hand-made inputs).
+"""
 
 import pytest
 

@@ -1,4 +1,7 @@
-"""Templates: sandboxed, strict, their demos and hashes; a bad template is a one-line error naming the file."""
+"""Templates: sandboxed, strict, their demos and hashes; a bad template is a one-line error naming the file.
+
+Runs against: no model and no server (the code's own logic on hand-made inputs).
+"""
 
 import shutil
 

@@ -1,4 +1,7 @@
-"""Tuned programs: saved prompts load back only into a program they fit; records made with one carry its hash."""
+"""Tuned programs: saved prompts load back only into a program they fit; records made with one carry its hash.
+
+Runs against: fake LMs (tests/fakes.py ScriptedLM: scripted answers per step), no server.
+"""
 
 import json
 

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from codeclm.evaluation.results import EvalReport, Tally
+from codeclm.tables import print_table
 
 NA = "n/a"
 
@@ -38,7 +39,7 @@ def print_report(report: EvalReport, console: Console) -> None:
         table.add_section()
         for tally in report.per_category:
             _row(table, tally)
-    console.print(table)
+    print_table(console, table)
     for line in notes(report):
         console.print(line, highlight=False)
     console.print(f"per-item judgments: {report.items_path}", highlight=False)

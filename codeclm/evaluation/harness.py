@@ -110,6 +110,10 @@ def evaluate(benchmark: str, candidate: str, reference: str = "strong", judge: s
     The judge must have passed `codeclm judge check` with this scheme (recorded beside the program), else
     EvalUnverifiedError before any model starts; `unverified` judges anyway and labels the figure so.
     """
+    if limit is not None and limit < 1:
+        raise ConfigError(f"limit {limit}: out of range; allowed: a whole number >= 1 (or no limit)")
+    if bootstrap < 1:
+        raise ConfigError(f"bootstrap {bootstrap}: out of range; allowed: a whole number >= 1 (1000 is usual)")
     config = load_config(program, overrides)
     scheme = eval_scheme(config, scheme)
     rule = eval_rule(scheme, rule)

@@ -41,6 +41,7 @@ from codeclm.optimize.split import split_benchmark
 from codeclm.optimize.trainset import build_examples
 from codeclm.progress import StageProgress
 from codeclm.session import open_program
+from codeclm.tables import print_table
 from codeclm.tuned import save_tuned
 
 REFUSED = {
@@ -290,7 +291,7 @@ def print_result(result: OptimizeResult, console: Console) -> None:
         fmt = (lambda v: "-" if v is None else str(v)) if part == "flagged" else (lambda v: "-" if v is None else f"{v:.3f}")
         table.add_row(part, fmt(before[part]), fmt(after[part]))
     table.add_row("examples", str(len(result.before)), str(len(result.after)))
-    console.print(table)
+    print_table(console, table)
     console.print(c.line(), highlight=False)
     console.print(f"filter check: {result.filter_check}", highlight=False)
     for name, phase in result.phases.items():

@@ -6,6 +6,7 @@ across workers. Skipped when the `ray` extra is not installed (pip install -e '.
 
 Offline: Ray's processes listen on this machine's interfaces and talk only to each other; pytest's network
 guard covers this process's Python sockets, which reach only the stub servers on 127.0.0.1.
+Runs against: a real Ray instance on this machine; the models are tests/stub_server.py answering with scripted replies (tests/pipeline_scripts.py).
 """
 
 from __future__ import annotations

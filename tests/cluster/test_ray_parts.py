@@ -1,4 +1,7 @@
-"""The Ray executor's parts that need no Ray: the endpoint limiter service, program files, identity, executor choice."""
+"""The Ray executor's parts that need no Ray: the endpoint limiter service, program files, identity, executor choice.
+
+Runs against: no model and no server (the code's own logic on hand-made inputs); no Ray.
+"""
 
 from __future__ import annotations
 

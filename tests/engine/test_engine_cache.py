@@ -1,4 +1,7 @@
-"""CallCache: round trips, concurrent writers, and kill -9 in the middle of writing."""
+"""CallCache: round trips, concurrent writers, and kill -9 in the middle of writing.
+
+Runs against: no model: SQLite files, threads and killed subprocesses.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ def test_round_trip_and_stats(tmp_path):
     assert cache.get("k") == {"choices": [{"message": {"content": "hé"}}]}
     assert cache.stats() | {"path": None} == {"path": None, "entries": 1, "hits": 1, "misses": 1, "puts": 1}
     cache.close()
-    assert CallCache(tmp_path / "c.sqlite").get("k") is not None  # persisted
+    reopened = CallCache(tmp_path / "c.sqlite")  # persisted: the same reply, not merely some reply
+    assert reopened.get("k") == {"choices": [{"message": {"content": "hé"}}]} and reopened.get("other") is None
 
 
 def test_eight_threads_writing_at_once(tmp_path):

@@ -4,6 +4,7 @@ Recorded against the fake OpenAI server (tests/engine/fake_openai.py), which the
 ``api_base`` fixture starts whenever the record mode is not ``none``:
 PYTHONPATH=$PWD pytest -o addopts="" --record-mode=once tests/engine/test_engine_cassette.py
 On replay (the default ``--record-mode=none``) calls go to a dead port; vcrpy answers them.
+Runs against: cassettes recorded from the stub server tests/engine/fake_openai.py (a test fake, not a model).
 """
 
 from __future__ import annotations

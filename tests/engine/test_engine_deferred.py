@@ -1,4 +1,7 @@
-"""deferred_cache(): replies stay out of the cache until committed; nested blocks; worker threads."""
+"""deferred_cache(): replies stay out of the cache until committed; nested blocks; worker threads.
+
+Runs against: the stub OpenAI-compatible server tests/engine/fake_openai.py on 127.0.0.1 (a test fake, not a model).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The direct httpx path: who takes it, what it sends, what it returns, and that it matches litellm."""
+"""The direct httpx path: who takes it, what it sends, what it returns, and that it matches litellm.
+
+Runs against: the stub OpenAI-compatible server tests/engine/fake_openai.py on 127.0.0.1 (a test fake, not a model); litellm for comparison.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """Errors named for what they are, on both paths: refused or dropped connections,
-context-length overflows (an item-level drop, never retried) and malformed replies (never cached)."""
+context-length overflows (an item-level drop, never retried) and malformed replies (never cached).
+Runs against: the stub OpenAI-compatible server tests/engine/fake_openai.py on 127.0.0.1 (a test fake, not a model).
+"""
 
 from __future__ import annotations
 

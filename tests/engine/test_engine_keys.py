@@ -1,4 +1,7 @@
-"""Cache keys: what changes them and what must not."""
+"""Cache keys: what changes them and what must not.
+
+Runs against: no model and no server (the code's own logic on hand-made inputs).
+"""
 
 from __future__ import annotations
 

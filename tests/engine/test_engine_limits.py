@@ -1,4 +1,7 @@
-"""EndpointLimiter without a server."""
+"""EndpointLimiter without a server.
+
+Runs against: no model and no server (the code's own logic on hand-made inputs).
+"""
 
 from __future__ import annotations
 

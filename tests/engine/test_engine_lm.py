@@ -1,6 +1,8 @@
 """EngineLM through the stub: the DSPy path, caching, retries, errors, secrets, ledger.
 
-Every test runs on both paths: the direct httpx path and litellm."""
+Every test runs on both paths: the direct httpx path and litellm.
+Runs against: the stub OpenAI-compatible server tests/engine/fake_openai.py on 127.0.0.1 (a test fake, not a model).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""EngineLM.score: prompt log-probabilities from /completions with echo, cached and counted like chat."""
+"""EngineLM.score: prompt log-probabilities from /completions with echo, cached and counted like chat.
+
+Runs against: the stub OpenAI-compatible server tests/engine/fake_openai.py on 127.0.0.1 (a test fake, not a model).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""stream_for_cancel: streamed chat assembled into the plain reply, and abandoned work cancelled on the server."""
+"""stream_for_cancel: streamed chat assembled into the plain reply, and abandoned work cancelled on the server.
+
+Runs against: the stub OpenAI-compatible server tests/engine/fake_openai.py on 127.0.0.1 (a test fake, not a model).
+"""
 
 from __future__ import annotations
 

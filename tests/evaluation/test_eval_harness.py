@@ -1,4 +1,7 @@
-"""evaluate() on fake LMs: both orders judged, rule applied per item, per category; failures are losses."""
+"""evaluate() on fake LMs: both orders judged, rule applied per item, per category; failures are losses.
+
+Runs against: fake LMs (tests/fakes.py ScriptedLM: scripted answers per step), no server.
+"""
 
 import json
 

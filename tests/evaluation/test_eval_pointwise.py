@@ -1,4 +1,7 @@
-"""A pointwise scheme rates each answer alone: one outcome per item, no both-orders rule, no order figures."""
+"""A pointwise scheme rates each answer alone: one outcome per item, no both-orders rule, no order figures.
+
+Runs against: fake LMs (tests/fakes.py ScriptedLM: scripted answers per step), no server.
+"""
 
 import json
 import sys

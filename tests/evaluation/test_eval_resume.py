@@ -1,5 +1,7 @@
 """Eval resume: a stored judgment is reused only when everything that shaped it matches; a corrupt
-earlier file is one line naming file:line and the fix (exit 2), and the file is left as it was."""
+earlier file is one line naming file:line and the fix (exit 2), and the file is left as it was.
+Runs against: fake LMs (tests/fakes.py ScriptedLM: scripted answers per step), no server.
+"""
 
 import json
 import re

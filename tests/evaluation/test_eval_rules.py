@@ -1,4 +1,7 @@
-"""Both-orders rules, CRR and the bootstrap interval."""
+"""Both-orders rules, CRR and the bootstrap interval.
+
+Runs against: no model and no server (the code's own logic on hand-made inputs).
+"""
 
 import pytest
 

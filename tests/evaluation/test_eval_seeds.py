@@ -1,5 +1,7 @@
 """Seeds and evaluation split: the shipped program seeds with self_instruct's seed split and is scored on its
-test split; seeds that hold evaluated items are refused in one line naming the fix."""
+test split; seeds that hold evaluated items are refused in one line naming the fix.
+Runs against: fake LMs (tests/fakes.py ScriptedLM: scripted answers per step), no server; the bundled benchmark files.
+"""
 
 import json
 

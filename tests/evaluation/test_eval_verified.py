@@ -1,6 +1,8 @@
 """`codeclm eval` judges only with a scheme and judge whose filter check passed (recorded by `codeclm judge check`
 beside the program); otherwise one line and exit 2 before any model starts, unless --unverified, which labels the
-figure. Fakes (ScriptedLM judges) and a copied program; no model runs."""
+figure.
+Runs against: fake LMs (tests/fakes.py ScriptedLM judges) and a copied program; no model, no server.
+"""
 
 import json
 import shutil

@@ -1,4 +1,7 @@
-"""BatchExecutor on an in-memory provider: rounds, failures, expiry, resume, ledger (the HTTP is in test_batch_cassettes)."""
+"""BatchExecutor on an in-memory provider: rounds, failures, expiry, resume, ledger (the HTTP is in test_batch_cassettes).
+
+Runs against: an in-memory fake provider batch API (batch_helpers.FakeBatchAPI) and fake LMs; no HTTP.
+"""
 
 from __future__ import annotations
 

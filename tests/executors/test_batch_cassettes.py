@@ -6,6 +6,7 @@ request and response shapes (OpenAI Batch API and Files API; Anthropic Message B
 cache keys in them (each request's custom_id) come from the engine. Requests match on method,
 path and body, so a change in what the executor sends fails here; a request that is not in the
 cassette (e.g. a second batch create after a restart) fails too.
+Runs against: cassettes hand-written from the OpenAI and Anthropic API references (not recorded).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ plain OpenAI-compatible endpoint with no batch API, so its calls go out directly
 Scripted answers make iteration 1 too easy and iteration 2 kept, so items need many rounds. The
 records must equal the thread executor's, the strong model must cost half, and a rerun must
 submit nothing.
+Runs against: a stub server with OpenAI's Batch API (openai_batch_stub.py) answering with scripted replies: a fake, not a model.
 """
 
 from __future__ import annotations

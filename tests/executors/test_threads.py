@@ -1,4 +1,7 @@
-"""The thread executor: one item's failure is recorded and the run goes on; a dead endpoint stops it, promptly."""
+"""The thread executor: one item's failure is recorded and the run goes on; a dead endpoint stops it, promptly.
+
+Runs against: no model and no server (the code's own logic on hand-made inputs).
+"""
 
 import pytest
 

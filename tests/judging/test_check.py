@@ -1,7 +1,8 @@
 """The filter check: the filter's own path (guards, signal, decision) on items whose right decision is known;
 no trivial pass (a coin, a constant or a length rule); guards measured; a strong target is told, not refused;
-the run stops before filtering when the check fails. Runs against fakes (ScriptedLM, a scripted target-loss
-scorer); the real local models are in test_check_cassette.py."""
+the run stops before filtering when the check fails; the real local models are in test_check_cassette.py.
+Runs against: fake LMs (tests/fakes.py ScriptedLM: scripted answers, a scripted target-loss scorer), no server.
+"""
 
 import json
 

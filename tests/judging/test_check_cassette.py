@@ -3,6 +3,7 @@
 Recorded against the embedded llama.cpp server. To re-record:
     codeclm serve smollm2-135m-instruct &      # prints its api_base
     CODECLM_RECORD_API_BASE=<api_base> pytest -o addopts="" --record-mode=rewrite tests/judging/test_check_cassette.py
+Runs against: a cassette recorded from the real SmolLM2-135M (llama.cpp).
 """
 
 import pytest

@@ -1,7 +1,9 @@
 """The filter check grades the run's own decision: the same instruction and answers reach the same decision in
 `codeclm run` (CodecLM.evolve) and in the check (run_check). Fakes: ScriptedLM strong and target with a scripted
 target-loss scorer. Break `evolve` or the check so that one bypasses `outcome` (e.g. skip the instruction guard
-in the run, or compare gap >= theta in the check) and this test fails."""
+in the run, or compare gap >= theta in the check) and this test fails.
+Runs against: fake LMs (tests/fakes.py ScriptedLM with a scripted target-loss scorer), no server.
+"""
 
 import pytest
 from fakes import ScriptedLM, field_value, word_scores

@@ -2,6 +2,7 @@
 
 Record: start qwen2.5-coder-1.5b-instruct on a free port, then
 CODECLM_RECORD_API_BASE=http://127.0.0.1:PORT/v1 pytest -o addopts="" --record-mode=once tests/judging/test_judge_cassette.py
+Runs against: a cassette recorded from the real Qwen2.5-Coder-1.5B (llama.cpp).
 """
 
 import dspy

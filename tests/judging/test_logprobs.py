@@ -1,4 +1,7 @@
-"""Reading answer-token probabilities: the answer after the field header, labels, digits, "10" split in two."""
+"""Reading answer-token probabilities: the answer after the field header, labels, digits, "10" split in two.
+
+Runs against: no model and no server (the code's own logic on hand-made inputs) (log-probability payloads written by hand in the shape servers return).
+"""
 
 import math
 

@@ -1,4 +1,7 @@
-"""Every scheme on fakes: both-orders aggregation, strict verdict parsing, failures after bounded re-asks."""
+"""Every scheme on fakes: both-orders aggregation, strict verdict parsing, failures after bounded re-asks.
+
+Runs against: fake LMs (tests/fakes.py ScriptedLM: scripted answers per step), no server.
+"""
 
 import pytest
 from fakes import ScriptedLM, WithLogprobs, chat_answer

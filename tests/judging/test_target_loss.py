@@ -1,4 +1,7 @@
-"""Scheme target-loss: the target's mean loss on the strong answer's tokens, in the target's chat format."""
+"""Scheme target-loss: the target's mean loss on the strong answer's tokens, in the target's chat format.
+
+Runs against: fake LMs (tests/fakes.py ScriptedLM: scripted answers per step), no server.
+"""
 
 from fakes import ScriptedLM, word_scores
 

@@ -1,6 +1,8 @@
 """Side-by-side generation in the local server (codeclm.local.batching) and the machine-wide turn
 (codeclm.local.turns): routing, reply shapes and cancellation on fakes; batching, shared prefixes,
-limits and errors on the real SmolLM2 (live)."""
+limits and errors on the real SmolLM2 (live).
+Runs against: fakes for routing and shapes; the real SmolLM2-135M on llama.cpp for the tests marked live.
+"""
 
 import asyncio
 import concurrent.futures

@@ -1,4 +1,7 @@
-"""Live: the smallest pinned model through codeclm's own path (weights -> server -> request -> stop)."""
+"""Live: the smallest pinned model through codeclm's own path (weights -> server -> request -> stop).
+
+Runs against: the real SmolLM2-135M on llama.cpp (live: started by the test).
+"""
 
 import contextlib
 import importlib.metadata as md
@@ -192,8 +195,10 @@ def test_the_same_seed_on_a_fresh_cache_gives_the_same_items(tmp_path, root):
             f"cache.path={tmp_path / f'calls{attempt}.sqlite'}"])
         run(config, output=str(out))
         lines = out.read_text().splitlines() + (dropped_path(out).read_text().splitlines() if dropped_path(out).exists() else [])
-        outputs.append(sorted((json.loads(line)["id"], json.loads(line).get("instruction"), json.loads(line).get("reason"))
-                              for line in lines))
+        rows = [json.loads(line) for line in lines]
+        outputs.append(sorted((r["id"], r.get("instruction"), r.get("response") or r.get("strong_response"), r.get("reason"))
+                              for r in rows))
     assert outputs[0] and outputs[0] == outputs[1]
-    # ids of metadata the model encoded ("m..."), and its instructions or, where decode failed, the reason quoting its output
-    assert any(item_id.startswith("m") for item_id, _, _ in outputs[0])
+    # Not only the same failures: the model encoded metadata and decoded an instruction both times (an item that
+    # reached the filter carries its instruction, kept or dropped), so sampling really ran twice with the seed.
+    assert any(item_id.startswith("m") and "-i" in item_id and instruction for item_id, instruction, _, _ in outputs[0])

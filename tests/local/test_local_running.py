@@ -1,4 +1,7 @@
-"""servers.json handling, find_running, serve_forever and open_endpoint with a fake server."""
+"""servers.json handling, find_running, serve_forever and open_endpoint with a fake server.
+
+Runs against: a fake server command (tests/local/fake_openai_server.py), no llama.cpp, no weights.
+"""
 
 import contextlib
 import functools

@@ -1,4 +1,7 @@
-"""LocalServer life cycle against fake server commands (no llama.cpp, no weights)."""
+"""LocalServer life cycle against fake server commands (no llama.cpp, no weights).
+
+Runs against: fake server commands, no llama.cpp, no weights.
+"""
 
 import os
 import socket

@@ -1,4 +1,7 @@
-"""Weight assembly and verification, with small fake part files (no server, no real weights)."""
+"""Weight assembly and verification, with small fake part files (no server, no real weights).
+
+Runs against: small fake weight-part files, no server.
+"""
 
 import os
 

@@ -2,11 +2,14 @@
 
 - A benchmark of 12 instructions on four topics (python, sql, poem, trip).
 - The strong model encodes an instruction by its topic word; decodes "easy" instructions (the
-  target can do them) unless the use case is python or the prompt was tuned (the TUNED_MARK in
-  its instructions, or more demos than the template's one), then "hard" ones; answers a hard
+  target can do them) unless the use case is python, the prompt's instructions carry the TUNED_MARK,
+  or a demo shows a hard instruction, then "hard" ones; under instructions carrying the WORSE_MARK it
+  decodes easy ones for every use case, python included (worse than the template); answers a hard
   instruction with words the target finds surprising; cuts off (finish_reason "length") any
-  answer to an instruction asking for 5000 words; answers any other prompt (an optimizer's
-  proposer) by filling every output field with the TUNED_MARK.
+  answer to an instruction asking for 5000 words.
+- An optimizer's own prompts (MIPROv2's and GEPA's proposers) get every output field filled with a
+  mark: instruction proposals alternate, WORSE_MARK first, then TUNED_MARK, so every optimizer meets
+  candidates that are worse than the template as well as better ones, and must pick the better.
 - The target scores text: a HARD word costs 3 nats, any other 0.2 (target-loss: hard answers
   have a gap of about 2, easy ones 0.2, at theta 1).
 """
@@ -14,10 +17,13 @@
 from __future__ import annotations
 
 import re
+import threading
 
 from fakes import Cut, ScriptedLM, chat_answer, field_value, step_from_request, word_scores
 
 TUNED_MARK = "Ask for tasks the weak model still fails"
+WORSE_MARK = "Ask for the simplest possible greetings"
+PROPOSAL_FIELDS = ("proposed_instruction", "new_instruction")  # MIPROv2's and GEPA's instruction proposals
 HARD = {"telescoping", "potential", "lemma", "monotone", "bounds", "argument", "amortised"}
 TOPICS = {
     "python": ("python programming", ["recursion", "unit testing"]),
@@ -74,9 +80,11 @@ HARD_INSTRUCTIONS = {
 }
 
 
-def decode(use_case: str, system: str, demos: int) -> dict:
+def decode(use_case: str, system: str, demos: list[str]) -> dict:
+    """`demos`: the demo replies the prompt shows (assistant messages)."""
     kw = KEYWORD.get(use_case.strip().lower(), "general")
-    if kw in HARD_INSTRUCTIONS and (kw == "python" or TUNED_MARK in system or demos > 1):
+    hard_demo = any(h in demo for demo in demos for hs in HARD_INSTRUCTIONS.values() for h in hs)
+    if kw in HARD_INSTRUCTIONS and WORSE_MARK not in system and (kw == "python" or TUNED_MARK in system or hard_demo):
         return {"new_instructions": HARD_INSTRUCTIONS[kw]}
     return {"new_instructions": [f"Say hi about {kw} in three words.", f"Name one {kw} word you like today."]}
 
@@ -93,11 +101,32 @@ def improve(instruction: str, action: str) -> dict:
     return {"improved_instruction": f"{instruction} Also prove its amortised cost ({action})."}
 
 
-def proposal(system: str) -> str:
-    """Any other prompt (MIPROv2's and GEPA's proposers): every output field says the TUNED_MARK."""
+def proposal(system: str, proposals_so_far: int) -> tuple[str, bool]:
+    """Any other prompt (MIPROv2's and GEPA's proposers): every output field says a mark; returns the reply and
+    whether it was an instruction proposal. Instruction proposals alternate: WORSE_MARK (even), TUNED_MARK (odd)."""
     outputs = system.split("Your output fields are:", 1)[1].split("All interactions", 1)[0]
-    return chat_answer({name: f"{TUNED_MARK}: write instructions for the use case that need its skills in depth."
-                        for name in re.findall(r"\d+\. `(\w+)`", outputs)})
+    names = re.findall(r"\d+\. `(\w+)`", outputs)
+    proposes = any(name in PROPOSAL_FIELDS for name in names)
+    if proposes and proposals_so_far % 2 == 0:
+        text = f"{WORSE_MARK}: write one short greeting for the use case."
+    else:
+        text = f"{TUNED_MARK}: write instructions for the use case that need its skills in depth."
+    return chat_answer({name: text for name in names}), proposes
+
+
+class Proposals:
+    """Counts instruction proposals (thread-safe), so the world alternates worse and better ones."""
+
+    def __init__(self) -> None:
+        self.count, self.sent, self._lock = 0, [], threading.Lock()
+
+    def reply(self, system: str) -> str:
+        with self._lock:
+            text, proposes = proposal(system, self.count)
+            if proposes:
+                self.count += 1
+                self.sent.append(text)
+            return text
 
 
 def answer(step: str, messages: list[dict]):
@@ -106,7 +135,7 @@ def answer(step: str, messages: list[dict]):
         return encode(field_value(messages, "instruction"))
     if step == "decode":
         return decode(field_value(messages, "use_case"), messages[0]["content"],
-                      sum(1 for m in messages if m["role"] == "assistant"))
+                      [m["content"] for m in messages if m["role"] == "assistant"])
     if step == "rubrics":
         return {"rubrics": ["deep reasoning", "cost analysis"], "actions": ["require a proof", "ask for the cost"]}
     if step == "improve":
@@ -125,6 +154,7 @@ class WorldLM(ScriptedLM):
 
     def __init__(self, model: str = "world/strong"):
         super().__init__(answer, model=model)
+        self.proposals = Proposals()
 
     def forward(self, prompt=None, messages=None, **kwargs):
         from codeclm.step import ACTIVE_STEP
@@ -135,7 +165,7 @@ class WorldLM(ScriptedLM):
             with self._lock:
                 self.calls.append(("proposer", messages, kwargs))
             return litellm.ModelResponse(model=self.model, choices=[{"index": 0, "finish_reason": "stop", "message": {
-                "role": "assistant", "content": proposal(messages[0]["content"])}}],
+                "role": "assistant", "content": self.proposals.reply(messages[0]["content"])}}],
                 usage={"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2})
         return super().forward(prompt=prompt, messages=messages, **kwargs)
 

@@ -4,6 +4,7 @@ Recorded against tests/optimize/world_server.py: the scripted world (tests/optim
 served as an OpenAI-compatible server on 127.0.0.1, NOT real models (a real MIPROv2 run does not fit
 the 2-core machine's test budget; docs/optimize.md has the real-model figures). To re-record:
     CODECLM_RECORD=1 pytest -o addopts="" --record-mode=rewrite tests/optimize/test_optimize_cassette.py
+Runs against: cassettes recorded from tests/optimize/world_server.py (the scripted world on the wire: a fake, not real models).
 """
 
 import json
@@ -11,7 +12,7 @@ import os
 from collections import Counter
 
 import pytest
-from optimize_world import CUT, EASY, GOOD, TUNED_MARK
+from optimize_world import CUT, EASY, GOOD, TUNED_MARK, WORSE_MARK
 from world_server import WorldServer
 
 from codeclm.config import load_config
@@ -70,6 +71,7 @@ def test_optimizer_replayed(optimizer, root, api_base, benchmark_file, tmp_path,
     template, tuned = decode_probe(None), decode_probe(out)
     assert len(template) == len(tuned) == 1 and template[0]["messages"] != tuned[0]["messages"]
     sent = json.dumps(tuned[0]["messages"])
+    assert WORSE_MARK not in sent  # the world proposed worse instructions too (mipro, gepa): never the one kept
     if optimizer == "bootstrap":
         assert "python programming" in sent  # a bootstrapped demo
     else:

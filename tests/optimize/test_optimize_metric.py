@@ -1,4 +1,7 @@
-"""The optimize metric's parts, unit by unit, and the whole metric ranking known good and bad instructions."""
+"""The optimize metric's parts, unit by unit, and the whole metric ranking known good and bad instructions.
+
+Runs against: the scripted optimize world in process (tests/optimize/optimize_world.py WorldLM: a fake, not real models).
+"""
 
 import dspy
 import pytest

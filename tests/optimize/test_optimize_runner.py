@@ -1,11 +1,13 @@
 """`codeclm optimize` end to end on the scripted world: the saved program loads, changes the requests, is refused
-where it does not fit; the filter check is enforced; bad input is one line."""
+where it does not fit; the filter check is enforced; bad input is one line.
+Runs against: the scripted optimize world in process (tests/optimize/optimize_world.py WorldLM: a fake, not real models).
+"""
 
 import json
 
 import pytest
 from fakes import ScriptedLM
-from optimize_world import TUNED_MARK, world_lms
+from optimize_world import TUNED_MARK, WORSE_MARK, world_lms
 
 import codeclm.filter_check
 from codeclm import CodecLM
@@ -52,18 +54,56 @@ def test_gepa_reflects_on_the_metric_feedback_and_rewrites_the_instructions(worl
     proposer = [m for step, m, _ in lms["strong"].calls if step == "proposer"]
     assert proposer and "too easy for the target" in json.dumps(proposer[0])  # the textual feedback reached the reflection LM
     state = json.loads((tmp_path / "g.json").read_text())
-    assert TUNED_MARK in state["decode.predict"]["signature"]["instructions"]
+    # GEPA's first proposal is worse than the template (easy instructions for every use case): it must be rejected,
+    # and the better one kept.
+    assert lms["strong"].proposals.sent[0].count(WORSE_MARK) and any(TUNED_MARK in p for p in lms["strong"].proposals.sent)
+    chosen = state["decode.predict"]["signature"]["instructions"]
+    assert TUNED_MARK in chosen and WORSE_MARK not in chosen
     assert result.changes["decode.predict"]["instructions_changed"] and result.comparison.after > result.comparison.before
 
 
-def test_mipro_tunes_decode_and_improve_jointly(world_config, benchmark_file, tmp_path):
+def test_mipro_tunes_decode_and_improve_jointly(world_config, benchmark_file, tmp_path, monkeypatch):
     pytest.importorskip("optuna")
+    lms = world_lms()
     result = optimize(world_config(), benchmark=str(benchmark_file), optimizer="mipro", steps="decode,improve",
-                      out=tmp_path / "m.json", lms=world_lms())
+                      out=tmp_path / "m.json", lms=lms)
     assert set(result.changes) == {"decode.predict", "improve.predict"}
     state = json.loads((tmp_path / "m.json").read_text())
-    assert TUNED_MARK in state["decode.predict"]["signature"]["instructions"]
+    # Among the candidates were worse ones (WORSE_MARK: easy instructions for every use case); the search must not
+    # pick one, and what it picks must beat the template on the held-out part.
+    assert sum(WORSE_MARK in p for p in lms["strong"].proposals.sent) >= 1
+    decode = state["decode.predict"]
+    assert WORSE_MARK not in decode["signature"]["instructions"]
+    assert TUNED_MARK in decode["signature"]["instructions"] or any(d.get("augmented") for d in decode["demos"])
+    worse = with_decode_instruction(WORSE_MARK, world_config, benchmark_file, tmp_path, monkeypatch)
+    assert result.comparison.after > worse.after + 0.05  # what it picked beats the worse candidate on the held-out part
     assert all(a.instruction.endswith(").") for j in result.after for a in j.assessments)  # improved instructions are scored
+
+
+def with_decode_instruction(mark, world_config, benchmark_file, tmp_path, monkeypatch):
+    """The held-out comparison of the template (before) with the template's decode instructions led by `mark`
+    (after): an "optimizer" that proposes exactly that."""
+    import codeclm.optimize.runner as runner
+
+    def propose(name, chain, train, metric, **kwargs):
+        tuned = chain.deepcopy()
+        predictor = dict(tuned.named_predictors())["decode.predict"]
+        predictor.signature = predictor.signature.with_instructions(f"{mark}.\n{predictor.signature.instructions}")
+        return tuned
+
+    with monkeypatch.context() as patch:
+        patch.setattr(runner, "compile_chain", propose)
+        out = tmp_path / f"{mark[:8]}.json".replace(" ", "-")
+        return optimize(world_config(), benchmark=str(benchmark_file), out=out, lms=world_lms()).comparison
+
+
+def test_the_world_has_candidates_worse_and_better_than_the_template(world_config, benchmark_file, tmp_path, monkeypatch):
+    """The scripted world ranks candidates (an optimizer must choose, not merely change): WORSE_MARK < template <
+    TUNED_MARK on the held-out figure."""
+    worse = with_decode_instruction(WORSE_MARK, world_config, benchmark_file, tmp_path, monkeypatch)
+    better = with_decode_instruction(TUNED_MARK, world_config, benchmark_file, tmp_path, monkeypatch)
+    assert worse.after < worse.before - 0.05 and better.after > better.before
+    assert worse.before == better.before  # the same template, the same held-out examples
 
 
 def test_the_filter_check_is_enforced_before_any_optimizer_call(world_config, benchmark_file, tmp_path, monkeypatch):
@@ -102,7 +142,9 @@ def test_a_file_tuned_for_decode_and_another_scheme_is_refused_naming_the_step(w
                             "tuning it would move the ruler); supported: decode, rubrics, improve"),
     (["--steps", "respond"], "error: cannot optimize step 'respond' (the contrast part scores its answers: tuning it against "
                              "the target's failure rewards odd answers); supported: decode, rubrics, improve"),
-    (["--split", "1.5"], "error: optimize.split: Input should be less than 1"),
+    (["--split", "1.5"], "error: codeclm optimize: argument --split: 1.5 is out of range; allowed: a number > 0 and < 1 "
+                         "(see codeclm optimize --help)"),
+    (["--set", "optimize.split=1.5"], "error: {program}: optimize.split: Input should be less than 1"),
     (["--benchmark", "nope.jsonl"], "error: unknown benchmark 'nope.jsonl': not a bundled set (vicuna, self_instruct) and no such file"),
     (["--set", "optimize.benchmark=null"], "error: {program}: no benchmark: pass --benchmark vicuna|self_instruct|FILE (or set optimize.benchmark in the YAML)"),
     (["--steps", "improve", "--set", "max_iterations=1"], "error: {program}: Self-Rubrics/Improve never run with "

@@ -1,4 +1,7 @@
-"""`codeclm show PATH.tuned.json`: effective instructions and demos per step, a diff against the templates."""
+"""`codeclm show PATH.tuned.json`: effective instructions and demos per step, a diff against the templates.
+
+Runs against: the scripted optimize world in process (tests/optimize/optimize_world.py WorldLM: a fake, not real models).
+"""
 
 import json
 

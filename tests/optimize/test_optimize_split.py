@@ -1,4 +1,7 @@
-"""The benchmark split: seeded, disjoint; held-out items never reach the optimizer; copies are zeroed and flagged."""
+"""The benchmark split: seeded, disjoint; held-out items never reach the optimizer; copies are zeroed and flagged.
+
+Runs against: the scripted optimize world in process (tests/optimize/optimize_world.py WorldLM: a fake, not real models).
+"""
 
 import json
 

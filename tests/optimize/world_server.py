@@ -13,7 +13,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from fakes import Cut, chat_answer, is_plain, to_plain
-from optimize_world import answer, loss_of, proposal, wire_step
+from optimize_world import Proposals, answer, loss_of, wire_step
+
+
+PROPOSALS = Proposals()  # the server's instruction proposals so far (restart the server to start again)
 
 
 def chat_reply(body: dict) -> dict:
@@ -21,7 +24,7 @@ def chat_reply(body: dict) -> dict:
     step = wire_step(messages)
     finish = "stop"
     if step is None:
-        content = proposal(messages[0]["content"])
+        content = PROPOSALS.reply(messages[0]["content"])
     else:
         result = answer(step, messages)
         if isinstance(result, Cut):
@@ -70,6 +73,8 @@ class WorldServer:
     """`with WorldServer() as url:` serves the world at url (…/v1) until the block ends."""
 
     def __enter__(self) -> str:
+        global PROPOSALS
+        PROPOSALS = Proposals()  # each server starts with a worse proposal
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
         threading.Thread(target=self.httpd.serve_forever, daemon=True, name="world-server").start()

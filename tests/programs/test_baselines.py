@@ -1,5 +1,7 @@
 """Baseline programs on fake LMs: Self-Instruct drops near-duplicates, Evol-Instruct evolves and eliminates,
-CodecLM's no-metadata ablation generates from the seeds; all write the common Record format."""
+CodecLM's no-metadata ablation generates from the seeds; all write the common Record format.
+Runs against: fake LMs (tests/fakes.py ScriptedLM: scripted answers per step), no server.
+"""
 
 import itertools
 import json

@@ -1,4 +1,7 @@
-"""The composed CodecLM program on fake LMs: the paper's loop, provenance, failures, templates, save/load."""
+"""The composed CodecLM program on fake LMs: the paper's loop, provenance, failures, templates, save/load.
+
+Runs against: fake LMs (tests/fakes.py ScriptedLM: scripted answers per step), no server; tests/stub_server.py for the wire.
+"""
 
 import json
 import shutil

@@ -1,4 +1,7 @@
-"""Contrastive Filtering's decision table (paper Sec. 3.3), exhaustively, without any LLM."""
+"""Contrastive Filtering's decision table (paper Sec. 3.3), exhaustively, without any LLM.
+
+Runs against: no model and no server (the code's own logic on hand-made inputs).
+"""
 
 import pytest
 

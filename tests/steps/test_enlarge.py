@@ -1,4 +1,7 @@
-"""Metadata enlargement: deterministic, covers the encoded metadata, never duplicates."""
+"""Metadata enlargement: deterministic, covers the encoded metadata, never duplicates.
+
+Runs against: no model and no server (the code's own logic on hand-made inputs).
+"""
 
 from codeclm.signatures import Metadata
 from codeclm.steps.enlarge import Enlarge

@@ -1,4 +1,7 @@
-"""Chat formats never put the BOS in the text: the completions server adds the model's own (docs/servers.md)."""
+"""Chat formats never put the BOS in the text: the completions server adds the model's own (docs/servers.md).
+
+Runs against: no model and no server (templates rendered in process).
+"""
 
 import pytest
 

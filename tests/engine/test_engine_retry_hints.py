@@ -1,6 +1,9 @@
 """Retries follow the providers' documented hints: ``retry-after-ms`` (OpenAI) before ``Retry-After``
 (seconds or a date; Anthropic, vLLM, proxies); 0 is no advice; a wait past max_delay stops the call with
-the wait named; a used-up quota (429 ``insufficient_quota``) is not a rate limit and is never retried."""
+the wait named; a used-up quota (429 ``insufficient_quota``) is not a rate limit and is never retried.
+
+Runs against: a stub server on 127.0.0.1 (replies hand-written from the providers' API references).
+"""
 
 from __future__ import annotations
 

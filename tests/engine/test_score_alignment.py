@@ -3,6 +3,8 @@ text sent, never from its ``text_offset``; tokens that do not reassemble the tex
 
 vLLM replies are built by vLLM 0.11.0's own offset logic (``vllm_replies.py``; no GPU here, so no real
 vLLM); the external llama-cpp-python server is tested for real in tests/local/test_external_llama_cpp_python.py.
+
+Runs against: replies hand-written by vLLM's offset logic (tests/engine/vllm_replies.py), no server.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
 """Batch failures by kind: every documented per-request error of OpenAI's and Anthropic's batch APIs is
 temporary (sent once more), dropped (for good, with the reason) or fatal (the run stops); a batch that
-failed on OpenAI's full queue waits and goes again smaller, never as the same failing batch."""
+failed on OpenAI's full queue waits and goes again smaller, never as the same failing batch.
+
+Runs against: a fake batch API (tests/executors/batch_helpers.py, hand-written from the providers' API references).
+"""
 
 from __future__ import annotations
 

@@ -6,6 +6,8 @@ Why the external server cannot line up (llama-cpp-python 0.3.36, ``Llama._create
 echo path decodes tokens with ``special=False`` (``<|im_end|>`` becomes empty text), drops every token
 equal to the BOS id (SmolLM2's BOS is ``<|im_start|>``), and, on a model without a BOS, pairs each
 token with the distribution that predicts the next one.
+
+Runs against: a real external llama-cpp-python server and codeclm's embedded server, both on the real SmolLM2-135M (live).
 """
 
 from __future__ import annotations

@@ -155,6 +155,8 @@ class Quotas:
         names = cells_of(metadata)
         if not names:
             return prior
+        if not self._room(metadata, in_flight=False):
+            return 0.0
         scores = []
         for name in names:
             cell, cap = self.cells.get(name, Cell()), self.cap(name)

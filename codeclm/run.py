@@ -222,6 +222,7 @@ def summarize(config: ProgramConfig, out: Path, state: OutputState, program, sec
         "kept": len(kept),
         "dropped": len(dropped),
         "dropped_by_reason": dict(Counter(_reason(d) for d in dropped)),
+        "near_duplicates": sum(1 for d in dropped if d.stage == "dedup"),
         "iterations": dict(sorted(Counter(r.iteration for r in kept).items())),
         "kept_by_source": dict(Counter(r.source for r in kept)),
         "models": program.model_names(),

@@ -35,6 +35,9 @@ class ModelSpec(_Strict):
     max_tries: int = Field(5, ge=1, description="tries per request on 429/5xx/timeouts, with backoff")
     backoff: float = Field(1.0, ge=0, description="base seconds of the jittered exponential backoff")
     max_concurrency: int = Field(4, ge=1)
+    adaptive_concurrency: bool = Field(True, description="requests in flight follow an AIMD limit: start at 1, grow "
+                                       "while replies are fast, halve on 429/overload, never above max_concurrency "
+                                       "(embedded local models: fixed)")
     rpm: float | None = Field(None, gt=0, description="requests per minute limit for this endpoint")
     tpm: float | None = Field(None, gt=0, description="tokens per minute limit for this endpoint")
     chat_template: str | None = Field(

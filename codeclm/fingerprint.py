@@ -13,7 +13,7 @@ from typing import Any
 RUNTIME_KEYS = {"output", "concurrency", "cache", "seeds", "optimize", "records", "per_use_case", "per_skill",
                 "max_usd", "max_calls", "max_tokens", "max_seconds"}
 # Per model: how its calls are sent and billed in provider batches (`--executor batch`), not what they answer.
-RUNTIME_MODEL_KEYS = {"batch_api", "batch_discount"}
+RUNTIME_MODEL_KEYS = {"batch_api", "batch_discount", "adaptive_concurrency"}
 
 
 def digest(value: Any) -> str:

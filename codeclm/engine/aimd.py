@@ -40,7 +40,7 @@ def is_overload(exc: BaseException) -> bool:
 class AIMD:
     """The concurrency limit of one endpoint (thread-safe); `allowed` is how many requests may be in flight."""
 
-    def __init__(self, maximum: int, *, start: int = 1, probe_windows: int = 30, slow_factor: float = 4.0):
+    def __init__(self, maximum: int, *, start: int = 1, probe_windows: int = 50, slow_factor: float = 4.0):
         if maximum < 1:
             raise ValueError(f"maximum must be >= 1, got {maximum}")
         self.maximum = maximum

@@ -4,7 +4,7 @@
 
 A scripted OpenAI-compatible stub (tests/stub_server.py, 127.0.0.1) plays every model: encode gives each seed one of
 24 use cases and 3 of 40 skills, decode writes instructions of seeded random words (no near-duplicates by chance),
-and the judge finds an instruction hard enough by a hash of its text (about 35% at iteration 1, 60% once improved),
+and the judge finds an instruction hard enough by a hash of its text (about 20% at iteration 1, 30% once improved),
 so the yield is neither 0 nor 1 and differs between metadata. Prices are set (0.15 / 0.60 USD per 1M tokens in / out)
 so max_usd has something to count. Every run gets a fresh output and call cache.
 
@@ -61,7 +61,7 @@ def answer(step: str, messages) -> object:
         return {"response": "STRONG answer with some length to it " * 3}
     if step == "judge":
         text = field_value(messages, "instruction")
-        hard = _h(text) % 100 < (60 if "[harder:" in text else 35)
+        hard = _h(text) % 100 < (30 if "[harder:" in text else 20)
         strong_first = field_value(messages, "answer_1").startswith("STRONG")
         s, t = (9, 2) if hard else (7, 7)
         return {"score_1": s if strong_first else t, "score_2": t if strong_first else s, "explanation": "ok"}
@@ -86,7 +86,7 @@ def write_program(folder: Path, url: str, **settings) -> Path:
         "prompts": str(ROOT / "prompts"),
         "models": {"strong": {"model": "stub-strong", **endpoint}, "target": {"model": "stub-target", **endpoint}},
         "seeds": {"path": "seeds.txt"}, "output": "out/data.jsonl",
-        "num_metadata": 20, "instructions_per_metadata": 2, "max_iterations": 3, "concurrency": 8,
+        "num_metadata": 20, "instructions_per_metadata": 2, "max_iterations": 2, "concurrency": 8,
         "judging": {"scheme": "pairwise-1-10", "check": {"enabled": False}},
         "cache": {"path": str(folder / "calls.sqlite")}, **settings,
     }
@@ -109,7 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=500)
     parser.add_argument("--max-calls", type=int, default=1200)
-    parser.add_argument("--max-usd", type=float, default=0.004)
+    parser.add_argument("--max-usd", type=float, default=0.02)
     parser.add_argument("--sizes", type=int, nargs="+", default=[40, 120, 360])
     parser.add_argument("--save", help="write the results as JSON here")
     args = parser.parse_args()
@@ -151,7 +151,7 @@ def main() -> None:
         m = manifest(folder)
         results["max_usd"] = {"cap": args.max_usd, "spent": m["caps"]["usd"], "ledger_cost": m["usage"]["total"]["cost"],
                               "calls": m["usage"]["total"]["calls"], "exit": code, "kept": m["kept"]}
-        print(f"max_usd {args.max_usd}: spent ${m['caps']['usd']:.6f} (ledger ${m['usage']['total']['cost']:.6f}) in "
+        print(f"max_usd {args.max_usd}: spent ${m['caps']['usd']:.6f} (ledger ${m['usage']['total']['cost'] or 0:.6f}) in "
               f"{m['usage']['total']['calls']} calls; exit {code}; kept {m['kept']}", flush=True)
 
         results["projection"] = []

@@ -8,31 +8,51 @@ from codeclm.engine.caps import Caps, SpendGuard
 from codeclm.errors import BudgetReached
 
 
+def in_thread(fn):
+    """Run fn in a thread; returns (thread, results list) where results gets its value or its exception."""
+    results = []
+
+    def target():
+        try:
+            results.append(fn())
+        except BudgetReached as exc:
+            results.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread, results
+
+
 def test_max_calls_counts_calls_in_flight():
     guard = SpendGuard(Caps(max_calls=2))
     first, second = guard.reserve("strong", 10), guard.reserve("strong", 10)
-    with pytest.raises(BudgetReached) as stop:
-        guard.reserve("strong", 10)  # two in flight could both be answered: a third would pass the cap
-    assert stop.value.cap == "max_calls" and "max_calls 2" in str(stop.value)
-    guard.release(first)  # a failed call costs nothing
-    third = guard.reserve("target", 10)
-    guard.settle(second, 5, 5), guard.settle(third, 5, 5)
+    thread, results = in_thread(lambda: guard.reserve("strong", 10))
+    thread.join(0.2)
+    assert thread.is_alive()  # two in flight could both be answered: a third waits for them
+    guard.release(first)  # a failed call costs nothing: the third may go
+    thread.join(2)
+    assert not isinstance(results[0], BudgetReached)
+    guard.settle(second, 5, 5), guard.settle(results[0], 5, 5)
     assert guard.calls == 2
-    with pytest.raises(BudgetReached):
-        guard.reserve("strong", 1)
+    with pytest.raises(BudgetReached) as stop:
+        guard.reserve("strong", 1)  # nothing in flight and two made: stop
+    assert stop.value.cap == "max_calls" and "max_calls 2" in str(stop.value)
 
 
 def test_max_usd_reserves_the_worst_case_then_counts_the_real_cost():
     guard = SpendGuard(Caps(max_usd=0.01), prices={"strong": (1.0, 4.0), "target": (0.0, 0.0)})
     held = guard.reserve("strong", 2000)  # worst case 2000 tokens at $4/1M = $0.008
+    thread, results = in_thread(lambda: guard.reserve("strong", 1000))  # + $0.004 could pass $0.01: it waits
+    thread.join(0.2)
+    assert thread.is_alive()
+    guard.settle(held, prompt_tokens=1000, completion_tokens=200)  # really $0.001 + $0.0008: the other one fits now
+    thread.join(2)
+    assert guard.usd == pytest.approx(0.0018) and not isinstance(results[0], BudgetReached)
+    guard.settle(results[0], 100, 100)
     with pytest.raises(BudgetReached) as stop:
-        guard.reserve("strong", 1000)  # + $0.004 could pass $0.01
-    assert stop.value.cap == "max_usd"
-    guard.settle(held, prompt_tokens=1000, completion_tokens=200)  # $0.001 + $0.0008
-    assert guard.usd == pytest.approx(0.0018)
-    guard.settle(guard.reserve("strong", 1000), 100, 100)
+        guard.reserve("strong", 2100)  # $0.0023 spent + $0.0084 worst case > $0.01, with nothing in flight
+    assert stop.value.cap == "max_usd" and guard.summary()["reached"].startswith("max_usd 0.01")
     guard.reserve("target", 10**9)  # an unpriced (local) model costs 0 USD: max_usd never stops it
-    assert guard.summary()["reached"].startswith("max_usd 0.01")
 
 
 def test_max_tokens_and_max_seconds():
@@ -42,7 +62,7 @@ def test_max_tokens_and_max_seconds():
     assert guard.tokens == 50
     with pytest.raises(BudgetReached):
         guard.reserve("strong", 60)
-    guard.reserve("strong", 40)
+    guard.settle(guard.reserve("strong", 40), 20, 20)
     now[0] = 61
     with pytest.raises(BudgetReached) as stop:
         guard.reserve("strong", 1)

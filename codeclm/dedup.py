@@ -1,6 +1,7 @@
 """Near-duplicate instructions across a whole output, found before they cost a strong answer.
 
-MinHash over word 3-grams with an LSH index (`datasketch`): each lookup is a few hash-table probes, so
+MinHash over word 3-grams with an LSH index (`datasketch`, candidates at Jaccard ~0.5): each lookup is a few
+hash-table probes, so
 the index scales to 100,000s of instructions (benchmarks/dedup_scale.py measures it), where Self-Instruct's
 rule (ROUGE-L against every pool member, codeclm.programs.filters) grows with the pool. LSH gives
 candidates; each candidate is confirmed by the exact Jaccard similarity of the two 3-gram sets, so a
@@ -15,6 +16,9 @@ from dataclasses import dataclass
 
 THRESHOLD = 0.7  # Jaccard similarity of word 3-grams at which two instructions are near-duplicates
 NUM_PERM = 128
+# LSH finds candidates at a lower threshold than the rule: a MinHash estimate near 0.7 is as likely to fall below
+# as above, and an index at 0.7 misses about half of the pairs just above it. Candidates are confirmed exactly.
+CANDIDATE_THRESHOLD = 0.5
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -45,7 +49,7 @@ class NearDuplicateIndex:
 
         self._minhash = lambda: MinHash(num_perm=num_perm, seed=1)
         self.threshold = threshold
-        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self.lsh = MinHashLSH(threshold=min(threshold, CANDIDATE_THRESHOLD), num_perm=num_perm)
         self.texts: dict[str, tuple[str, frozenset[str]]] = {}
         self._lock = threading.Lock()
 

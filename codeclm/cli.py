@@ -22,9 +22,13 @@ console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())  # logs and CI
 def _cmd_run(args: argparse.Namespace) -> int:
     from codeclm.run import run_file
 
-    summary = run_file(args.program, args.set, seeds_path=args.seeds, output=args.out, console=console, tuned=args.tuned,
+    overrides = list(args.set) + ([f"records={args.records}"] if args.records is not None else [])
+    summary = run_file(args.program, overrides, seeds_path=args.seeds, output=args.out, console=console, tuned=args.tuned,
                        extend=args.extend, executor=args.executor, poll_seconds=args.poll_seconds, address=args.address)
     _print_summary(summary)
+    if summary.get("stopped_by"):  # a cap (max_usd, ...) stopped it: one line, exit 3 (finished records are kept)
+        console.print(f"[yellow]{escape(summary['status'])}[/]", highlight=False, soft_wrap=True)
+        return 3
     return 0
 
 
@@ -157,6 +161,11 @@ def _print_summary(summary: dict) -> None:
         table.add_row(f"dropped ({reason})", str(count))
     table.add_row("kept by source", json.dumps(summary["kept_by_source"]))
     table.add_row("Self-Rubrics iteration", json.dumps(summary["iterations"]))
+    if summary.get("quota"):
+        from codeclm.plan import quota_rows
+
+        for key, value in quota_rows(summary):
+            table.add_row(key, value)
     for key, value in summary.get("extra_rows", {}).items():
         table.add_row(key, str(value))
     if summary.get("seeds", {}).get("split"):
@@ -206,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="threads: call each endpoint directly (default); batch: OpenAI Batch API / Anthropic Message "
                    "Batches at batch prices, slower (models.<role>.batch_api); ray: stages on a Ray cluster "
                    "(pip install 'codeclm[ray]'; docs/scale.md)")
+    p.add_argument("--records", type=int_range(1), metavar="N", help="keep going in rounds until N records are kept (records: N; "
+                   "docs/sizing.md)")
     p.add_argument("--poll-seconds", type=float_range(0, lo_open=True), default=30.0, help="--executor batch: seconds between batch status polls")
     p.add_argument("--address", help="--executor ray: the cluster to join: auto, ray://HOST:10001 "
                    "(default: $RAY_ADDRESS, else Ray on this machine)")
@@ -216,6 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--program", dest="for_program", metavar="PROGRAM.yaml",
                    help="for a tuned JSON: the program it was tuned for (default: the one its header names)")
     p.set_defaults(func=_cmd_show)
+
+    from codeclm.plan import add_plan_command
+
+    add_plan_command(sub, program_command)
 
     p = sub.add_parser("serve", help="keep local model servers up so runs reuse them (Ctrl-C stops)")
     p.add_argument("models", nargs="*", help="local model names (default: the strong and target defaults)")

@@ -36,6 +36,9 @@ class ModelSpec(_Strict):
     max_tries: int = Field(5, ge=1, description="tries per request on 429/5xx/timeouts, with backoff")
     backoff: float = Field(1.0, ge=0, description="base seconds of the jittered exponential backoff")
     max_concurrency: int = Field(4, ge=1)
+    adaptive_concurrency: bool = Field(True, description="requests in flight follow an AIMD limit: start at 1, grow "
+                                       "while replies are fast, halve on 429/overload, never above max_concurrency "
+                                       "(embedded local models: fixed)")
     rpm: float | None = Field(None, gt=0, description="requests per minute limit for this endpoint")
     tpm: float | None = Field(None, gt=0, description="tokens per minute limit for this endpoint")
     chat_template: str | None = Field(
@@ -225,6 +228,16 @@ class ProgramConfig(_Strict):
     self_instruct: SelfInstructSettings | None = Field(None, description="settings of program: self_instruct")
     evol_instruct: EvolInstructSettings | None = Field(None, description="settings of program: evol_instruct")
     optimize: OptimizeSettings = OptimizeSettings()
+    records: int | None = Field(None, gt=0, description="keep encoding, enlarging and decoding in rounds until this many "
+                                "records are kept, then stop (docs/sizing.md); num_metadata then only sizes the first round")
+    per_use_case: int | None = Field(None, gt=0, description="with records: at most this many kept records per use case; "
+                                     "new instructions go where yield is still missing")
+    per_skill: int | None = Field(None, gt=0, description="with records: at most this many kept records per skill")
+    max_usd: float | None = Field(None, gt=0, description="stop before a call that could take spending past this (USD, "
+                                  "from the models' price_in_per_1m / price_out_per_1m; local models cost 0)")
+    max_calls: int | None = Field(None, gt=0, description="stop before the call that would pass this many paid calls")
+    max_tokens: int | None = Field(None, gt=0, description="stop before a call that could pass this many tokens (in + out)")
+    max_seconds: float | None = Field(None, gt=0, description="make no new call after this many seconds of the run")
 
     theta_source: str = Field("program", exclude=True, description="where theta came from: program, calibrated (for "
                               "this target, calibrations.json), scheme default, or uncalibrated")
@@ -250,6 +263,23 @@ class ProgramConfig(_Strict):
                 f"use e.g. theta: {scale.threshold:g}, or remove theta for the scheme's default"
             )
         return self
+
+    @model_validator(mode="after")
+    def _quotas_need_records(self) -> "ProgramConfig":
+        if (self.per_use_case or self.per_skill) and not self.records:
+            raise ValueError("per_use_case / per_skill are quotas of a records: N run; set records (e.g. records: 500)")
+        if self.records and not self.ablation.metadata:
+            raise ValueError("records: N fills metadata cells; with ablation.metadata: false size the run with seeds instead")
+        if self.records and self.program != "codeclm":
+            raise ValueError(f"records: N fills metadata cells of program codeclm; for program {self.program} "
+                             f"size the run with its own settings and cap it with max_calls / max_usd")
+        return self
+
+    def caps(self):
+        """The run's spending caps (codeclm.engine.caps.Caps)."""
+        from codeclm.engine.caps import Caps
+
+        return Caps(self.max_usd, self.max_calls, self.max_tokens, self.max_seconds)
 
     def resolve(self, path: str) -> Path:
         """Paths in a program file are relative to that file."""

@@ -90,3 +90,14 @@ class ContextLengthError(StepError):
 
 class OptimizeError(CodecLMError):
     """An optimization that cannot run: unsupported step or optimizer, too few examples, a missing extra."""
+
+
+class BudgetReached(CodecLMError):
+    """A run reached one of its caps (max_usd, max_calls, max_tokens, max_seconds): no further call is made.
+
+    Not a StepError: it stops the run (finished records stay, a rerun with a higher cap resumes), it does
+    not fail the item that was about to call."""
+
+    def __init__(self, message: str, cap: str = ""):
+        super().__init__(message)
+        self.cap = cap

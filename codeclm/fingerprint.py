@@ -8,9 +8,12 @@ import json
 from typing import Any
 
 # How and where a run goes, not what it makes: never part of the fingerprint.
-RUNTIME_KEYS = {"output", "concurrency", "cache", "seeds", "optimize"}
+# How many records and what a run may spend decide how far it goes, not what an item is: a rerun with a
+# larger `records` or a higher cap resumes the same output.
+RUNTIME_KEYS = {"output", "concurrency", "cache", "seeds", "optimize", "records", "per_use_case", "per_skill",
+                "max_usd", "max_calls", "max_tokens", "max_seconds"}
 # Per model: how its calls are sent and billed in provider batches (`--executor batch`), not what they answer.
-RUNTIME_MODEL_KEYS = {"batch_api", "batch_discount"}
+RUNTIME_MODEL_KEYS = {"batch_api", "batch_discount", "adaptive_concurrency"}
 
 
 def digest(value: Any) -> str:

@@ -99,8 +99,10 @@ def make_lm(role: str, spec: ModelSpec, endpoint: ResolvedEndpoint, engine: Engi
     lm = EngineLM(
         endpoint.model, api_base=endpoint.api_base, api_key=endpoint.api_key or "none", role=role,
         cache=engine.cache, ledger=engine.ledger, endpoint_id=endpoint.cache_id, stream_for_cancel=endpoint.local,
-        limiter=engine.limiter_for(endpoint.api_base or endpoint.model, concurrency, spec.rpm, spec.tpm),
+        limiter=engine.limiter_for(endpoint.api_base or endpoint.model, concurrency, spec.rpm, spec.tpm,
+                                   **({"adaptive": True} if spec.adaptive_concurrency and not endpoint.local else {})),
         retry=RetryPolicy(max_tries=spec.max_tries, base_delay=spec.backoff, timeout=timeout),
+        guard=getattr(engine, "guard", None),
     )
     lm.overrides = {k: v for k, v in (("temperature", spec.temperature), ("max_tokens", spec.max_tokens)) if v is not None}
     return lm

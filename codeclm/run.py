@@ -20,7 +20,7 @@ from typing import Any
 from rich.console import Console
 
 from codeclm.config import ProgramConfig, load_config
-from codeclm.errors import CodecLMError, ConfigError, EndpointError
+from codeclm.errors import BudgetReached, CodecLMError, ConfigError, EndpointError
 from codeclm.executors import ThreadExecutor
 from codeclm.fingerprint import differences, fingerprint
 from codeclm.judging.check import CheckReport
@@ -101,6 +101,12 @@ def run(
     """
     if executor not in EXECUTORS:
         raise ConfigError(f"--executor {executor}: unknown executor; choose from {', '.join(EXECUTORS)}")
+    if executor != "threads" and config.records:
+        raise ConfigError(f"{config.source}: records: a records: N run counts its records in this process; run it with "
+                          f"--executor threads, or size the run with num_metadata instead")
+    if executor != "threads" and config.caps().any:
+        raise ConfigError(f"{config.source}: {', '.join(config.caps().as_dict())}: caps are checked before each call on "
+                          f"--executor threads only; remove them or run with --executor threads")
     if executor == "ray" or address:
         from codeclm.cluster import check_ray_run
 
@@ -127,10 +133,15 @@ def run(
         try:
             check = check_judge(session, console)
             with progress:
-                program(seeds=seeds, executor=stage_executor, sink=sink, done=state.done_ids)
+                program(seeds=seeds, executor=stage_executor, sink=sink, done=state.done_ids, prior=state)
             sink.compact()
             summary = summarize(config, out, state, program, time.time() - started, check)
             summary["status"] = "finished"
+        except BudgetReached as exc:  # a clean stop: every finished item is on disk, a rerun with a higher cap resumes
+            sink.compact()
+            summary = summarize(config, out, state, program, time.time() - started, None)
+            summary["status"] = f"stopped: {exc}"
+            summary["stopped_by"] = exc.cap
         except BaseException as exc:
             summary = summarize(config, out, state, program, time.time() - started, None)
             summary["status"] = f"stopped: {type(exc).__name__}: {str(exc)[:300]}" if str(exc) else f"stopped: {type(exc).__name__}"
@@ -140,6 +151,11 @@ def run(
         finally:
             summary["executor"] = executor
             summary["usage"] = session.engine.ledger.summary()
+            if session.engine.guard is not None:
+                summary["caps"] = session.engine.guard.summary()
+            if getattr(program, "quota_report", None) is not None:
+                summary["quota"] = program.quota_report
+            attach_plan(out, summary)
             summary["calls_per_kept_record"] = _calls_per_record(summary, (summary.get("judge", {}).get("check") or {}).get("calls", 0))
             _write_manifest(out, {**summary, "fingerprint": current, "runs": runs})
     return summary
@@ -153,6 +169,15 @@ def require_calibrated_theta(config: ProgramConfig) -> None:
             f"{config.source}: theta for target {config.models.target.label} under {config.judging.scheme} is not calibrated: "
             f"run `codeclm judge calibrate {config.source}` (fits theta on labelled dev items for this target; add --items "
             f"FILE with your own labelled items), or set theta: explicitly")
+
+
+def attach_plan(out: Path, summary: dict[str, Any]) -> None:
+    """Projected (`codeclm plan`, if it wrote a plan for this output) beside actual, in the summary."""
+    from codeclm.sizing import compare_with_plan
+
+    compared = compare_with_plan(out, summary)
+    if compared is not None:
+        summary["plan"] = compared
 
 
 def make_executor(name: str, session, progress: StageProgress, poll_seconds: float = 30.0, *, tuned=None, address=None):
@@ -224,6 +249,7 @@ def summarize(config: ProgramConfig, out: Path, state: OutputState, program, sec
         "kept": len(kept),
         "dropped": len(dropped),
         "dropped_by_reason": dict(Counter(_reason(d) for d in dropped)),
+        "near_duplicates": sum(1 for d in dropped if d.stage == "dedup"),
         "iterations": dict(sorted(Counter(r.iteration for r in kept).items())),
         "kept_by_source": dict(Counter(r.source for r in kept)),
         "models": program.model_names(),

@@ -62,7 +62,7 @@ def open_program(config: ProgramConfig, *, lms: dict[str, Any] | None = None, tu
     try:
         if engine is None:
             cache_path = (config.resolve(config.cache.path) if config.cache.path else default_cache_path()) if config.cache.enabled else None
-            engine = open_engine(stack, cache_path, role_prices(config), role_batch_discounts(config))
+            engine = open_engine(stack, cache_path, role_prices(config), role_batch_discounts(config), config.caps())
         roles = RoleLMs(engine, stack, config.source)
         bound = lms if lms is not None else roles.for_program(config)
         program = build_program(config, bound)

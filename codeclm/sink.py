@@ -54,6 +54,7 @@ class Kept:
     iteration: int
     source: str
     instruction: str
+    metadata: object = None  # the record's Metadata (records: N counts kept records per use case and skill)
 
 
 class OutputState:
@@ -75,7 +76,8 @@ class OutputState:
 
     def add_kept(self, record: Record) -> None:
         with self._lock:
-            self.kept[record.id] = Kept(record.id, record.iteration, record.response_source, record.instruction)
+            self.kept[record.id] = Kept(record.id, record.iteration, record.response_source, record.instruction,
+                                        getattr(record, "metadata", None))
             self.dropped.pop(record.id, None)
 
     def add_dropped(self, item: Dropped) -> None:

@@ -11,7 +11,9 @@ def strong_script(judge=None):
             text = field_value(messages, "instruction")
             return {"use_case": "code generation" if "Python" in text else "travel planning", "skills": ["planning", "python"]}
         if step == "decode":
-            return {"new_instructions": [f"Task about {field_value(messages, 'use_case')} number {i}" for i in (1, 2)]}
+            # distinct per metadata (use case and skills): the run drops near-duplicates across the whole output
+            topic = f"{field_value(messages, 'use_case')} using {field_value(messages, 'skills')}"
+            return {"new_instructions": [f"Task about {topic} number 1", f"Explain {topic} to a beginner, as number 2"]}
         if step == "rubrics":
             return {"rubrics": ["many constraints", "deep reasoning", "rare facts"], "actions": ["add a constraint", "require reasoning steps", "ask for rare facts"]}
         if step == "improve":

@@ -10,6 +10,8 @@ when ``retry_after_date`` is set) and ``retry-after-ms`` when ``retry_after_ms``
 message echoes the bearer token, as some providers do),
 ``"slow"`` (sleeps ``slow_seconds`` before answering), ``"drop"`` (closes the
 connection without a reply), ``"garbage"`` (HTTP 200 with an unparseable body).
+``capacity`` (None: unlimited) is a hidden limit on requests in flight: a request past it gets an
+immediate 429 (counted in ``rejected``), as a provider's concurrency limit does.
 
 It counts requests, tracks in-flight and busy time, and records the
 ``Authorization`` headers it saw. ``GET /stats`` and ``POST /reset`` expose the same
@@ -48,6 +50,7 @@ class StubServer:
         self.retry_after_date = False
         self.retry_after_ms: float | None = None
         self.slow_seconds = 2.0
+        self.capacity: int | None = None
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._port = port
@@ -66,12 +69,13 @@ class StubServer:
             self.bodies: list[dict] = []
             self.arrivals: list[float] = []
             self.faults_served: list[str] = []
+            self.rejected = 0
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
             return {"requests": self.requests, "max_in_flight": self.max_in_flight,
                     "busy_seconds": self.busy_seconds, "in_flight": self.in_flight,
-                    "faults_served": list(self.faults_served)}
+                    "faults_served": list(self.faults_served), "rejected": self.rejected}
 
     def _next_fault(self) -> str | None:
         with self._lock:
@@ -159,6 +163,8 @@ class _Handler(BaseHTTPRequestHandler):
         with stub._lock:
             stub.requests += 1
             stub.in_flight += 1
+            busy = stub.capacity is not None and stub.in_flight > stub.capacity
+            stub.rejected += busy
             stub.max_in_flight = max(stub.max_in_flight, stub.in_flight)
             stub.auth_headers.append(self.headers.get("Authorization"))
             stub.arrivals.append(time.monotonic())
@@ -166,6 +172,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"{}")
             with stub._lock:
                 stub.bodies.append(body)
+            if busy:
+                return self._error(429, "too many requests in flight", "rate_limit_error", {"Retry-After": "0.05"})
             fault = stub._next_fault()
             if fault:
                 with stub._lock:

@@ -152,7 +152,8 @@ def cluster_limiter_for(registry: Any, owner: Owner) -> Callable[..., ClusterLim
     """A worker's `limiter_for` (Engine.limiter_for): the cluster-wide limiter of each endpoint."""
     import ray
 
-    def limiter_for(api_base: str | None, max_concurrency: int, rpm: float | None = None, tpm: float | None = None) -> ClusterLimiter:
+    def limiter_for(api_base: str | None, max_concurrency: int, rpm: float | None = None, tpm: float | None = None,
+                    adaptive: bool = False) -> ClusterLimiter:  # cluster-wide limits stay fixed (not adaptive)
         service, limits = ray.get(registry.get.remote(normalize_api_base(api_base), max_concurrency, rpm, tpm))
         if limits != (max_concurrency, rpm, tpm):
             log.warning("endpoint %s already has limits (concurrency=%s rpm=%s tpm=%s); keeping them",

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from codeclm.engine.cache import CallCache
+from codeclm.engine.caps import Caps, SpendGuard
 from codeclm.engine.ledger import UsageLedger
 from codeclm.engine.limits import limiter_for
 
@@ -24,14 +25,17 @@ class Engine:
     cache: CallCache | Any | None
     ledger: UsageLedger
     limiter_for: Callable[..., Any] = limiter_for
+    guard: SpendGuard | None = None  # the run's spending caps (None: uncapped)
 
 
 def open_engine(stack: ExitStack, cache_path: Path | None, prices: Mapping[str, tuple[float, float]] | None = None,
-                batch_discounts: Mapping[str, float] | None = None) -> Engine:
+                batch_discounts: Mapping[str, float] | None = None, caps: Caps | None = None) -> Engine:
     """An engine whose cache (if `cache_path`) closes with `stack`; `prices`: role -> USD per 1M tokens in, out;
-    `batch_discounts`: role -> share taken off those prices for batch calls."""
+    `batch_discounts`: role -> share taken off those prices for batch calls; `caps`: spending caps checked
+    before each paid call."""
     cache = None
     if cache_path is not None:
         cache = CallCache(cache_path)
         stack.callback(cache.close)
-    return Engine(cache=cache, ledger=UsageLedger(prices, batch_discounts))
+    guard = SpendGuard(caps, prices) if caps is not None and caps.any else None
+    return Engine(cache=cache, ledger=UsageLedger(prices, batch_discounts), guard=guard)

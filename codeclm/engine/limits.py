@@ -15,6 +15,8 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
+from codeclm.engine.aimd import AIMD, is_overload
+
 logger = logging.getLogger(__name__)
 
 
@@ -47,17 +49,21 @@ class EndpointLimiter:
     ``rpm`` spaces requests evenly (burst of ``burst`` requests, default 1) and
     ``tpm`` charges each request's estimated tokens against a one-second bucket
     that may go into debt, so large requests slow later ones instead of starving.
+    ``adaptive``: the requests in flight follow an AIMD limit (codeclm.engine.aimd) that backs off when the
+    endpoint answers 429 / overloaded, never above ``max_concurrency``; otherwise ``max_concurrency`` is fixed.
     """
 
     def __init__(self, max_concurrency: int, rpm: float | None = None, tpm: float | None = None,
-                 *, burst: int = 1):
+                 *, burst: int = 1, adaptive: bool = False):
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
         if (rpm is not None and rpm <= 0) or (tpm is not None and tpm <= 0):
             raise ValueError("rpm and tpm must be positive when set")
         self.max_concurrency = max_concurrency
         self.rpm, self.tpm = rpm, tpm
-        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self.aimd = AIMD(max_concurrency) if adaptive else None
+        self._in_flight = 0
+        self._slots = threading.Condition()
         self._cond = threading.Condition()
         self._requests = _Bucket(rpm, max(1, burst)) if rpm else None
         self._tokens = _Bucket(tpm, max(1.0, tpm / 60.0)) if tpm else None
@@ -81,12 +87,36 @@ class EndpointLimiter:
                 self._tokens.take(tokens)
             self.waited_seconds += time.monotonic() - start
 
+    @property
+    def concurrency(self) -> int:
+        """Requests allowed in flight now."""
+        return self.aimd.allowed if self.aimd is not None else self.max_concurrency
+
     @contextmanager
     def acquire(self, tokens: float = 0.0) -> Iterator[None]:
-        """Hold one concurrency slot for the block, after waiting for rate budget."""
+        """Hold one concurrency slot for the block, after waiting for rate budget. With ``adaptive``, how the block
+        ends (a reply, or an overload error raised through it) moves the limit."""
         with self._slots:
+            while self._in_flight >= self.concurrency:
+                self._slots.wait()
+            self._in_flight += 1
+            generation = self.aimd.generation if self.aimd is not None else 0
+        answered = False
+        try:
             self._wait_rate(tokens)
+            start = time.monotonic()
             yield
+            answered = True
+        except BaseException as exc:
+            if self.aimd is not None and is_overload(exc):
+                self.aimd.overload(generation)
+            raise
+        finally:
+            if answered and self.aimd is not None:
+                self.aimd.success(generation, time.monotonic() - start, tokens)
+            with self._slots:
+                self._in_flight -= 1
+                self._slots.notify_all()
 
     def settle(self, estimated: float, actual: float) -> None:
         """Correct the token bucket once a reply reports the real token count."""
@@ -104,7 +134,7 @@ _registry_lock = threading.Lock()
 
 
 def limiter_for(api_base: str | None, max_concurrency: int, rpm: float | None = None,
-                tpm: float | None = None) -> EndpointLimiter:
+                tpm: float | None = None, adaptive: bool = False) -> EndpointLimiter:
     """The one shared limiter for ``api_base`` (created with these limits on first use)."""
     from codeclm.engine.keys import normalize_api_base, redact_url
 
@@ -112,7 +142,7 @@ def limiter_for(api_base: str | None, max_concurrency: int, rpm: float | None = 
     with _registry_lock:
         limiter = _registry.get(key)
         if limiter is None:
-            limiter = _registry[key] = EndpointLimiter(max_concurrency, rpm, tpm)
+            limiter = _registry[key] = EndpointLimiter(max_concurrency, rpm, tpm, adaptive=adaptive)
         elif (limiter.max_concurrency, limiter.rpm, limiter.tpm) != (max_concurrency, rpm, tpm):
             logger.warning("endpoint %s already has limits (concurrency=%s rpm=%s tpm=%s); keeping them",
                            redact_url(api_base), limiter.max_concurrency, limiter.rpm, limiter.tpm)

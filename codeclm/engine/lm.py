@@ -21,6 +21,7 @@ from typing import Any, Callable
 import dspy
 
 from codeclm.engine.cache import CallCache
+from codeclm.engine.caps import SpendGuard
 from codeclm.engine.collect import DeferredRequest, defer_if_collecting, first_sight
 from codeclm.engine.deferred import lookup, save
 from codeclm.engine.failures import HTTPStatusFailure, chain, connection_failure, context_overflow, is_malformed
@@ -70,7 +71,7 @@ class EngineLM(dspy.LM):
                  role: str = "default", cache: CallCache | None = None, limiter: EndpointLimiter | None = None,
                  retry: RetryPolicy | None = None, ledger: UsageLedger | None = None,
                  endpoint_id: str | None = None, transport: str = "auto", stream_for_cancel: bool = False,
-                 **lm_kwargs: Any):
+                 guard: SpendGuard | None = None, **lm_kwargs: Any):
         """`endpoint_id` names the endpoint in cache keys when `api_base` is not stable
         (an embedded server listens on a new port each start); default: `api_base`.
 
@@ -80,6 +81,7 @@ class EngineLM(dspy.LM):
         computing (llama-cpp-python only cancels streamed requests); a timeout is then
         not retried. Set it for embedded local models; an interrupted run should call
         ``codeclm.engine.http.cancel_all_inflight()`` before joining its worker threads.
+        `guard`: the run's spending caps, checked before each paid call (codeclm.engine.caps).
         """
         fixed = sorted(set(lm_kwargs) & set(_FIXED))
         if fixed:
@@ -98,6 +100,7 @@ class EngineLM(dspy.LM):
         self.ledger = ledger
         self.transport = transport
         self.stream_for_cancel = stream_for_cancel
+        self.guard = guard
 
     @property
     def endpoint(self) -> str:
@@ -251,6 +254,7 @@ class EngineLM(dspy.LM):
 
     # -- one call: limiter, retries, ledger, errors ---------------------------------------
     def _call(self, send: Callable[[], Any], estimate: float):
+        held = self.guard.reserve(self.role, estimate) if self.guard is not None else None  # BudgetReached: no call
         start = time.monotonic()
         tries = 0
 
@@ -268,7 +272,11 @@ class EngineLM(dspy.LM):
 
         try:
             response = self.retry.call(attempt, on_retry=self._on_retry)
-        except Exception as exc:
+        except BaseException as exc:
+            if held is not None:
+                self.guard.release(held)
+            if not isinstance(exc, Exception):
+                raise
             if not isinstance(exc, ContextLengthError) and not _is_endpoint_failure(exc):
                 raise
             if self.ledger is not None:
@@ -277,6 +285,8 @@ class EngineLM(dspy.LM):
                 raise
             raise self._endpoint_error(exc, tries) from None  # the cause chain may carry request headers
         prompt_tokens, completion_tokens, cached_tokens = usage_counts(response)
+        if held is not None:
+            self.guard.settle(held, prompt_tokens, completion_tokens)
         if self.ledger is not None:
             self.ledger.record_call(self.role, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                                     cached_prompt_tokens=cached_tokens, seconds=time.monotonic() - start,

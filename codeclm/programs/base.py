@@ -17,11 +17,13 @@ from codeclm.templates import RenderedPrompt
 
 @dataclass
 class Stages:
-    """Where one `forward` call sends its work (executor) and its results (sink); `done`: ids to skip."""
+    """Where one `forward` call sends its work (executor) and its results (sink); `done`: ids to skip; `prior`: what
+    the output already holds (an OutputState: kept records and dropped items), or None."""
 
     executor: Executor
     sink: Sink
     done: frozenset[str] = field(default_factory=frozenset)
+    prior: Any = None
 
 
 class DataProgram(dspy.Module):
@@ -49,11 +51,12 @@ class DataProgram(dspy.Module):
         return {name: prompt.sha256 for name, prompt in self.rendered.items()}
 
     def forward(self, seeds: Sequence[Seed | str], *, executor: Executor | None = None, sink: Sink | None = None,
-                done: frozenset[str] | set[str] = frozenset()) -> dspy.Prediction:
-        """Run the program over `seeds`. Without a sink, records and dropped items are returned."""
+                done: frozenset[str] | set[str] = frozenset(), prior: Any = None) -> dspy.Prediction:
+        """Run the program over `seeds`. Without a sink, records and dropped items are returned. `prior`: the
+        output's OutputState when resuming (records: N counts what it already holds)."""
         collected = sink is None
         sink = MemorySink() if sink is None else sink
-        stages = Stages(executor or ThreadExecutor(self.config.concurrency), sink, frozenset(done))
+        stages = Stages(executor or ThreadExecutor(self.config.concurrency), sink, frozenset(done), prior)
         self.generate([s if isinstance(s, Seed) else Seed(id=seed_id(s), text=s) for s in seeds], stages)
         return dspy.Prediction(records=sink.records, dropped=sink.dropped) if collected else dspy.Prediction(sink=sink)
 

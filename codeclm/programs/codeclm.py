@@ -12,6 +12,7 @@ from codeclm.guards import GuardCounts, check_instruction
 from codeclm.judging.scales import SCALES
 from codeclm.judging.schemes import make_judge
 from codeclm.programs.base import DataProgram, Stages
+from codeclm.programs.quota import drop_near_duplicates, fill_records, output_index
 from codeclm.records import AnswerCheck, Attempt, Dropped, Record, Seed, content_id
 from codeclm.roles import target_chat_template
 from codeclm.signatures import Metadata
@@ -92,9 +93,15 @@ class CodecLM(DataProgram):
             names["self_instruct"] = "self_instruct"
         return names
 
+    quota_report: dict | None = None  # records: N runs (codeclm.programs.quota): kept / asked / yield per cell
+
     def generate(self, seeds: list[Seed], stages: Stages) -> None:
         """Encode -> enlarge -> decode -> Contrastive Filtering; Self-Rubrics for the metadata of instructions found
-        too easy, then their improved versions under the filter, until kept or dropped at the cap."""
+        too easy, then their improved versions under the filter, until kept or dropped at the cap. With `records: N`,
+        in rounds until N are kept (codeclm.programs.quota)."""
+        if self.config.records:
+            fill_records(self, seeds, stages, too_easy_type=TooEasy, instruction_item=instruction_item, metadata_item=metadata_item)
+            return
         if self.config.ablation.metadata:
             encoded = self.stage(stages, "encode", self.encode_seed, seeds)
             decoded = self.stage(stages, "decode", self.decode_metadata, self.metadata_pool(encoded))
@@ -102,6 +109,7 @@ class CodecLM(DataProgram):
             sources = [MetadataItem(s.id, None, f"seed:{s.id}", s.text) for s in seeds]
             decoded = self.stage(stages, "decode", self.generate_from_seed, sources)
         instructions = [instruction_item(o.item, text) for o in decoded for text in o.value]
+        instructions = drop_near_duplicates(self, stages, instructions, output_index(stages.prior))
         too_easy: list[TooEasy] = []
         self.final_stage(stages, "filter", self.evolve, instructions, pending=too_easy.append)
         if too_easy:

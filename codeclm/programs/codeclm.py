@@ -153,23 +153,26 @@ class CodecLM(DataProgram):
         max_iterations = min(cfg.max_iterations, 1 + len(actions)) if item.rubrics else (cfg.max_iterations if self.improves else 1)
         instruction = history[-1].instruction if history else item.instruction
         for iteration in range(len(history) + 1, max_iterations + 1):
-            key = f"{item.id}/{iteration}"
+            key, rubric = f"{item.id}/{iteration}", None
             if iteration > 1:
                 action = actions[iteration - 2]
+                rubric = item.rubrics.rubric_for(action)
                 instruction = self.improve(instruction=instruction, metadata=item.source.metadata, action=action, key=key)
                 applied.append(action)
             if not cfg.ablation.contrastive_filtering:
                 strong = self.contrastive_filter.respond_strong(instruction=instruction, key=key)
                 if not strong.usable:
                     return self.guarded(item, instruction, strong, history, iteration)
-                history.append(Attempt(iteration=iteration, instruction=instruction, action=_last(applied), decision="kept (filter off)"))
+                history.append(Attempt(iteration=iteration, instruction=instruction, action=_last(applied), rubric=rubric,
+                                       decision="kept (filter off)"))
                 return self.record(item, instruction, "strong", Contrast(strong=strong), history, applied)
             contrast = self.contrastive_filter(instruction=instruction, key=key)
             if contrast.verdict is None:
                 return self.guarded(item, instruction, contrast.strong, history, iteration)
             decision = decide(contrast.verdict.gap, cfg.theta, iteration, max_iterations)
             history.append(
-                Attempt(iteration=iteration, instruction=instruction, action=_last(applied), gap=contrast.verdict.gap, decision=decision.reason)
+                Attempt(iteration=iteration, instruction=instruction, action=_last(applied), rubric=rubric, gap=contrast.verdict.gap,
+                        decision=decision.reason)
             )
             if decision.action == "keep_strong":
                 return self.record(item, instruction, "strong", contrast, history, applied)
@@ -181,7 +184,8 @@ class CodecLM(DataProgram):
                 return TooEasy(item, tuple(history))
         return Dropped(
             id=item.id, stage="filter", kind="filtered", reason=history[-1].decision, instruction=instruction,
-            metadata=item.source.metadata, iteration=len(history), history=history, program=cfg.name,
+            metadata=item.source.metadata, metadata_origin=item.source.origin, iteration=len(history), history=history,
+            program=cfg.name,
         )
 
     def record(self, item, instruction, source, contrast: Contrast, history, applied) -> Record:
@@ -203,8 +207,8 @@ class CodecLM(DataProgram):
         cap = f" at {strong.completion_tokens} tokens (cap {strong.max_tokens}, asked again with twice that)" if strong.guard == "cut_off" else ""
         return Dropped(
             id=item.id, stage="guard", kind="filtered", reason=f"strong answer {strong.guard.replace('_', ' ')}{cap}",
-            instruction=instruction, metadata=item.source.metadata, iteration=iteration, history=history,
-            program=self.config.name,
+            instruction=instruction, metadata=item.source.metadata, metadata_origin=item.source.origin, iteration=iteration,
+            history=history, program=self.config.name,
         )
 
     def model_names(self) -> dict[str, str]:

@@ -37,6 +37,8 @@ def unpack(packed: str) -> list[tuple[float | None, int]]:
     while i < len(data):
         step, shift = 0, 0
         while True:
+            if i >= len(data):
+                raise ValueError("packed token losses end inside a token")
             byte = data[i]
             i += 1
             step |= (byte & 0x7F) << shift

@@ -22,7 +22,8 @@ TRIES = 20  # ports tried after the one asked for, before any free port
 
 def bind(handler: type[BaseHTTPRequestHandler], port: int) -> ThreadingHTTPServer:
     """A server on 127.0.0.1:`port`, else on the next free port (then any free one)."""
-    for candidate in [port + k for k in range(TRIES + 1) if port + k < 65536] + [0]:
+    candidates = [port + k for k in range(TRIES + 1) if 0 < port + k < 65536] if port else []
+    for candidate in candidates + [0]:  # 0: the system picks a free port
         try:
             return ThreadingHTTPServer((HOST, candidate), handler)
         except OSError as exc:

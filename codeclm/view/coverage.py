@@ -28,13 +28,13 @@ def pairs(metadata: dict[str, Any] | None) -> list[Pair]:
 
 
 def output_pairs(run: Run) -> Counter:
-    return Counter(p for row in run.kept for p in pairs(row.get("metadata")))
+    return Counter(p for row in run.light[:run.kept] for p in pairs(row.get("metadata")))
 
 
 def seed_pairs(run: Run) -> Counter:
     """Pairs of the metadata encoded from seeds, each distinct metadata once."""
     seen: dict[str, dict[str, Any]] = {}
-    for row in run.items:
+    for row in run.light:
         if str(row.get("metadata_origin") or "").startswith("encoded:") and row.get("metadata"):
             m = row["metadata"]
             seen.setdefault(content_id("m", str(m.get("use_case")).lower(), *sorted(m.get("skills") or [])), m)

@@ -15,29 +15,47 @@ from typing import Any
 from pydantic import ValidationError
 
 from codeclm.errors import CodecLMError
-from codeclm.jsonl import JsonlError, numbered_rows
+from codeclm.jsonl import JsonlError, iter_rows, read_at
 from codeclm.records import Dropped, Record
 from codeclm.sink import dropped_path
 
 FIX = "give a codeclm run output (the JSONL `codeclm run` wrote), or fix or delete that line"
 
 
+HEAVY = ("response", "strong_response", "target_response", "judge", "history", "answers", "templates", "models")
+
+
 @dataclass
 class Run:
-    """One output: its kept records and dropped items as read (plain dicts), and what explains them."""
+    """One output: per item what the table and coverage need (`light`), and where its whole line is (`row`).
+
+    Kept records come first, then dropped items: an item's index is its number in the page. Whole
+    lines are read again from the file when an item is opened, so 100,000 items stay small in memory.
+    """
 
     name: str
     path: Path
-    kept: list[dict[str, Any]]
-    dropped: list[dict[str, Any]]
+    kept: int
+    light: list[dict[str, Any]]
+    places: list[tuple[Path, int]]
     manifest: dict[str, Any] | None = None
     seeds: dict[str, str] = field(default_factory=dict)  # seed id -> text, where the seeds file could be read
     seeds_note: str = ""  # why seed texts are missing, if they are
+    _index: dict[str, int] = field(default_factory=dict)
 
     @property
-    def items(self) -> list[dict[str, Any]]:
-        """Kept records first, then dropped items: an item's index here is its number in the page."""
-        return self.kept + self.dropped
+    def dropped(self) -> int:
+        return len(self.light) - self.kept
+
+    def row(self, item: int) -> dict[str, Any]:
+        """Item `item` as written."""
+        return read_at(*self.places[item])
+
+    def find(self, item_id: str | None) -> int | None:
+        """The index of the item with this id."""
+        if not self._index:
+            self._index = {row.get("id"): i for i, row in enumerate(self.light)}
+        return self._index.get(item_id)
 
 
 def load_run(path: str | Path, seeds: str | Path | None = None, name: str | None = None) -> Run:
@@ -45,22 +63,24 @@ def load_run(path: str | Path, seeds: str | Path | None = None, name: str | None
     path = Path(path)
     if not path.is_file():
         raise JsonlError(f"{path}: no such file; give the JSONL `codeclm run` wrote (its --out)")
-    kept = _read(path, Record)
+    light, places = [], []
+    kept = _read(path, Record, light, places)
     side = dropped_path(path)
-    dropped = _read(side, Dropped) if side.is_file() else []
-    if not kept and not dropped:
+    if side.is_file():
+        _read(side, Dropped, light, places)
+    if not light:
         raise JsonlError(f"{path}: empty: no kept record and no dropped item"
                          + ("" if side.is_file() else f" (and no {side.name})") + "; give a run's output")
     manifest = _manifest(path)
-    run = Run(name or path.stem, path, kept, dropped, manifest)
+    run = Run(name or path.stem, path, kept, light, places, manifest)
     run.seeds, run.seeds_note = _seed_texts(path, manifest, seeds)
     return run
 
 
-def _read(path: Path, model) -> list[dict[str, Any]]:
-    """Rows of `path`, each checked to be a `model` (Record or Dropped)."""
-    rows = []
-    for number, row in numbered_rows(path, fix=FIX, repair=False):
+def _read(path: Path, model, light: list, places: list) -> int:
+    """Add each row of `path`, checked to be a `model` (Record or Dropped); returns how many."""
+    count = 0
+    for number, offset, row in iter_rows(path, fix=FIX):
         try:
             model.model_validate(row)
         except ValidationError as exc:
@@ -68,8 +88,11 @@ def _read(path: Path, model) -> list[dict[str, Any]]:
             where = ".".join(str(p) for p in error["loc"]) or "(line)"
             raise JsonlError(f"{path}:{number}: not a codeclm {'record' if model is Record else 'dropped item'} "
                              f"({where}: {error['msg']}); {FIX}") from None
-        rows.append(row)
-    return rows
+        gaps = [a.get("gap") for a in row.get("history") or [] if a.get("gap") is not None]
+        light.append({**{k: v for k, v in row.items() if k not in HEAVY}, "last_gap": gaps[-1] if gaps else None})
+        places.append((path, offset))
+        count += 1
+    return count
 
 
 def _manifest(path: Path) -> dict[str, Any] | None:

@@ -34,7 +34,7 @@ def summary(run: Run) -> dict[str, Any]:
     """A run's header: where it is, its counts, and what its manifest says of how it was made."""
     manifest = run.manifest or {}
     return {
-        "name": run.name, "path": str(run.path), "kept": len(run.kept), "dropped": len(run.dropped),
+        "name": run.name, "path": str(run.path), "kept": run.kept, "dropped": run.dropped,
         "program": manifest.get("program"), "status": manifest.get("status"), "models": manifest.get("models"),
         "judge": {k: v for k, v in (manifest.get("judge") or {}).items() if k != "check"} or None,
         "seeds": (manifest.get("seeds") or {}).get("path"), "seeds_note": run.seeds_note,
@@ -58,5 +58,5 @@ def page(embedded: dict[str, Any] | None = None, stories: list[list[dict[str, An
 
 def standalone(runs: list[Run], benchmark=None, benchmark_name: str | None = None) -> str:
     """One self-contained HTML file: the data and every item's story inside."""
-    stories = [[story(runs, r, i) for i in range(len(run.items))] for r, run in enumerate(runs)]
+    stories = [[story(runs, r, i) for i in range(len(run.light))] for r, run in enumerate(runs)]
     return page(payload(runs, benchmark, benchmark_name), stories)

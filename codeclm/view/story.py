@@ -17,33 +17,21 @@ from codeclm.view.load import Run
 
 
 def story(runs: list[Run], run: int, item: int) -> dict[str, Any]:
-    """The item `item` of run `run` (its index in `Run.items`), with the seed, the shaded answer and the same id
+    """The item `item` of run `run` (its index in `Run.light`), with the seed, the shaded answer and the same id
     in the other runs."""
     source = runs[run]
-    row = source.items[item]
-    kept = item < len(source.kept)
+    row = source.row(item)
     origin = row.get("metadata_origin") or ""
     seed_id = origin.split(":", 1)[1] if origin.startswith(("encoded:", "seed:")) else None
-    others = []
-    for r, other in enumerate(runs):
-        if r != run:
-            found = _find(other, row.get("id"))
-            if found is not None:
-                others.append({"run": r, "item": found})
+    others = [{"run": r, "item": found} for r, other in enumerate(runs)
+              if r != run and (found := other.find(row.get("id"))) is not None]
     return {
-        "run": run, "item": item, "status": "kept" if kept else row.get("kind"), "row": row,
+        "run": run, "item": item, "status": "kept" if item < source.kept else row.get("kind"), "row": row,
         "seed": {"id": seed_id, "text": source.seeds.get(seed_id) if seed_id else None,
                  "note": source.seeds_note if seed_id and seed_id not in source.seeds else ""},
         "tokens": shaded_tokens(row),
         "others": others,
     }
-
-
-def _find(run: Run, item_id: str | None) -> int | None:
-    for i, row in enumerate(run.items):
-        if row.get("id") == item_id:
-            return i
-    return None
 
 
 def shaded_tokens(row: dict[str, Any]) -> list[dict[str, Any]] | None:

@@ -43,8 +43,8 @@ def table(runs: list[Run]) -> dict[str, Any]:
         "run", "item", "id", "kind", "stage", "reason", "use_case", "skills", "iteration", "source", "model", "gap",
         "instruction")}
     for r, run in enumerate(runs):
-        for i, row in enumerate(run.items):
-            kept = i < len(run.kept)
+        for i, row in enumerate(run.light):
+            kept = i < run.kept
             metadata = row.get("metadata") or {}
             reason = row.get("decision") if kept else row.get("reason")
             columns["run"].append(r)
@@ -58,13 +58,8 @@ def table(runs: list[Run]) -> dict[str, Any]:
             columns["iteration"].append(row.get("iteration"))
             columns["source"].append(strings(row.get("response_source") if kept else ""))
             columns["model"].append(strings(row.get("response_model") if kept else ""))
-            gap = row.get("gap") if kept else _last_gap(row)
+            gap = row.get("gap") if kept else row.get("last_gap")
             columns["gap"].append(None if gap is None else round(gap, 4))
             columns["instruction"].append(row.get("instruction") or "")
     return {"strings": strings.values, "kinds": list(KINDS), **columns}
 
-
-def _last_gap(row: dict[str, Any]) -> float | None:
-    """A dropped item's gap: its last judged iteration's."""
-    gaps = [a.get("gap") for a in row.get("history") or [] if a.get("gap") is not None]
-    return gaps[-1] if gaps else None

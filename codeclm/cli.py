@@ -20,6 +20,14 @@ console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())  # logs and CI
 def _cmd_run(args: argparse.Namespace) -> int:
     from codeclm.run import run_file
 
+    if args.trace:
+        from codeclm.config import load_config
+        from codeclm.tracing import start_tracing
+
+        config = load_config(args.program, args.set)
+        uri = start_tracing(args.trace, args.out or config.resolve(config.output), experiment=config.name)
+        console.print(f"tracing every DSPy module call to MLflow at {uri} (see them: mlflow ui --backend-store-uri {uri})",
+                      highlight=False, soft_wrap=True)
     summary = run_file(args.program, args.set, seeds_path=args.seeds, output=args.out, console=console, tuned=args.tuned,
                        extend=args.extend, executor=args.executor, poll_seconds=args.poll_seconds, address=args.address)
     _print_summary(summary)
@@ -201,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="threads: call each endpoint directly (default); batch: OpenAI Batch API / Anthropic Message "
                    "Batches at batch prices, slower (models.<role>.batch_api); ray: stages on a Ray cluster "
                    "(pip install 'codeclm[ray]'; docs/scale.md)")
+    p.add_argument("--trace", choices=["mlflow"], help="trace every DSPy module call (prompts, replies, tokens) into MLflow "
+                   "via mlflow.dspy.autolog (pip install 'codeclm[trace]'; docs/viewer.md); off by default")
     p.add_argument("--poll-seconds", type=float, default=30.0, help="--executor batch: seconds between batch status polls")
     p.add_argument("--address", help="--executor ray: the cluster to join: auto, ray://HOST:10001 "
                    "(default: $RAY_ADDRESS, else Ray on this machine)")

@@ -140,8 +140,9 @@ def test_table_story_filter_coverage_compare(browser, page_url, outputs):
     browser.find_element(By.ID, "tab-compare").click()
     summary = browser.find_element(By.ID, "compare-summary").text
     assert "kept 4 2" in summary.replace("\n", " ")
+    shot(browser, "compare")
     browser.find_elements(By.CSS_SELECTOR, "#compare-items tr")[1].click()
     both = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#side-by-side .story"))
     assert len(both) == 2 and both[0].get_attribute("data-id") == both[1].get_attribute("data-id")
     assert {b.find_element(By.CSS_SELECTOR, ".badge").text for b in both} == {"kept", "filtered"}
-    shot(browser, "compare")
+    shot(browser, "side-by-side")

@@ -170,7 +170,7 @@
     const wrap = el("div", { class: "story", "data-id": r.id });
     wrap.append(el("h2", {}, badge(s.status), " ", r.id, el("span", { class: "muted" }, `  run ${s.run + 1} ${run.name}`)));
     wrap.append(el("div", { class: "card" }, el("h3", {}, kept ? "Kept" : `Dropped at ${r.stage}`),
-      kv([["decision", kept ? r.decision : r.reason], ["gap", fmtGap(r.gap ?? null)], ["theta", r.theta ?? ""],
+      kv([["decision", kept ? r.decision : r.reason], ["gap", fmtGap(kept ? r.gap : ((r.history || []).filter((a) => a.gap !== null).pop() || {}).gap)], ["theta", r.theta ?? ""],
         ["kept answer", kept ? `${r.response_source} (${r.response_model})` : ""], ["instruction", el("pre", { id: "story-instruction" }, r.instruction || "")]])));
     const seed = s.seed || {};
     wrap.append(el("div", { class: "card" }, el("h3", {}, "Seed and metadata"),
@@ -197,7 +197,7 @@
       else if (j && j.scheme === "target-loss") wrap.append(el("div", { class: "card muted" }, "No per-token losses in this record (written before they were stored)."));
     }
     wrap.append(el("div", { class: "card" }, el("h3", {}, "Provenance"),
-      kv([["program", r.program], ["models", JSON.stringify(r.models || {})], ["templates", JSON.stringify(r.templates || {})], ["tuned", r.tuned || ""]])));
+      kv([["program", r.program], ["models", r.models ? JSON.stringify(r.models) : ""], ["templates", r.templates ? JSON.stringify(r.templates) : ""], ["tuned", r.tuned || ""]])));
     if (withOthers && s.others && s.others.length) {
       wrap.append(el("div", { class: "card" }, el("h3", {}, "The same item in other runs"),
         s.others.map((o) => el("button", { onclick: () => sideBySide(s.run, s.item, o.run, o.item) }, `compare with run ${o.run + 1} ${D.runs[o.run].name}`))));

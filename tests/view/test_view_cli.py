@@ -37,34 +37,35 @@ def one_line_error(capsys) -> str:
 
 
 def test_missing_empty_torn_and_foreign_files_give_one_line_and_exit_2(tmp_path, capsys, outputs):
-    assert main(["view", str(tmp_path / "nope.jsonl"), "--html", str(tmp_path / "v.html")]) == 2
+    html = ["--html", str(tmp_path / "v.html")]  # so that input wrongly accepted fails the test instead of serving forever
+    assert main(["view", str(tmp_path / "nope.jsonl"), *html]) == 2
     assert "nope.jsonl: no such file" in one_line_error(capsys)
 
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    assert main(["view", str(empty)]) == 2
+    assert main(["view", str(empty), *html]) == 2
     assert "empty.jsonl: empty" in one_line_error(capsys)
 
     torn = tmp_path / "torn.jsonl"
     lines = outputs["codeclm"].read_text().splitlines()
     torn.write_text(lines[0] + "\n" + lines[1][:50])  # a run killed mid-write
     before = torn.read_bytes()
-    assert main(["view", str(torn)]) == 2
+    assert main(["view", str(torn), *html]) == 2
     assert "torn.jsonl:2: not a JSON line" in one_line_error(capsys)
     assert torn.read_bytes() == before  # the viewer reads; it never repairs or writes
 
     foreign = tmp_path / "foreign.jsonl"
     foreign.write_text(json.dumps({"instruction": "hi", "output": "hello"}) + "\n")
-    assert main(["view", str(foreign)]) == 2
+    assert main(["view", str(foreign), *html]) == 2
     assert "foreign.jsonl:1: not a codeclm record" in one_line_error(capsys)
 
     good = tmp_path / "good.jsonl"
     good.write_text(outputs["codeclm"].read_text())
     (tmp_path / "good.dropped.jsonl").write_text(lines[0] + "\n")
-    assert main(["view", str(good)]) == 2
+    assert main(["view", str(good), *html]) == 2
     assert "good.dropped.jsonl:1: not a codeclm dropped item" in one_line_error(capsys)  # a record is no dropped item
 
-    assert main(["view", str(outputs["codeclm"]), "--benchmark", str(foreign), "--html", str(tmp_path / "v.html")]) == 2
+    assert main(["view", str(outputs["codeclm"]), "--benchmark", str(foreign), *html]) == 2
     assert "foreign.jsonl:1: no use_case and skills" in one_line_error(capsys)
     assert not (tmp_path / "v.html").exists()
 

@@ -23,6 +23,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from codeclm.run import run_file
 
     overrides = list(args.set) + ([f"records={args.records}"] if args.records is not None else [])
+    if args.trace:
+        from codeclm.config import load_config
+        from codeclm.tracing import start_tracing
+
+        config = load_config(args.program, overrides)
+        uri = start_tracing(args.trace, args.out or config.resolve(config.output), experiment=config.name)
+        console.print(f"tracing every DSPy module call to MLflow at {uri} (see them: mlflow ui --backend-store-uri {uri})",
+                      highlight=False, soft_wrap=True)
     summary = run_file(args.program, overrides, seeds_path=args.seeds, output=args.out, console=console, tuned=args.tuned,
                        extend=args.extend, executor=args.executor, poll_seconds=args.poll_seconds, address=args.address)
     _print_summary(summary)
@@ -154,6 +162,27 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_view(args: argparse.Namespace) -> int:
+    """A private local viewer of run outputs: served from 127.0.0.1, or one self-contained HTML file."""
+    from codeclm.view import open_runs, serve_runs, write_html
+
+    runs = open_runs(args.data, args.seeds)
+    if args.html:
+        console.print(f"wrote {write_html(runs, args.html, args.benchmark)}")
+        return 0
+
+    def ready(url: str, asked: int) -> None:
+        taken = "" if url.endswith(f":{asked}/") else f" (port {asked} is in use)"
+        console.print(f"codeclm view: {url}{taken}  (127.0.0.1 only; Ctrl-C stops)", highlight=False)
+        if args.open:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    serve_runs(runs, args.port, ready, args.benchmark)
+    return 0
+
+
 def _print_summary(summary: dict) -> None:
     table = Table(title=f"codeclm run: {summary['program']}", show_header=False)
     table.add_row("kept records", str(summary["kept"]))
@@ -217,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(pip install 'codeclm[ray]'; docs/scale.md)")
     p.add_argument("--records", type=int_range(1), metavar="N", help="keep going in rounds until N records are kept (records: N; "
                    "docs/sizing.md)")
+    p.add_argument("--trace", choices=["mlflow"], help="trace every DSPy module call (prompts, replies, tokens) into MLflow "
+                   "via mlflow.dspy.autolog (pip install 'codeclm[trace]'; docs/viewer.md); off by default")
     p.add_argument("--poll-seconds", type=float_range(0, lo_open=True), default=30.0, help="--executor batch: seconds between batch status polls")
     p.add_argument("--address", help="--executor ray: the cluster to join: auto, ray://HOST:10001 "
                    "(default: $RAY_ADDRESS, else Ray on this machine)")
@@ -291,6 +322,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", required=True, choices=["alpaca", "sharegpt", "openai-chat"])
     p.add_argument("--out", help="output file (default: next to the data)")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("view", help="look at run outputs in a browser: items, their stories, coverage, runs side by side "
+                       "(served from 127.0.0.1 only; docs/viewer.md)")
+    p.add_argument("data", nargs="+", help="run output JSONL files (their .dropped.jsonl and manifest are read beside them)")
+    p.add_argument("--html", metavar="FILE", help="write one self-contained HTML file instead of serving")
+    p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; the next free one if taken)")
+    p.add_argument("--seeds", action="append", default=[], metavar="FILE", help="seeds file of each output, in order "
+                   "(default: the one its manifest names)")
+    p.add_argument("--benchmark", metavar="FILE", help="JSONL of a benchmark's metadata (rows with use_case and skills, "
+                   "e.g. a codeclm output run on it) for the coverage view")
+    p.add_argument("--open", action="store_true", help="open the page in this machine's browser")
+    p.set_defaults(func=_cmd_view)
 
     p = program_command("optimize", "tune the generation steps for the target LLM against a benchmark (docs/optimize.md)")
     p.add_argument("--benchmark", help="instructions the target will be judged on: vicuna, self_instruct, or a "

@@ -6,7 +6,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from codeclm.errors import CodecLMError
 
@@ -46,16 +46,41 @@ def numbered_rows(path: str | Path, *, fix: str = "fix or delete that line",
     except UnicodeDecodeError as exc:
         raise JsonlError(f"{path}: not UTF-8 text (byte {exc.start}); {fix}") from None
     for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise JsonlError(f"{path}:{number}: not a JSON line ({exc.msg}); {fix}") from None
-        if not isinstance(row, dict):
-            raise JsonlError(f"{path}:{number}: not a JSON object; {fix}")
-        rows.append((number, row))
+        if line.strip():
+            rows.append((number, parse_line(path, number, line, fix)))
     return rows
+
+
+def parse_line(path: Path, number: int, line: str | bytes, fix: str) -> dict[str, Any]:
+    """One line as an object; JsonlError naming file:line when it is not a JSON object."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise JsonlError(f"{path}:{number}: not a JSON line ({exc.msg}); {fix}") from None
+    except UnicodeDecodeError as exc:
+        raise JsonlError(f"{path}:{number}: not UTF-8 text (byte {exc.start} of the line); {fix}") from None
+    if not isinstance(row, dict):
+        raise JsonlError(f"{path}:{number}: not a JSON object; {fix}")
+    return row
+
+
+def iter_rows(path: str | Path, *, fix: str = "fix or delete that line") -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """(line number, byte offset, object) for every non-blank line, one line in memory at a time; never repairs
+    (a torn last line is reported like any other bad line). `read_at(path, offset)` reads one line again."""
+    path = Path(path)
+    with path.open("rb") as handle:
+        offset = 0
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                yield number, offset, parse_line(path, number, line, fix)
+            offset += len(line)
+
+
+def read_at(path: str | Path, offset: int) -> dict[str, Any]:
+    """The object on the line starting at byte `offset` (an offset `iter_rows` gave)."""
+    with Path(path).open("rb") as handle:
+        handle.seek(offset)
+        return json.loads(handle.readline())
 
 
 def write_atomic(path: str | Path, text: str) -> None:

@@ -33,6 +33,7 @@ class Attempt(BaseModel):
     iteration: int
     instruction: str
     action: str | None = None
+    rubric: str | None = None  # the Self-Rubrics rubric the action answers (outputs before it existed: None)
     gap: float | None = None
     decision: str
 
@@ -85,6 +86,7 @@ class Dropped(BaseModel):
     kind: Literal["filtered", "failed"]
     instruction: str | None = None
     metadata: Metadata | None = None
+    metadata_origin: str | None = None  # as in Record (outputs before it existed: None)
     iteration: int | None = None
     history: list[Attempt] = []
     program: str

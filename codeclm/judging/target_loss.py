@@ -26,6 +26,7 @@ import dspy
 
 from codeclm.chat_formats import prompt_prefix
 from codeclm.errors import CodecLMError, ContextLengthError, EndpointError, PromptScoringUnsupportedError, StepError
+from codeclm.judging.token_losses import pack
 from codeclm.judging.verdict import OrderVerdict, Verdict, combine
 from codeclm.templates import RenderedPrompt
 
@@ -69,7 +70,7 @@ class TargetLossJudge(dspy.Module):
         losses = new_word_losses(instruction, strong, answer_tokens)
         loss = sum(losses) / len(losses) if losses else 0.0
         raw = f"{len(losses)} of {len(answer_tokens)} answer tokens in new words, mean loss {loss:.3f} nats"
-        order = OrderVerdict(order="target-loss", strong=loss, target=0.0, raw=raw)
+        order = OrderVerdict(order="target-loss", strong=loss, target=0.0, raw=raw, tokens=pack(answer_tokens))
         return combine([order], self.scheme, self.scale)
 
 

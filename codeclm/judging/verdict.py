@@ -15,6 +15,7 @@ class OrderVerdict(BaseModel):
     order: "strong_first" or "target_first" (pairwise schemes), "pointwise" (each answer alone).
     raw: the judge's raw answer text, kept so every verdict can be audited.
     probabilities: the label / digit probabilities a logprob scheme read, if any.
+    tokens: target-loss only: every answer token's loss, packed (`codeclm.judging.token_losses`), for the viewer.
     """
 
     order: str
@@ -23,6 +24,7 @@ class OrderVerdict(BaseModel):
     explanation: str = ""
     raw: str = ""
     probabilities: dict[str, float] | None = None
+    tokens: str | None = None  # target-loss: the answer's per-token losses, packed (codeclm.judging.token_losses)
 
     @property
     def preferred(self) -> Side:

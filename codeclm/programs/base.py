@@ -110,6 +110,7 @@ class DataProgram(dspy.Module):
             reason=outcome.error or "",
             instruction=getattr(item, "instruction", None) or getattr(item, "text", None),
             metadata=getattr(item, "metadata", None) or getattr(getattr(item, "source", None), "metadata", None),
+            metadata_origin=getattr(item, "origin", None) or getattr(getattr(item, "source", None), "origin", None),
             program=self.config.name,
         )
 

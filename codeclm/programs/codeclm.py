@@ -161,9 +161,10 @@ class CodecLM(DataProgram):
         max_iterations = min(cfg.max_iterations, 1 + len(actions)) if item.rubrics else (cfg.max_iterations if self.improves else 1)
         instruction = history[-1].instruction if history else item.instruction
         for iteration in range(len(history) + 1, max_iterations + 1):
-            key = f"{item.id}/{iteration}"
+            key, rubric = f"{item.id}/{iteration}", None
             if iteration > 1:
                 action = actions[iteration - 2]
+                rubric = item.rubrics.rubric_for(action)
                 instruction = self.improve(instruction=instruction, metadata=item.source.metadata, action=action, key=key)
                 applied.append(action)
             if not cfg.ablation.contrastive_filtering:
@@ -171,14 +172,16 @@ class CodecLM(DataProgram):
                 strong = self.contrastive_filter.respond_strong(instruction=instruction, key=key) if problem == "ok" else None
                 if strong is None or not strong.usable:
                     return self.guarded(item, instruction, Contrast(instruction_guard=problem, strong=strong), history, iteration)
-                history.append(Attempt(iteration=iteration, instruction=instruction, action=_last(applied), decision="kept (filter off)"))
+                history.append(Attempt(iteration=iteration, instruction=instruction, action=_last(applied), rubric=rubric,
+                                       decision="kept (filter off)"))
                 return self.record(item, instruction, "strong", Contrast(strong=strong), history, applied)
             contrast = self.contrastive_filter(instruction=instruction, key=key)
             decision = outcome(contrast, cfg.theta, iteration, max_iterations)
             if contrast.verdict is None:
                 return self.guarded(item, instruction, contrast, history, iteration)
             history.append(
-                Attempt(iteration=iteration, instruction=instruction, action=_last(applied), gap=contrast.verdict.gap, decision=decision.reason)
+                Attempt(iteration=iteration, instruction=instruction, action=_last(applied), rubric=rubric, gap=contrast.verdict.gap,
+                        decision=decision.reason)
             )
             if decision.action == "keep_strong":
                 return self.record(item, instruction, "strong", contrast, history, applied)
@@ -190,7 +193,8 @@ class CodecLM(DataProgram):
                 return TooEasy(item, tuple(history))
         return Dropped(
             id=item.id, stage="filter", kind="filtered", reason=history[-1].decision, instruction=instruction,
-            metadata=item.source.metadata, iteration=len(history), history=history, program=cfg.name,
+            metadata=item.source.metadata, metadata_origin=item.source.origin, iteration=len(history), history=history,
+            program=cfg.name,
         )
 
     def record(self, item, instruction, source, contrast: Contrast, history, applied) -> Record:
@@ -219,8 +223,8 @@ class CodecLM(DataProgram):
             reason = f"strong answer {strong.guard.replace('_', ' ')}{cap}"
         return Dropped(
             id=item.id, stage="guard", kind="filtered", reason=reason,
-            instruction=instruction, metadata=item.source.metadata, iteration=iteration, history=history,
-            program=self.config.name,
+            instruction=instruction, metadata=item.source.metadata, metadata_origin=item.source.origin, iteration=iteration,
+            history=history, program=self.config.name,
         )
 
     def model_names(self) -> dict[str, str]:

@@ -23,6 +23,11 @@ class Rubrics(BaseModel):
         random.Random(f"{seed}:{key}").shuffle(order)
         return order
 
+    def rubric_for(self, action: str) -> str | None:
+        """The rubric written with `action` (same position), or None when the model gave fewer rubrics."""
+        index = self.actions.index(action) if action in self.actions else len(self.rubrics)
+        return self.rubrics[index] if index < len(self.rubrics) else None
+
 
 def _phrases(items: list[str], limit: int) -> list[str]:
     cleaned = [" ".join(clean_instruction(item).split()) for item in items]

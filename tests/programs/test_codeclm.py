@@ -190,3 +190,16 @@ def test_a_reply_that_fails_validation_is_not_cached(root, tmp_path):
         assert Decode(prompt, lm, num_instructions=1)(metadata=Metadata(use_case="events", skills=["planning"]), key="m1") == [
             "Plan a picnic for ten people in the rain."]
     assert len(cache) == 1  # the rejected "Sure! ..." reply was never stored
+
+
+def test_each_iteration_keeps_its_rubric_and_a_dropped_item_its_origin(config):
+    """What the viewer shows of an item's story: the rubric behind each action, where a dropped item's metadata came from."""
+    rubric_of = {"add a constraint": "many constraints", "require reasoning steps": "deep reasoning", "ask for rare facts": "rare facts"}
+    out = CodecLM(config, {"strong": ScriptedLM(strong_script(harder_wins)), "target": target_lm()})(seeds=SEEDS)
+    for record in out.records:
+        assert [a.rubric for a in record.history] == [None, rubric_of[record.actions[0]]]
+    never = lambda m: {"score_1": 6, "score_2": 6, "explanation": "tie"}  # noqa: E731
+    out = CodecLM(config, {"strong": ScriptedLM(strong_script(never)), "target": target_lm()})(seeds=SEEDS)
+    origins = {f"encoded:{seed_id(s)}" for s in SEEDS}
+    assert out.dropped and all(d.metadata_origin in origins for d in out.dropped)
+    assert all(a.rubric == rubric_of[a.action] for d in out.dropped for a in d.history[1:])

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from codeclm.bundled import resolve as find_program
 from codeclm.errors import ConfigError
 from codeclm.judging.scales import SCALES, SchemeName
 from codeclm.templates import PromptLibrary
@@ -227,6 +228,8 @@ class ProgramConfig(_Strict):
 
     base_dir: Path = Field(Path("."), exclude=True, description="directory the YAML was read from")
     source: str = Field("program", exclude=True, description="the YAML file, for error messages")
+    bundled: bool = Field(False, exclude=True, description="a program shipped with codeclm, loaded by name: what it "
+                          "writes (output, a tuned file) goes to the current folder, not the package's")
 
     @model_validator(mode="after")
     def _target_loss_knows_the_targets_format(self) -> "ProgramConfig":
@@ -317,10 +320,11 @@ def _describe(error: ValidationError, source: str) -> str:
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> ProgramConfig:
-    """Read and validate a program YAML; raise ConfigError naming the file and key."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: program file not found")
+    """Read and validate a program YAML, or a bundled program by name (`codeclm`, `self_instruct`, ...: see
+    codeclm.bundled); raise ConfigError naming the file and key.
+
+    A bundled program's `output` is relative to the current folder (`data/<name>.jsonl` unless overridden)."""
+    path, is_bundled = find_program(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
@@ -331,6 +335,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Program
         raise ConfigError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of program settings at the top level")
+    if is_bundled and isinstance(data.get("output"), str):
+        data["output"] = f"data/{Path(data['output']).name}"
     data = apply_overrides(data, list(overrides or []), str(path))
     try:
         config = ProgramConfig.model_validate(data)
@@ -338,4 +344,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Program
         raise ConfigError(_describe(exc, str(path))) from None
     config.base_dir = path.resolve().parent
     config.source = str(path)
+    if is_bundled:
+        config.bundled = True
+        config.output = str(Path(config.output).expanduser().absolute())  # the current folder, not the package's
     return config

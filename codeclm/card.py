@@ -62,8 +62,9 @@ def read_manifest(data: str | Path) -> dict[str, Any]:
 
 def program_yaml(manifest: dict[str, Any]) -> str:
     """The program's settings as a program file (what `codeclm run` validated, defaults filled in)."""
-    config = dict(manifest["config"])
+    config = json.loads(json.dumps(manifest["config"], default=str))
     config["output"] = f"data/{Path(str(config.get('output', 'data.jsonl'))).name}"  # no local paths in a card
+    (config.get("cache") or {}).pop("path", None)  # this machine's call cache: the default one elsewhere
     config["prompts"] = "prompts"  # the layout `codeclm init` writes: the templates beside the program file
     return yaml.safe_dump(_without_nulls(config), sort_keys=False, allow_unicode=True, width=100)
 

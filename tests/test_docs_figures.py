@@ -54,3 +54,20 @@ def test_the_check_figures_come_from_the_cassette(figures):
     report = figures.filter_check()
     assert report.items == 60 and report.scheme == "target-loss"
     assert f"{report.correct}/{report.items} right at theta" in figures.check_line()
+
+
+def test_readme_program_is_a_valid_program(tmp_path):
+    """The copy-pasteable program on README's first screen loads as written (API strong model, vLLM target)."""
+    import re
+
+    from codeclm.config import load_config
+
+    text = (ROOT / "README.md").read_text()
+    program = next(block for block in re.findall(r"```yaml\n(.*?)```", text, re.S) if "models:" in block)
+    (tmp_path / "my-program.yaml").write_text(program)
+    config = load_config(tmp_path / "my-program.yaml")
+    assert config.models.strong.model == "gpt-4o-mini" and config.models.strong.api_key_env == "OPENAI_API_KEY"
+    assert config.models.target.chat_template and config.models.target.api_base.endswith("/v1")
+    assert config.judging.scheme == "target-loss" and config.prompts_dir() == ROOT / "prompts"
+    served = re.search(r"--served-model-name (\S+)", text).group(1)
+    assert served == config.models.target.model  # the program names the target as vLLM serves it

@@ -144,10 +144,35 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    """Alpaca / ShareGPT / OpenAI-chat files for fine-tuning tools."""
-    from codeclm.export import export
+    """Alpaca / ShareGPT / OpenAI-chat files for fine-tuning tools, and the dataset card beside them."""
+    from codeclm.card import CardError
+    from codeclm.export import export, write_card
 
-    console.print(f"wrote {export(args.data, args.format, args.out)}")
+    written = export(args.data, args.format, args.out)
+    console.print(f"wrote {written}", highlight=False)
+    try:
+        console.print(f"wrote {write_card(args.data, written)} (the dataset card)", highlight=False)
+    except CardError as exc:
+        console.print(f"no dataset card: {exc}", highlight=False, soft_wrap=True)
+    return 0
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    """An editable copy of a bundled program: its YAML and every template."""
+    from codeclm.bundled import init
+
+    program = init(args.folder, args.program)
+    console.print(f"wrote {program} and its templates in {program.parent / 'prompts'}; edit them, then: "
+                  f"codeclm run {program}", highlight=False, soft_wrap=True)
+    return 0
+
+
+def _cmd_push(args: argparse.Namespace) -> int:
+    """The kept pairs as a Hugging Face dataset with a dataset card built from the run's manifest."""
+    from codeclm.hub import push
+
+    url = push(args.data, args.repo_id, private=not args.public, dropped=args.dropped)
+    console.print(f"pushed {args.data} to {url} ({'public' if args.public else 'private'})", highlight=False)
     return 0
 
 
@@ -224,13 +249,17 @@ def _print_summary(summary: dict) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from codeclm.versions import version_line
+
     parser = OneLineParser(prog="codeclm", description="CodecLM synthetic instruction data as a DSPy program")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", required=True)
 
     def program_command(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("program", help="program YAML, e.g. programs/codeclm.yaml")
+        p.add_argument("program", help="program YAML, or a bundled program's name: codeclm, codeclm_vllm, "
+                       "self_instruct, evol_instruct (codeclm init DIR writes an editable copy)")
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting, e.g. num_metadata=10")
         return p
 
@@ -271,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     judge = sub.add_parser("judge", help="judge tools").add_subparsers(dest="judge_command", required=True)
     p = judge.add_parser("check", help="check the filter signal on items whose right decision is known")
-    p.add_argument("program", help="program YAML, e.g. programs/codeclm.yaml")
+    p.add_argument("program", help="program YAML or a bundled program's name, e.g. codeclm")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
     p.add_argument("--scheme", action="append", default=[], help="scheme to check (repeatable; default: the configured one)")
     p.add_argument("--all", action="store_true", help="check every scheme")
@@ -291,7 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--candidate", required=True, help="strong/target/judge (roles of --program), local:NAME or a model id")
     p.add_argument("--reference", default="strong", help="the model the candidate is compared with (default: strong)")
     p.add_argument("--judge", default="judge", help="the judging model (default: the program's judge, else strong)")
-    p.add_argument("--program", default="programs/codeclm.yaml", help="program YAML: roles, prompts, sampling")
+    p.add_argument("--program", default="codeclm", help="program YAML or bundled name: roles, prompts, sampling "
+                   "(default: the bundled codeclm)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a program setting")
     p.add_argument("--limit", type=positive_int, help="first N benchmark instructions only")
     p.add_argument("--field", help="instruction field of a benchmark file (default: the set's, else 'instruction')")
@@ -335,18 +365,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--open", action="store_true", help="open the page in this machine's browser")
     p.set_defaults(func=_cmd_view)
 
+    p = sub.add_parser("init", help="write an editable copy of a bundled program (YAML + templates) into a folder")
+    p.add_argument("folder", help="where to write <program>.yaml and prompts/ (created; existing files are never overwritten)")
+    p.add_argument("--program", default="codeclm", help="the bundled program to copy (default: codeclm)")
+    p.set_defaults(func=_cmd_init)
+
+    p = sub.add_parser("push", help="upload a run's kept pairs as a Hugging Face dataset with a dataset card (HF_TOKEN)")
+    p.add_argument("data", help="dataset JSONL written by codeclm run (its manifest beside it)")
+    p.add_argument("repo_id", help="the dataset repo, NAMESPACE/NAME")
+    visibility = p.add_mutually_exclusive_group()
+    visibility.add_argument("--private", action="store_true", default=True, help="a private repo (default)")
+    visibility.add_argument("--public", action="store_true", help="a public repo")
+    p.add_argument("--dropped", action="store_true", help="also upload the dropped items (config 'dropped')")
+    p.set_defaults(func=_cmd_push)
+
     p = program_command("optimize", "tune the generation steps for the target LLM against a benchmark (docs/optimize.md)")
     p.add_argument("--benchmark", help="instructions the target will be judged on: vicuna, self_instruct, or a "
                    "JSONL/JSON/CSV file (default: optimize.benchmark)")
-    p.add_argument("--split", type=float_range(0, 1, lo_open=True, hi_open=True), help="share of the benchmark in the optimization part; the rest is held out "
-                   "for the before/after figures (default 0.5)")
+    p.add_argument("--split", type=float_range(0, 1, lo_open=True, hi_open=True), help="share of the benchmark in the optimization "
+                   "part; the rest is held out for the before/after figures (default: the program's optimize.split; 0.5 where it sets none)")
     p.add_argument("--optimizer", choices=["bootstrap", "mipro", "gepa"],
                    help="BootstrapFewShot, MIPROv2(auto='light') or GEPA (default: optimize.optimizer, bootstrap)")
     p.add_argument("--steps", help="comma-separated steps tuned jointly: decode, rubrics, improve (default: decode)")
-    p.add_argument("--train", type=positive_int, help="training metadata the optimizer sees (default 8)")
-    p.add_argument("--heldout", type=positive_int, help="held-out instructions for the before/after figures (default 6)")
-    p.add_argument("--demos", type=non_negative_int, help="max bootstrapped demos per step (bootstrap, mipro; default 3)")
-    p.add_argument("--max-metric-calls", type=positive_int, help="GEPA's budget in metric calls (default 24)")
+    p.add_argument("--train", type=positive_int, help="training metadata the optimizer sees (default: the "
+                   "program's optimize.train; 8 where it sets none)")
+    p.add_argument("--heldout", type=positive_int, help="held-out instructions for the before/after "
+                   "figures (default: the program's optimize.heldout; 6 where it sets none)")
+    p.add_argument("--demos", type=non_negative_int, help="max bootstrapped demos per step (bootstrap, mipro; "
+                   "default: the program's optimize.demos; 3 where it sets none)")
+    p.add_argument("--max-metric-calls", type=positive_int, help="GEPA's budget in metric calls (default: the "
+                   "program's optimize.gepa_max_metric_calls; 24 where it sets none)")
     p.add_argument("--field", help="instruction field of a benchmark file (default: the set's, else 'instruction')")
     p.add_argument("--tuned", help="start from this tuned program JSON")
     p.add_argument("--out", help="tuned program JSON (default: <program dir>/<name>.tuned.json); a .report.json goes beside it")

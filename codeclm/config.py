@@ -11,6 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from codeclm.bundled import data_dir, resolve as find_program
 from codeclm.errors import ConfigError
 from codeclm.judging.calibration import NEEDS_CALIBRATION, find as find_calibration
 from codeclm.judging.scales import SCALES, SchemeName
@@ -205,7 +206,8 @@ class OptimizeSettings(_Strict):
 class ProgramConfig(_Strict):
     name: str = "codeclm"
     program: Literal["codeclm", "self_instruct", "evol_instruct"] = "codeclm"
-    prompts: str = "../prompts"
+    prompts: str | None = Field(None, description="folder of the step templates, relative to this file; default: the "
+                                "templates shipped with codeclm (`codeclm init DIR` writes a copy to edit)")
     models: Roles
     seeds: SeedsSpec
     output: str
@@ -243,6 +245,8 @@ class ProgramConfig(_Strict):
                               "this target, calibrations.json), scheme default, or uncalibrated")
     base_dir: Path = Field(Path("."), exclude=True, description="directory the YAML was read from")
     source: str = Field("program", exclude=True, description="the YAML file, for error messages")
+    bundled: bool = Field(False, exclude=True, description="a program shipped with codeclm, loaded by name: what it "
+                          "writes (output, a tuned file) goes to the current folder, not the package's")
 
     @model_validator(mode="after")
     def _target_loss_knows_the_targets_format(self) -> "ProgramConfig":
@@ -290,7 +294,11 @@ class ProgramConfig(_Strict):
 
     def prompt_library(self) -> PromptLibrary:
         """The program's templates (`prompts:`), rendered with its variables."""
-        return PromptLibrary(self.resolve(self.prompts), self.template_variables())
+        return PromptLibrary(self.prompts_dir(), self.template_variables())
+
+    def prompts_dir(self) -> Path:
+        """`prompts:` relative to the program file, or the templates shipped with codeclm."""
+        return self.resolve(self.prompts) if self.prompts else data_dir("prompts")
 
     def template_variables(self) -> dict[str, Any]:
         """What prompts/*.jinja may use."""
@@ -350,10 +358,11 @@ def _describe(error: ValidationError, source: str) -> str:
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> ProgramConfig:
-    """Read and validate a program YAML; raise ConfigError naming the file and key."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: program file not found")
+    """Read and validate a program YAML, or a bundled program by name (`codeclm`, `self_instruct`, ...: see
+    codeclm.bundled); raise ConfigError naming the file and key.
+
+    A bundled program's `output` is relative to the current folder (`data/<name>.jsonl` unless overridden)."""
+    path, is_bundled = find_program(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
@@ -364,6 +373,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Program
         raise ConfigError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of program settings at the top level")
+    if is_bundled and isinstance(data.get("output"), str):
+        data["output"] = f"data/{Path(data['output']).name}"
     data = apply_overrides(data, list(overrides or []), str(path))
     try:
         config = ProgramConfig.model_validate(data)
@@ -371,6 +382,9 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Program
         raise ConfigError(_describe(exc, str(path))) from None
     config.base_dir = path.resolve().parent
     config.source = str(path)
+    if is_bundled:
+        config.bundled = True
+        config.output = str(Path(config.output).expanduser().absolute())  # the current folder, not the package's
     return with_calibrated_theta(config)
 
 

@@ -10,15 +10,18 @@ from codeclm.report import load_records
 
 FORMATS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     # Alpaca (tatsu-lab/stanford_alpaca): instruction / input / output; the instruction already holds any input.
-    "alpaca": lambda r: {"instruction": r["instruction"], "input": "", "output": r["response"]},
+    # `id` (the record's) is an extra key Alpaca readers (LLaMA-Factory, axolotl) leave alone.
+    "alpaca": lambda r: {"id": r.get("id"), "instruction": r["instruction"], "input": "", "output": r["response"]},
     # ShareGPT (FastChat, axolotl, LLaMA-Factory): conversations of {from: human|gpt, value}.
     "sharegpt": lambda r: {"id": r.get("id"), "conversations": [
         {"from": "human", "value": r["instruction"]}, {"from": "gpt", "value": r["response"]}]},
-    # OpenAI chat fine-tuning JSONL: one {"messages": [...]} per line.
+    # OpenAI chat fine-tuning JSONL: one {"messages": [...]} per line; the fine-tuning API checks each line's keys,
+    # so the record ids go to a file beside it (IDS_SUFFIX), line for line.
     "openai-chat": lambda r: {"messages": [
         {"role": "user", "content": r["instruction"]}, {"role": "assistant", "content": r["response"]}]},
 }
 SUFFIX = {"alpaca": ".alpaca.json", "sharegpt": ".sharegpt.json", "openai-chat": ".openai.jsonl"}
+IDS_SUFFIX = ".ids.txt"  # openai-chat: line n holds the record id of line n
 
 
 def convert(records: list[dict[str, Any]], fmt: str) -> list[dict[str, Any]]:
@@ -28,16 +31,35 @@ def convert(records: list[dict[str, Any]], fmt: str) -> list[dict[str, Any]]:
 
 
 def export(path: str | Path, fmt: str, out: str | Path | None = None) -> Path:
-    """Write `path`'s records in `fmt` (alpaca / sharegpt: a JSON list; openai-chat: JSONL); return the file."""
-    rows = convert(load_records(path), fmt)
+    """Write `path`'s records in `fmt` (alpaca / sharegpt: a JSON list; openai-chat: JSONL, its ids beside it);
+    return the file. Every row names its record id (alpaca, sharegpt: `id`; openai-chat: `<file>.ids.txt`)."""
+    records = load_records(path)
+    rows = convert(records, fmt)
     target = Path(out) if out else Path(path).with_name(Path(path).stem + SUFFIX[fmt])
     target.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "openai-chat":
         text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        ids_path(target).write_text("".join(f"{r.get('id')}\n" for r in records), encoding="utf-8")
     else:
         text = json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
     target.write_text(text, encoding="utf-8")
     return target
+
+
+def ids_path(exported: Path) -> Path:
+    return exported.with_name(exported.name + IDS_SUFFIX)
+
+
+def write_card(path: str | Path, beside: str | Path) -> Path:
+    """The dataset card (codeclm.card) of `path`'s run, written as `<data>.card.md` beside `beside`; CardError
+    when `path` has no manifest (data not written by `codeclm run`)."""
+    from codeclm.card import card_path, dataset_card, read_manifest
+
+    manifest = read_manifest(path)
+    card = Path(beside).parent / card_path(path).name
+    name = Path(path).name
+    card.write_text(dataset_card(manifest, title=Path(path).stem, files={"default": name}), encoding="utf-8")
+    return card
 
 
 def to_hf_dataset(path: str | Path, columns: tuple[str, ...] = ("id", "instruction", "response", "response_source",

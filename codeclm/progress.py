@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import threading
 import time
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn, TransferSpeedColumn)
 
 STATUS_EVERY = 300.0  # seconds between repeated status lines in logs
 
@@ -72,3 +74,20 @@ class StageProgress:
                 self._statuses[stage] = (shape, now)
         if due:
             self.console.print(f"{stage}: {text}", highlight=False)
+
+
+@contextmanager
+def byte_progress(description: str, total: int, console: Console | None = None) -> Iterator[Callable[[int], None]]:
+    """Progress over `total` bytes (yields `advance(n)`): a live bar on a terminal; in logs, a line when it starts
+    and one when it has finished."""
+    console = console or Console(stderr=True)
+    started = time.monotonic()
+    if console.is_terminal:
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                      TimeRemainingColumn(), console=console, transient=False) as bars:
+            task = bars.add_task(description, total=total)
+            yield lambda n: bars.advance(task, n)
+        return
+    console.print(f"{description}: {total / 1e6:,.0f} MB", highlight=False)
+    yield lambda n: None
+    console.print(f"{description}: done in {time.monotonic() - started:.0f} s", highlight=False)

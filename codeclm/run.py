@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-import platform
 import time
 from collections import Counter
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +26,9 @@ from codeclm.jsonl import write_atomic
 from codeclm.progress import StageProgress
 from codeclm.seeds import read_seeds
 from codeclm.session import default_cache_path, open_program
-from codeclm.sink import FileSink, OutputState, dropped_path
+from codeclm.sink import FileSink, OutputState, dropped_path, manifest_path
 
 log = logging.getLogger(__name__)
-
-
-def manifest_path(output: Path) -> Path:
-    return output.with_name(output.stem + ".manifest.json")
 
 
 class OutputError(CodecLMError):
@@ -117,6 +111,9 @@ def run(
     out = Path(output) if output else config.resolve(config.output)
     check_writable(out)
     seeds = read_seeds(seeds_path or config.resolve(config.seeds.path), config.seeds.field, config.seeds.input_field, config.seeds.limit)
+    if seeds_path and config.seeds.limit and len(seeds) >= config.seeds.limit:  # the limit cut the file
+        console.print(f"seeds: the first {config.seeds.limit} of {seeds_path} only ({config.source} sets seeds.limit: "
+                      f"{config.seeds.limit}; --set seeds.limit=null reads them all)", highlight=False, soft_wrap=True)
     state = OutputState(out)
     with open_program(config, lms=lms, tuned=tuned) as session:
         program = session.program
@@ -303,13 +300,9 @@ def _reason(item) -> str:
 
 
 def _versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in ("codeclm", "dspy", "litellm", "jinja2", "llama_cpp_python"):
-        try:
-            versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            continue
-    return versions
+    from codeclm.versions import versions
+
+    return versions()
 
 
 def run_file(path: str, overrides: list[str] | None = None, **kwargs: Any) -> dict[str, Any]:

@@ -46,6 +46,11 @@ def dropped_path(output: Path) -> Path:
     return output.with_name(output.stem + ".dropped.jsonl")
 
 
+def manifest_path(output: Path) -> Path:
+    """The run's manifest beside its output: counts, models, the filter check, template hashes, versions."""
+    return Path(output).with_name(Path(output).stem + ".manifest.json")
+
+
 @dataclass(frozen=True)
 class Kept:
     """What a summary needs of one kept record."""

@@ -128,4 +128,4 @@ def test_missing_local_extra_names_the_install_command(monkeypatch, capsys, root
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real(name, *a))
     assert main(["judge", "check", str(root / "programs" / "codeclm.yaml")]) == 2
-    assert "needs llama-cpp-python, which is not installed: pip install -e '.[local]'" in error_line(capsys)
+    assert "needs llama-cpp-python, which is not installed: pip install 'codeclm[local]'" in error_line(capsys)

@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--improve-every", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--limit-seeds", type=int, default=0)
+    parser.add_argument("--enlarge-to", type=int, default=0, help="metadata enlargement (mix-and-match) up to this many")
     args = parser.parse_args()
     overrides = [f"models.target={{local: {args.target}}}", f"instructions_per_metadata={args.per_metadata}",
                  "judging.check.enabled=false", f"concurrency={args.concurrency}"]
@@ -66,6 +67,10 @@ def main() -> None:
             if o.value.key() not in seen:
                 seen.add(o.value.key())
                 metas.append((metadata_item(o.value, f"encoded:{seed.id}"), ref, seed))
+        if args.enlarge_to > len(metas):  # the paper's enlargement: new use case x skills pairs, decoded like the rest
+            pool = program.enlarge(metadata=[m[0].metadata for m in metas], n=args.enlarge_to)
+            known = {m[0].metadata.key() for m in metas}
+            metas += [(metadata_item(m, "enlarged"), "enlarged", None) for m in pool if m.key() not in known]
         decoded = stage("decode", lambda m: program.decode_metadata(m[0]), metas)
         items = []  # (instruction item, iteration, action, seed ref, seed)
         for o in decoded:
@@ -90,7 +95,7 @@ def main() -> None:
             strong, target = o.value
             with out.open("a") as f:
                 f.write(json.dumps({
-                    "id": f"{item.id}/{iteration}", "seed_source": ref, "seed": seed.text, "metadata": item.source.metadata.model_dump(),
+                    "id": f"{item.id}/{iteration}", "seed_source": ref, "seed": seed.text if seed else None, "metadata": item.source.metadata.model_dump(),
                     "metadata_id": item.source.id, "iteration": iteration, "action": action, "instruction": text,
                     "strong": answer_row(strong), "target": answer_row(target), "models": models,
                     "templates": program.templates,
@@ -99,7 +104,8 @@ def main() -> None:
 
         stage("answer (iteration 1)", answers, items, on_outcome=write)
         # (metadata item, seed ref, seed, its first instruction) for every `improve_every`-th metadata
-        to_improve = [(*o.item, o.value[0]) for k, o in enumerate(decoded) if k % args.improve_every == 0 and o.value]
+        originals = [o for o in decoded if o.item[1] != "enlarged"]  # as before enlargement: the same ones are improved
+        to_improve = [(*o.item, o.value[0]) for k, o in enumerate(originals) if k % args.improve_every == 0 and o.value]
         rubrics = stage("rubrics", lambda m: program.write_rubrics(m[0]), to_improve)
 
         def improve(pair):

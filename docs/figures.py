@@ -1,0 +1,206 @@
+"""Figures in README.md and docs/*.md, generated from their sources so they cannot drift.
+
+    python docs/figures.py           # rewrite every generated block from its source
+    python docs/figures.py --check   # exit 1 naming each block that differs (tests/test_docs_figures.py runs this)
+
+A generated block sits between `<!-- figures:NAME -->` and `<!-- /figures:NAME -->`; what lies between
+is replaced by SOURCES[NAME](), nothing else in the file is touched. Sources:
+
+- the filter check of the local default: replayed from its committed cassette
+  (cassettes/test_check_cassette/, the same requests as tests/judging/test_check_cassette.py), so
+  re-recording that cassette and running this script updates every place that quotes it;
+- optimize's defaults: codeclm.config.OptimizeSettings and the bundled programs/codeclm.yaml;
+- the main job's timings: benchmarks/results/main_job.json (what each machine measured, and who measured it);
+- README's command table: the `codeclm` argument parser itself;
+- the check's answer cap: codeclm.filter_check.CHECK_ANSWER_TOKENS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"(<!-- figures:(?P<name>[\w-]+) -->\n)(?P<body>.*?)([ \t]*<!-- /figures:(?P=name) -->)", re.S)
+CHECK_CASSETTE = ROOT / "cassettes" / "test_check_cassette" / "test_target_loss_passes_its_check_on_the_local_target.yaml"
+CHECK_TARGET = "smollm2-135m-instruct"
+MAIN_JOB = ROOT / "benchmarks" / "results" / "main_job.json"
+
+
+def check_settings(api_base: str, cache_path: Path) -> list[str]:
+    """The settings the check cassette was recorded with (tests/judging/test_check_cassette.py uses them too)."""
+    target = f"{{model: {CHECK_TARGET}, api_base: '{api_base}', max_tries: 1, chat_template: chatml}}"
+    return [f"models.target={target}", f"models.strong={target}", f"cache.path={cache_path}"]
+
+
+@cache
+def filter_check():
+    """The local default's filter check, replayed offline from its cassette: a codeclm CheckReport."""
+    import tempfile
+
+    import vcr
+
+    from codeclm.config import load_config
+    from codeclm.filter_check import check_filter
+    from codeclm.session import open_program
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = load_config(ROOT / "programs" / "codeclm.yaml", check_settings("http://127.0.0.1:9/v1", Path(tmp) / "c.sqlite"))
+        recorder = vcr.VCR(record_mode="none", match_on=["method", "path", "body"], decode_compressed_response=True)
+        with recorder.use_cassette(str(CHECK_CASSETTE)), open_program(config) as session:
+            return check_filter(session)
+
+
+def check_line() -> str:
+    r = filter_check()
+    return (f"The filter check on the local default: {r.line()} (n = {r.items} held-out items; "
+            f"[docs/judging.md](docs/judging.md)).\n")
+
+
+def check_table() -> str:
+    r = filter_check()
+    keep, back = r.by_decision["keep"], r.by_decision["send_back"]
+    return ("| scheme | theta | right at theta (95% CI) | keep right | send back right | gap > 0 | result |\n"
+            "|---|---|---|---|---|---|---|\n"
+            f"| `{r.scheme}` | {r.theta:g} | {r.correct}/{r.items} = {r.accuracy:.0%} ({r.ci_low:.0%}-{r.ci_high:.0%}) "
+            f"| {keep} | {back} | {r.sign_accuracy:.0%} | {r.verdict} |\n")
+
+
+def optimize_defaults() -> str:
+    """optimize's settings: codeclm's default where a program sets none, and what the bundled program sets."""
+    import yaml
+
+    from codeclm.config import OptimizeSettings
+
+    shipped = yaml.safe_load((ROOT / "programs" / "codeclm.yaml").read_text())["optimize"]
+    flags = {"benchmark": "--benchmark", "split": "--split", "optimizer": "--optimizer", "steps": "--steps", "train": "--train",
+             "heldout": "--heldout", "demos": "--demos", "gepa_max_metric_calls": "--max-metric-calls"}
+    rows = ["| flag | YAML `optimize:` key | default (a program that sets none) | `programs/codeclm.yaml` sets |",
+            "|---|---|---|---|"]
+    for key, field in OptimizeSettings.model_fields.items():
+        if key in ("weights", "protect"):
+            continue
+        default = field.default if not isinstance(field.default, list) else ", ".join(map(str, field.default))
+        mine = shipped.get(key, "")
+        mine = ", ".join(map(str, mine)) if isinstance(mine, list) else mine
+        rows.append(f"| {('`' + flags[key] + '`') if key in flags else ''} | `{key}` | {default if default is not None else '(none)'} "
+                    f"| {mine} |")
+    return "\n".join(rows) + "\n"
+
+
+@cache
+def main_job() -> dict:
+    return json.loads(MAIN_JOB.read_text())
+
+
+def main_job_line() -> str:
+    runs = main_job()["runs"]
+    seconds = [s for run in runs for s in run["fresh_cache_seconds"]]
+    return (f"On 2 CPU cores the main job takes {min(seconds) / 60:.0f}-{max(seconds) / 60:.0f} min on a fresh cache "
+            f"({min(seconds)}-{max(seconds)} s in {len(seconds)} runs on {len(runs)} machines; "
+            f"[docs/speed.md](docs/speed.md#the-main-job-on-2-cpu-cores)).\n")
+
+
+def main_job_table() -> str:
+    rows = ["| machine | measured by | date | command | wall time, fresh cache | model speed |", "|---|---|---|---|---|---|"]
+    for run in main_job()["runs"]:
+        speed = run.get("strong_model_tokens_per_second")
+        speed = (f"strong model {speed['prompt']} prompt / {speed['generated']} generated tokens/s ({speed['how']})"
+                 if speed else "")
+        kept = f"; kept {' / '.join(map(str, run['kept']))}" if run.get("kept") else ""
+        rows.append(f"| {run['machine']} | {run['who']} | {run['date']} | `{run['command']}` | "
+                    f"{' / '.join(f'{s} s' for s in run['fresh_cache_seconds'])}{kept} | {speed} |")
+    return "\n".join(rows) + "\n"
+
+
+def commands() -> str:
+    """README's command table, from the parser itself: every command with every flag `--help` lists."""
+    import argparse
+
+    from codeclm.cli import build_parser
+
+    def rows(parser: argparse.ArgumentParser) -> list[str]:
+        found = []
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                helps = {a.dest: a.help for a in action._choices_actions}
+                for name, sub in action.choices.items():
+                    nested = [a for a in sub._actions if isinstance(a, argparse._SubParsersAction)]
+                    if nested:
+                        found += rows(sub)
+                        continue
+                    usage = " ".join(sub.format_usage().split()).removeprefix("usage: ").replace("[-h] ", "")
+                    found.append(f"| `{usage.replace('|', chr(92) + '|')}` | {helps.get(name, '')} |")
+        return found
+
+    lines = ["| command | what it does |", "|---|---|", "| `codeclm --version` | codeclm's version with dspy's and "
+             "llama-cpp-python's |"]
+    return "\n".join(lines + rows(build_parser())) + "\n"
+
+
+def check_answer_cap() -> str:
+    from codeclm.filter_check import CHECK_ANSWER_TOKENS
+
+    return f"  {CHECK_ANSWER_TOKENS} tokens (`CHECK_ANSWER_TOKENS`, codeclm/filter_check.py)\n"
+
+
+SOURCES: dict[str, Callable[[], str]] = {
+    "filter-check-line": check_line,
+    "filter-check-table": check_table,
+    "optimize-defaults": optimize_defaults,
+    "main-job-line": main_job_line,
+    "main-job-table": main_job_table,
+    "commands": commands,
+    "check-answer-cap": check_answer_cap,
+}
+
+
+def render(text: str) -> str:
+    """`text` with every generated block rewritten from its source; an unknown block name is an error."""
+    def replace(match: re.Match) -> str:
+        name = match["name"]
+        if name not in SOURCES:
+            raise KeyError(f"figures:{name}: no such source; known: {', '.join(SOURCES)}")
+        return match.group(1) + SOURCES[name]() + match.group(4)
+
+    return BLOCK.sub(replace, text)
+
+
+def stale(files: list[Path] = FILES) -> list[str]:
+    """'file: figures:NAME' for each block whose text differs from what its source gives now."""
+    found = []
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        fresh = render(text)
+        if fresh != text:
+            now = {m["name"]: m["body"] for m in BLOCK.finditer(fresh)}
+            found += [f"{path.relative_to(ROOT)}: figures:{m['name']}" for m in BLOCK.finditer(text) if now.get(m["name"]) != m["body"]]
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 naming each stale block")
+    args = parser.parse_args()
+    if args.check:
+        found = stale()
+        for line in found:
+            print(f"stale: {line} (run python docs/figures.py)")
+        return 1 if found else 0
+    for path in FILES:
+        text = path.read_text(encoding="utf-8")
+        if (fresh := render(text)) != text:
+            path.write_text(fresh, encoding="utf-8")
+            print(f"updated {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())

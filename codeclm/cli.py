@@ -105,7 +105,7 @@ def _cmd_judge_calibrate(args: argparse.Namespace) -> int:
     """Fit theta for the program's target and scheme on labelled dev items; record it beside the program."""
     from codeclm.config import load_config
     from codeclm.filter_check import calibrate
-    from codeclm.judging.calibration import calibrations_path
+    from codeclm.judging.calibration import calibrations_path, record_place
     from codeclm.session import open_program
 
     overrides = list(args.set) + ([f"judging.check.items={os.path.abspath(args.items)}"] if args.items else [])
@@ -114,7 +114,7 @@ def _cmd_judge_calibrate(args: argparse.Namespace) -> int:
         found = calibrate(session)
     console.print(f"theta {found.theta:g} for {found.target} under {found.scheme}: on {found.dev_items} dev items keep "
                   f"{found.dev_by_decision['keep']}, send back {found.dev_by_decision['send_back']} right (balanced "
-                  f"{found.dev_accuracy:.0%}), {found.fit_on}; recorded in {calibrations_path(config.base_dir)}. Its figures on "
+                  f"{found.dev_accuracy:.0%}), {found.fit_on}; recorded in {calibrations_path(record_place(config))}. Its figures on "
                   f"held-out items: `codeclm judge check {args.program}`", highlight=False)
     return 0
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from codeclm.bundled import data_dir, resolve as find_program
 from codeclm.errors import ConfigError
-from codeclm.judging.calibration import NEEDS_CALIBRATION, find as find_calibration
+from codeclm.judging.calibration import NEEDS_CALIBRATION, find as find_calibration, record_places
 from codeclm.judging.scales import SCALES, SchemeName
 from codeclm.templates import PromptLibrary
 
@@ -393,7 +393,7 @@ def with_calibrated_theta(config: ProgramConfig) -> ProgramConfig:
     under a scheme whose scale moves with the target, none found marks theta "uncalibrated" (a run refuses)."""
     if config.theta_source != "scheme default":
         return config
-    found = find_calibration(config.base_dir, config.models.target.label, config.judging.scheme)
+    found = find_calibration(record_places(config), config.models.target.label, config.judging.scheme)
     if found is not None:
         config.theta, config.theta_source = found.theta, f"calibrated for {found.target} ({found.fit_on}, {found.date})"
     elif config.judging.scheme in NEEDS_CALIBRATION:

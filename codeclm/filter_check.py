@@ -133,7 +133,7 @@ def require_passed(report: CheckReport) -> CheckReport:
 def calibrate(session: Session) -> "Calibration":
     """Fit theta for the program's target and scheme on dev items (never the check split) and record it beside
     the program (calibrations.json)."""
-    from codeclm.judging.calibration import Calibration, fit_theta, record
+    from codeclm.judging.calibration import Calibration, fit_theta, record, record_place
 
     config = session.config
     contrastive_filter, _ = filter_for(session, config.judging.scheme)
@@ -156,7 +156,7 @@ def calibrate(session: Session) -> "Calibration":
                         dev_items=len(pairs), dev_accuracy=round(accuracy, 3),
                         dev_by_decision={"keep": f"{sum(per['keep'])}/{len(per['keep'])}",
                                          "send_back": f"{len(per['send_back']) - sum(per['send_back'])}/{len(per['send_back'])}"})
-    record(config.base_dir, found)
+    record(record_place(config), found)
     return found
 
 
@@ -187,10 +187,10 @@ def judge_label(config, scheme: str) -> str:
 def record_report(session: Session, report: CheckReport, where: Path | None = None) -> None:
     """Keep `report` (in `where`, default beside the program): `codeclm eval` needs a passed one beside the program,
     and a run with the same fingerprint reuses it instead of paying for the check again."""
-    from codeclm.judging.calibration import CheckRecord, record_check
+    from codeclm.judging.calibration import CheckRecord, record_check, record_place
 
     config = session.config
-    record_check(where or config.base_dir, CheckRecord(
+    record_check(where or record_place(config), CheckRecord(
         scheme=report.scheme, judge=judge_label(config, report.scheme), target=config.models.target.label, status=report.status,
         line=report.line(), source=report.source, fingerprint=fingerprint(session, report.scheme),
         report=report.model_dump(exclude={"results"})))

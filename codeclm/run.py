@@ -25,7 +25,7 @@ from codeclm.judging.check import CheckReport
 from codeclm.jsonl import write_atomic
 from codeclm.progress import StageProgress
 from codeclm.seeds import read_seeds
-from codeclm.session import default_cache_path, open_program
+from codeclm.session import open_program
 from codeclm.sink import FileSink, OutputState, dropped_path, manifest_path
 
 log = logging.getLogger(__name__)
@@ -211,10 +211,11 @@ def check_judge(session, console: Console) -> CheckReport | None:
     if not (config.judging.check.enabled and config.ablation.contrastive_filtering and hasattr(session.program, "contrastive_filter")):
         return None
     from codeclm.filter_check import check_filter, record_report, recorded_report, require_passed
+    from codeclm.judging.calibration import record_places
 
     # A check is paid once per target, scheme, theta, templates and items: recorded by `codeclm judge check` beside the
     # program, or by an earlier run in the cache folder; with the cache off, every call (the check's too) is made again.
-    places = [config.base_dir, default_cache_path().parent] if config.cache.enabled else []
+    places = record_places(config) if config.cache.enabled else []
     recorded = recorded_report(session, places)
     if recorded is not None:
         report, day = recorded

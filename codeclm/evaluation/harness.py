@@ -22,7 +22,7 @@ from codeclm.evaluation.rules import RULES, item_outcome, order_outcome
 from codeclm.executors import Executor, ThreadExecutor
 from codeclm.fingerprint import model_identity
 from codeclm.jsonl import write_atomic
-from codeclm.judging.calibration import find_check
+from codeclm.judging.calibration import find_check, record_places
 from codeclm.judging.scales import SCALES
 from codeclm.judging.schemes import make_judge
 from codeclm.roles import LOGPROB_SCHEMES, role_specs
@@ -170,7 +170,7 @@ class EvalUnverifiedError(CodecLMError):
 
 def judge_unchecked(config, scheme: str, judge: str) -> str | None:
     """Why `judge` under `scheme` is not verified (None when its recorded `codeclm judge check` passed)."""
-    found = find_check(config.base_dir, scheme, judge)
+    found = find_check(record_places(config), scheme, judge)
     if found is None:
         return f"judge {judge} under {scheme} has no filter check recorded beside {config.source}"
     if found.status != "passed":

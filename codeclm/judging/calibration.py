@@ -43,8 +43,13 @@ def read_calibrations(base_dir: Path) -> list[Calibration]:
     return [Calibration.model_validate(row) for row in _read(base_dir).get("calibrations", [])]
 
 
-def find(base_dir: Path, target: str, scheme: str) -> Calibration | None:
-    return next((c for c in read_calibrations(base_dir) if c.target == target and c.scheme == scheme), None)
+def find(base_dir: Path | list[Path], target: str, scheme: str) -> Calibration | None:
+    """The calibration for `target` and `scheme` in the first of `base_dir` (one folder or several) that has one."""
+    for folder in base_dir if isinstance(base_dir, list) else [base_dir]:
+        found = next((c for c in read_calibrations(folder) if c.target == target and c.scheme == scheme), None)
+        if found is not None:
+            return found
+    return None
 
 
 def record(base_dir: Path, calibration: Calibration) -> Path:
@@ -107,8 +112,26 @@ def record_check(base_dir: Path, found: CheckRecord) -> None:
     calibrations_path(base_dir).write_text(json.dumps(data, indent=1) + "\n")
 
 
-def find_check(base_dir: Path, scheme: str, judge: str) -> CheckRecord | None:
-    return next((CheckRecord.model_validate(c) for c in _read(base_dir).get("checks", []) if c["scheme"] == scheme and c["judge"] == judge), None)
+def find_check(base_dir: Path | list[Path], scheme: str, judge: str) -> CheckRecord | None:
+    """The latest check of `scheme` and `judge` in the first of `base_dir` (one folder or several) that has one."""
+    for folder in base_dir if isinstance(base_dir, list) else [base_dir]:
+        found = next((CheckRecord.model_validate(c) for c in _read(folder).get("checks", []) if c["scheme"] == scheme and c["judge"] == judge), None)
+        if found is not None:
+            return found
+    return None
+
+
+def record_places(config) -> list[Path]:
+    """Where a program's calibrations and checks are looked up: beside the program, then the user's cache folder
+    (where they are written for a program shipped inside the installed package)."""
+    from codeclm.local.weights import cache_dir
+
+    return [Path(config.base_dir), cache_dir()]
+
+
+def record_place(config) -> Path:
+    """Where they are written: beside the program, or the cache folder for a program shipped with codeclm."""
+    return record_places(config)[1 if getattr(config, "bundled", False) else 0]
 
 
 def check_fingerprint(**parts: object) -> str:

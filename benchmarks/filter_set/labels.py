@@ -116,7 +116,8 @@ def bootstrap_kappa(a: list[str], b: list[str], resamples: int = 2000) -> tuple[
 
 def agreement() -> dict:
     p1, p2 = read_pass(1), read_pass(2)
-    ids = sorted(set(p1) & set(p2))
+    current = {i["id"] for i in read_jsonl(HERE / "items.jsonl")}  # items a rerun of make_items replaced are not in the set
+    ids = sorted(set(p1) & set(p2) & current)
     a, b = [p1[i]["label"] for i in ids], [p2[i]["label"] for i in ids]
     k, lo, hi = bootstrap_kappa(a, b)
     both = [i for i in ids if {p1[i]["label"], p2[i]["label"]} <= {"keep", "send_back"}]
@@ -126,6 +127,7 @@ def agreement() -> dict:
               "decision_kappa": round(kd[0], 3), "decision_kappa_ci": [round(kd[1], 3), round(kd[2], 3)],
               "pass1": dict(Counter(a)), "pass2": dict(Counter(b))}
     print(json.dumps(result, indent=1))
+    (HERE / "agreement.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
 
 
@@ -169,7 +171,7 @@ def disagreements() -> None:
     p1, p2 = read_pass(1), read_pass(2)
     items = {i["id"]: i for i in read_jsonl(HERE / "items.jsonl")}
     lines = []
-    for i in sorted(set(p1) & set(p2)):
+    for i in sorted(set(p1) & set(p2) & set(items)):
         if p1[i]["label"] != p2[i]["label"]:
             it = items[i]
             lines += [f"## item {i}", "", "### Instruction", it["instruction"], "", "### Strong answer (the candidate training answer)",

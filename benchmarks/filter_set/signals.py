@@ -65,8 +65,8 @@ def compute(judges: bool) -> None:
     from codeclm.judging.target_loss import new_word_losses
     from codeclm.session import open_program
 
-    rows = frozen_rows()
-    target_name = rows[0]["models"]["target"]
+    rows = [r for r in frozen_rows() if r["label"] in DECISIONS]  # the decisions a signal makes; guards are measured apart
+    target_name = rows[0]["models"]["target"].split("/")[-1]  # the wire name: openai/<local name>
     config = load_config(ROOT / "programs/codeclm.yaml", [f"models.target={{local: {target_name}}}", "judging.check.enabled=false"])
     out = {}
     with open_program(config) as session:
@@ -124,16 +124,23 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale)
 
 
+def balanced(decided: list[str], labels: list[str]) -> float:
+    from codeclm.judging.baselines import balanced_accuracy
+
+    return balanced_accuracy(decided, labels)
+
+
 def fit(values: list[float], labels: list[str]) -> tuple[float, int, float]:
-    """(threshold, direction, dev accuracy): keep when direction * (value - threshold) > 0, best accuracy on dev."""
+    """(threshold, direction, dev balanced accuracy): keep when direction * (value - threshold) > 0, as the product's
+    trivial rules and `codeclm judge calibrate` fit (codeclm.judging.baselines, calibration)."""
     points = sorted(set(values))
     cuts = [points[0] - 1] + [(a + b) / 2 for a, b in zip(points, points[1:])] + [points[-1] + 1]
     best = (cuts[0], 1, -1.0)
     for cut in cuts:
         for direction in (1, -1):
-            acc = sum((direction * (v - cut) > 0) == (l == "keep") for v, l in zip(values, labels)) / len(values)
-            if acc > best[2]:
-                best = (cut, direction, acc)
+            score = balanced(["keep" if direction * (v - cut) > 0 else "send_back" for v in values], labels)
+            if score > best[2]:
+                best = (cut, direction, score)
     return best
 
 
@@ -153,7 +160,11 @@ def category_rule(dev: list[dict]):
     return lambda r: (per[r["metadata"]["use_case"]].most_common(1)[0][0] if r["metadata"]["use_case"] in per else overall)
 
 
-def table() -> list[dict]:
+def table() -> dict:
+    import datetime
+    import os
+    import platform
+
     rows = frozen_rows()
     signals = {r["id"]: r for r in read_jsonl(HERE / "signals.jsonl")} if (HERE / "signals.jsonl").exists() else {}
     for r in rows:
@@ -162,48 +173,48 @@ def table() -> list[dict]:
     check = [r for r in rows if r["split"] == "check" and r["label"] in DECISIONS]
     names = sorted({k for r in rows for k in r["signals"]})
     trivial_names = set(trivial(rows[0]))
-    results = []
     majority = Counter(r["label"] for r in dev).most_common(1)[0][0]
-    rules = {"always " + majority.replace("_", " "): lambda r: majority, "use case (dev majority per use case)": category_rule(dev)}
+    always = "always " + majority.replace("_", " ")
+    rules = {always: lambda r: majority, "use case (dev majority per use case)": category_rule(dev)}
+    results = [{"signal": name, "trivial": True, "threshold": None, "direction": None,
+                "dev_balanced": balanced([rules[name](r) for r in dev], [r["label"] for r in dev]), "check_auc": float("nan")}
+               for name in (always, "use case (dev majority per use case)")]
     for name in names:
         d = [r for r in dev if name in r["signals"]]
         c = [r for r in check if name in r["signals"]]
         if len(d) < 10 or not c:
             continue
-        cut, direction, dev_acc = fit([r["signals"][name] for r in d], [r["label"] for r in d])
-        rules[name] = (lambda cut, direction, name: lambda r: "keep" if direction * (r["signals"][name] - cut) > 0 else "send_back")(cut, direction, name)
+        cut, direction, dev_score = fit([r["signals"][name] for r in d], [r["label"] for r in d])
+        rules[name] = (lambda cut, direction, name: lambda r: (
+            "keep" if direction * (r["signals"][name] - cut) > 0 else "send_back") if name in r["signals"] else None)(cut, direction, name)
         results.append({"signal": name, "trivial": name in trivial_names, "threshold": cut, "direction": ">" if direction > 0 else "<",
-                        "dev_accuracy": dev_acc, "dev_n": len(d), "check_auc": auc([r["signals"][name] for r in c], [r["label"] for r in c])})
-    for name in ("always " + majority.replace("_", " "), "use case (dev majority per use case)"):
-        results.append({"signal": name, "trivial": True, "threshold": None, "direction": None,
-                        "dev_accuracy": sum(rules[name](r) == r["label"] for r in dev) / len(dev), "dev_n": len(dev), "check_auc": float("nan")})
-    best_trivial = max((r for r in results if r["trivial"]), key=lambda r: r["dev_accuracy"])["signal"]
+                        "dev_balanced": dev_score, "check_auc": auc([r["signals"][name] for r in c], [r["label"] for r in c])})
+    best_trivial = max((r for r in results if r["trivial"]), key=lambda r: r["dev_balanced"])["signal"]
+    labels = [r["label"] for r in check]
+    decided = {res["signal"]: [rules[res["signal"]](r) or "missing" for r in check] for res in results}
     rng = random.Random(0)
     boot = [[rng.randrange(len(check)) for _ in check] for _ in range(2000)]
-    base_right = [rules[best_trivial](r) == r["label"] for r in check]
     for res in results:
-        rule = rules[res["signal"]]
-        c = [r for r in check if res["signal"] not in trivial_names and res["signal"] in r["signals"] or res["signal"] in trivial_names or res["trivial"]]
-        right = [rule(r) == r["label"] if (res["trivial"] or res["signal"] in r["signals"]) else False for r in check]
+        mine, base = decided[res["signal"]], decided[best_trivial]
+        right = [m == l for m, l in zip(mine, labels)]
         k, n = sum(right), len(check)
         lo, hi = wilson(k, n)
-        diffs = sorted(sum(right[i] - base_right[i] for i in idx) / n for idx in boot)
-        per = {d: (sum(rr for rr, r in zip(right, check) if r["label"] == d), sum(r["label"] == d for r in check)) for d in DECISIONS}
-        res.update({"check_right": k, "check_n": n, "check_accuracy": k / n, "ci": [lo, hi],
+        diffs = sorted(balanced([mine[i] for i in idx], [labels[i] for i in idx]) - balanced([base[i] for i in idx], [labels[i] for i in idx])
+                       for idx in boot)
+        per = {d: (sum(rr for rr, l in zip(right, labels) if l == d), labels.count(d)) for d in DECISIONS}
+        res.update({"check_right": k, "check_n": n, "check_accuracy": k / n, "ci": [lo, hi], "balanced": balanced(mine, labels),
                     "keep_right": f"{per['keep'][0]}/{per['keep'][1]}", "send_back_right": f"{per['send_back'][0]}/{per['send_back'][1]}",
-                    "vs_best_trivial": [diffs[50], diffs[1949]], "best_trivial": best_trivial})
-    results.sort(key=lambda r: (-r["check_accuracy"], r["signal"]))
-    print(f"check split: {len(check)} keep/send_back items ({Counter(r['label'] for r in check)}); dev {len(dev)}; "
-          f"best trivial baseline on dev: {best_trivial}")
-    print("| signal | kind | rule (fit on dev) | check accuracy (95% CI) | keep right | send back right | check AUC | vs best trivial (95% CI) |")
-    print("|---|---|---|---|---|---|---|---|")
+                    "vs_best_trivial": [diffs[50], diffs[1949]]})
+    results.sort(key=lambda r: (-r["balanced"], r["signal"]))
+    out = {"check_items": len(check), "check_labels": dict(Counter(labels)), "dev_items": len(dev), "best_trivial": best_trivial,
+           "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "date": datetime.date.today().isoformat(),
+           "rows": results}
+    (HERE / "table.json").write_text(json.dumps(out, indent=1))
+    print(f"check split: {len(check)} keep/send_back items ({Counter(labels)}); dev {len(dev)}; best trivial on dev: {best_trivial}")
     for r in results:
-        rule = f"keep if {r['direction']} {r['threshold']:.3g}" if r["threshold"] is not None else "-"
-        print(f"| {r['signal']} | {'trivial' if r['trivial'] else 'model'} | {rule} | {r['check_right']}/{r['check_n']} = "
-              f"{r['check_accuracy']:.0%} ({r['ci'][0]:.0%}-{r['ci'][1]:.0%}) | {r['keep_right']} | {r['send_back_right']} | "
-              f"{r['check_auc']:.2f} | {r['vs_best_trivial'][0]:+.2f} to {r['vs_best_trivial'][1]:+.2f} |")
-    (HERE / "table.json").write_text(json.dumps(results, indent=1))
-    return results
+        print(f"{r['signal']:45s} balanced {r['balanced']:.2f} acc {r['check_accuracy']:.2f} keep {r['keep_right']} back "
+              f"{r['send_back_right']} auc {r['check_auc']:.2f} vs trivial {r['vs_best_trivial'][0]:+.2f}..{r['vs_best_trivial'][1]:+.2f}")
+    return out
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from codeclm.jsonl import JsonlError, numbered_rows
 
 Label = Literal["invalid", "bad_answer", "keep", "send_back"]
 LABELLED_TARGET = "qwen2.5-coder-0.5b-instruct"
-BUNDLED_SHA256 = None  # set when the labels are frozen (benchmarks/filter_set/FROZEN)
+BUNDLED_SHA256 = "90bf83c52451a758822bf30cc5f1b8ada2a5e2c6784694da12188a95c0fae04b"  # benchmarks/filter_set/FROZEN: frozen before any signal was computed
 
 
 class StoredAnswer(BaseModel):

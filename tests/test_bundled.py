@@ -1,5 +1,8 @@
 """Bundled programs by name, `codeclm init`'s editable copy, `--version`, and `--seeds` under `seeds.limit`
-(in this checkout; tests/test_installed.py does the same from a built wheel)."""
+(in this checkout; tests/test_installed.py does the same from a built wheel).
+
+Runs against: no model for the names, init, show and --version; fake LMs (tests/fakes.py ScriptedLM) for the seeds limit run.
+"""
 
 import io
 

@@ -1,4 +1,7 @@
-"""The dataset card is built from the run's manifest: every section says what the manifest holds."""
+"""The dataset card is built from the run's manifest: every section says what the manifest holds.
+
+Runs against: no model and no server (hand-written manifests and run outputs).
+"""
 
 import json
 from pathlib import Path

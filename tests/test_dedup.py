@@ -1,4 +1,7 @@
-"""Near-duplicates across the whole output: dropped with a record before they cost a strong answer, counted."""
+"""Near-duplicates across the whole output: dropped with a record before they cost a strong answer, counted.
+
+Runs against: fake LMs (tests/fakes.py ScriptedLM: scripted answers per step), no server.
+"""
 
 import json
 

@@ -1,6 +1,9 @@
 """README's and docs' generated figures equal what their sources give now (docs/figures.py): a re-recorded
 check cassette, a changed results file, a new CLI flag or a new default fails here until `python docs/figures.py`
-rewrites the blocks."""
+rewrites the blocks.
+
+Runs against: no model and no server (docs/figures.py on the committed sources, among them the check cassette recorded from the real SmolLM2-135M).
+"""
 
 import importlib.util
 import sys

@@ -1,5 +1,8 @@
 """`codeclm push` against a stand-in for the Hub's HTTP API on 127.0.0.1 (tests/hub_stub.py; HF_ENDPOINT points
-there), through huggingface_hub's real HfApi: what lands in the repo, the card, visibility, and one-line errors."""
+there), through huggingface_hub's real HfApi: what lands in the repo, the card, visibility, and one-line errors.
+
+Runs against: no model; a stub of the Hub's HTTP API (tests/hub_stub.py on 127.0.0.1) and hand-written run outputs.
+"""
 
 import json
 

@@ -4,6 +4,8 @@ folder run `codeclm --version`, `codeclm show codeclm`, `codeclm init` and the m
 Nothing is downloaded or built again: the wheel is built without build isolation and without an index, it is
 installed with --no-deps, and the fresh venv reaches its dependencies through a .pth line pointing at this
 interpreter's site-packages (a path line only: the checkout's editable install there is not activated).
+
+Runs against: a cassette recorded from real local models (tests/test_pipeline_cassette.py's: Qwen2.5-Coder-1.5B, SmolLM2-135M), replayed by the installed package.
 """
 
 import json

@@ -1,4 +1,7 @@
-"""`codeclm plan`: a pilot projects a records: N run, its calls are replayed by the real run, the manifest compares."""
+"""`codeclm plan`: a pilot projects a records: N run, its calls are replayed by the real run, the manifest compares.
+
+Runs against: a stub server (tests/stub_server.py on 127.0.0.1: scripted pipeline replies on the wire), no model.
+"""
 
 import json
 

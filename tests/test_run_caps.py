@@ -1,4 +1,7 @@
-"""A run that reaches a cap stops cleanly: one line, whole records only, a resumable output; on a stub server."""
+"""A run that reaches a cap stops cleanly: one line, whole records only, a resumable output; on a stub server.
+
+Runs against: a stub server (tests/stub_server.py on 127.0.0.1: scripted pipeline replies on the wire), no model.
+"""
 
 import json
 from pathlib import Path

@@ -1,4 +1,7 @@
-"""Spending caps checked before each call: reservations, settlement, failures, time."""
+"""Spending caps checked before each call: reservations, settlement, failures, time.
+
+Runs against: no model and no server (the code's own logic: Caps and SpendGuard on hand-made costs, threads).
+"""
 
 import threading
 

@@ -1,4 +1,7 @@
-"""The AIMD concurrency controller, step by step (no clock, no server): its limits are asserted, not timed."""
+"""The AIMD concurrency controller, step by step (no clock, no server): its limits are asserted, not timed.
+
+Runs against: no model and no server (the code's own logic on hand-made events and HTTP failures).
+"""
 
 import threading
 

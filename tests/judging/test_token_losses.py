@@ -1,4 +1,7 @@
-"""Per-token losses packed into a target-loss verdict, for the viewer."""
+"""Per-token losses packed into a target-loss verdict, for the viewer.
+
+Runs against: fake LMs (tests/fakes.py ScriptedLM with a scripted target-loss scorer), no server.
+"""
 
 import base64
 

@@ -1,4 +1,7 @@
-"""records: N on fake LMs: an exact count, resume and extension, quotas per use case, yield-driven choices, the gate."""
+"""records: N on fake LMs: an exact count, resume and extension, quotas per use case, yield-driven choices, the gate.
+
+Runs against: fake LMs (tests/fakes.py ScriptedLM: scripted answers per step), no server.
+"""
 
 import json
 import threading

@@ -1,4 +1,7 @@
-"""`codeclm view` on bad input (one line naming file and line, exit 2, nothing written), ports, what the page holds."""
+"""`codeclm view` on bad input (one line naming file and line, exit 2, nothing written), ports, what the page holds.
+
+Runs against: outputs replayed from a cassette recorded from real local models (tests/test_pipeline_cassette.py's), hand-written bad files; no model runs.
+"""
 
 from __future__ import annotations
 

@@ -357,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "(served from 127.0.0.1 only; docs/viewer.md)")
     p.add_argument("data", nargs="+", help="run output JSONL files (their .dropped.jsonl and manifest are read beside them)")
     p.add_argument("--html", metavar="FILE", help="write one self-contained HTML file instead of serving")
-    p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; the next free one if taken)")
+    p.add_argument("--port", type=int_range(1, 65535), default=8765, help="port on 127.0.0.1 (default 8765; the next free one if taken)")
     p.add_argument("--seeds", action="append", default=[], metavar="FILE", help="seeds file of each output, in order "
                    "(default: the one its manifest names)")
     p.add_argument("--benchmark", metavar="FILE", help="JSONL of a benchmark's metadata (rows with use_case and skills, "

@@ -18,11 +18,16 @@ COMMANDS = {  # command -> the arguments it needs besides the one under test
     "eval": ["eval", "--benchmark", "vicuna", "--candidate", "target"],
     "report": ["report", "data.jsonl"],
     "optimize": ["optimize", PROGRAM],
+    "view": ["view", "data.jsonl"],
+    "plan": ["plan", PROGRAM],
 }
 CASES = [  # command, option, bad value, allowed range as printed
     ("run", "--poll-seconds", "0", "a number > 0"),
     ("run", "--poll-seconds", "-1", "a number > 0"),
     ("run", "--poll-seconds", "nan", "a number > 0"),
+    ("run", "--records", "0", "a whole number >= 1"),
+    ("plan", "--records", "-1", "a whole number >= 1"),
+    ("plan", "--pilot", "0", "a whole number >= 1"),
     ("eval", "--bootstrap", "0", "a whole number >= 100"),
     ("eval", "--bootstrap", "-5", "a whole number >= 100"),
     ("eval", "--limit", "0", "a whole number >= 1"),
@@ -38,14 +43,19 @@ CASES = [  # command, option, bad value, allowed range as printed
     ("optimize", "--heldout", "-1", "a whole number >= 1"),
     ("optimize", "--demos", "-1", "a whole number >= 0"),
     ("optimize", "--max-metric-calls", "0", "a whole number >= 1"),
+    ("view", "--port", "0", "a whole number >= 1 and <= 65535"),
+    ("view", "--port", "65536", "a whole number >= 1 and <= 65535"),
 ]
 
 
 @pytest.fixture(autouse=True)
 def no_command_runs(monkeypatch):
     """Reaching a command means the bad value got through (and a real one would start models or pay for calls)."""
-    for name in ("_cmd_run", "_cmd_eval", "_cmd_report", "_cmd_optimize"):
+    for name in ("_cmd_run", "_cmd_eval", "_cmd_report", "_cmd_optimize", "_cmd_view"):
         monkeypatch.setattr(cli, name, lambda args, name=name: pytest.fail(f"{name} ran with a bad value"))
+    import codeclm.plan
+
+    monkeypatch.setattr(codeclm.plan, "_cmd_plan", lambda args: pytest.fail("_cmd_plan ran with a bad value"))
 
 
 @pytest.mark.parametrize("command, option, value, allowed", CASES)
@@ -80,7 +90,7 @@ def test_values_in_range_reach_the_command(monkeypatch):
 
 
 def test_evaluate_refuses_a_bad_limit_or_bootstrap_before_any_call(root, tmp_path):
-    from eval_helpers import fakes
+    from evaluation.eval_helpers import fakes
 
     from codeclm.errors import ConfigError
     from codeclm.evaluation import evaluate
@@ -94,20 +104,24 @@ def test_evaluate_refuses_a_bad_limit_or_bootstrap_before_any_call(root, tmp_pat
 
 
 def test_a_wide_table_is_one_line_per_cell_when_not_on_a_terminal():
-    """`judge check`'s 9-column table in a pipe or log: no cell is wrapped over several lines."""
-    from types import SimpleNamespace
-
+    """`judge check`'s 8-column table in a pipe or log: no cell is wrapped over several lines."""
+    from codeclm.judging.check import CheckReport
     from codeclm.judging.display import table
     from codeclm.tables import print_table
 
-    report = SimpleNamespace(scheme="target-loss", judge_model="openai/smollm2-135m-instruct", correct=50, items=60, theta=1.0,
-                             accuracy=0.83, ci_low=0.72, ci_high=0.91, by_decision={"keep": "25/30", "send_back": "25/30"},
-                             sign_accuracy=0.8, seconds_per_item=1.25, passed=True, verdict="pass")
+    report = CheckReport(scheme="target-loss", judge_model="openai/smollm2-135m-instruct", target_model="smollm2-135m-instruct",
+                         theta=1.0, min_accuracy=0.6, items=60, correct=50, failed=0, accuracy=0.83, ci_low=0.72, ci_high=0.91,
+                         sign_accuracy=0.8, by_decision={"keep": "25/30", "send_back": "25/30"}, by_family={},
+                         guards={"invalid": "12/12 dropped", "bad_answer": "9/10 dropped"},
+                         baseline={"rule": "longer strong answer", "check_accuracy": 0.7, "difference_ci": [0.03, 0.2]},
+                         seconds_per_item=1.25, passed=True, status="passed", verdict="passed")
     out = io.StringIO()
     print_table(Console(file=out, width=80, force_terminal=False), table([report]))
     lines = out.getvalue().splitlines()
-    assert "  accuracy (95% CI): 83% (72%-91%)" in lines and "  judge: openai/smollm2-135m-instruct" in lines
+    assert "  accuracy (95% CI): 83% (72%-91%)" in lines and "  scheme: target-loss (openai/smollm2-135m-instruct)" in lines
     assert "  right at theta: 50/60 (theta 1)" in lines and "  result: pass" in lines
+    assert "  best trivial rule (difference 95% CI): longer strong answer: 70% (+3% to +20%)" in lines
+    assert "  guards: invalid 12/12 dropped, bad_answer 9/10 dropped" in lines
     wide = io.StringIO()
     print_table(Console(file=wide, width=200, force_terminal=True), table([report]))
     assert "┃ scheme" in wide.getvalue() or "scheme " in wide.getvalue().splitlines()[2]  # the drawn table on a terminal

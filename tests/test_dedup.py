@@ -31,9 +31,10 @@ def test_the_index_finds_a_near_duplicate_and_names_it():
 def test_near_duplicates_across_metadata_are_dropped_before_their_strong_answer(root, tmp_path):
     base = strong_script(harder_wins)
 
-    def same_for_every_metadata(step, messages):  # every metadata decodes the same two instructions
+    def same_for_every_metadata(step, messages):  # every metadata decodes the same two (self-contained) instructions
         if step == "decode":
-            return {"new_instructions": [LONG + f" ({field_value(messages, 'use_case')[:4]})", "Summarize a long news article in three sentences."]}
+            return {"new_instructions": [LONG + f" ({field_value(messages, 'use_case')[:4]})",
+                                         "Give three ways to save water at home, one sentence each."]}
         return base(step, messages)
 
     config = load_config(root / "programs" / "codeclm.yaml", [

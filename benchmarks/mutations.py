@@ -173,7 +173,7 @@ def main() -> int:
                         help="results file stem (.txt and .json are written)")
     args = parser.parse_args()
     previous = json.loads(Path(args.resume).read_text()) if args.resume else {}
-    earlier = previous.get("results", [])
+    earlier = [r for r in previous.get("results", []) if r["rc"] != "timeout"]  # a timeout is run again
     done = {r["id"] for r in earlier}
     chosen = [m for m in MUTATIONS if (not args.only or m.id in args.only) and m.id not in done]
     copy = workspace()
@@ -201,9 +201,9 @@ def main() -> int:
                 rc, seconds, detail = run_tests(copy, m.tests, args.timeout)
             finally:
                 path.write_text(original, encoding="utf-8")
-            caught = rc != 0
+            caught = isinstance(rc, int) and rc != 0  # a timeout proves nothing either way
             results.append({**asdict(m), "rc": rc, "caught": caught, "seconds": round(seconds, 1), "detail": detail})
-            print(f"{'CAUGHT  ' if caught else 'SURVIVED'} {m.id:32} rc {rc} {seconds:5.0f} s  {detail[:150]}", flush=True)
+            print(f"{status(rc)} {m.id:32} rc {rc} {seconds:5.0f} s  {detail[:150]}", flush=True)
             write(args.out, results, baseline)  # after each: a run cut short keeps what it found
     finally:
         shutil.rmtree(copy, ignore_errors=True)
@@ -211,12 +211,17 @@ def main() -> int:
     return 0 if all(r["caught"] for r in results) else 1
 
 
+def status(rc: int | str) -> str:
+    return "TIMEOUT " if rc == "timeout" else "caught  " if rc != 0 else "SURVIVED"
+
+
 def write(out: str, results: list[dict], baseline: str) -> str:
     caught = sum(r["caught"] for r in results)
-    head = (f"mutations: {caught} of {len(results)} caught (of {len(MUTATIONS)} defined; "
+    timeouts = sum(r["rc"] == "timeout" for r in results)
+    head = (f"mutations: {caught} of {len(results)} caught, {timeouts} timed out (of {len(MUTATIONS)} defined; "
             f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()}-core machine, "
             f"python {sys.version.split()[0]}; benchmarks/mutations.py)")
-    lines = [head, baseline, ""] + [f"{'caught  ' if r['caught'] else 'SURVIVED'} {r['id']:32} {r['path']}: {r['promise']}\n"
+    lines = [head, baseline, ""] + [f"{status(r['rc'])} {r['id']:32} {r['path']}: {r['promise']}\n"
                           f"         tests: {' '.join(r['tests'])}\n         result: rc {r['rc']}, {r['detail'][:300]}"
                           for r in results]
     Path(out).parent.mkdir(parents=True, exist_ok=True)

@@ -250,3 +250,18 @@ def test_a_passed_check_is_paid_once_per_target_scheme_and_theta(root, items_fil
     off = lms(lambda n: 0.1 if n % 2 == 0 else 2.0)
     run(config_with(root, items_file), output=str(tmp_path / "d.jsonl"), lms=off)
     assert checked(other) == 30 and checked(off) == 30
+
+
+def test_accuracy_above_min_but_a_wilson_bound_at_or_below_half_fails():
+    """15 of 24 right (62.5%, each decision >= half right) passes min_accuracy 0.6, but its 95% Wilson lower bound
+    (0.43) is not above 0.5: a coin could do that, so the check fails on the bound alone."""
+    from codeclm.judging.check import ItemResult, report
+
+    def item(n, right, correct):
+        wrong = "send_back" if right == "keep" else "keep"
+        return ItemResult(id=f"i{n}", family="f", label=right, decided=right if correct else wrong, gap=0.0)
+
+    results = [item(n, "keep", n < 8) for n in range(12)] + [item(12 + n, "send_back", n < 7) for n in range(12)]
+    checked = report("target-loss", "m", "t", results, theta=1.0, min_accuracy=0.6, seconds_per_item=0.0)
+    assert checked.accuracy == 15 / 24 and checked.ci_low <= 0.5
+    assert not checked.passed and checked.verdict == f"FAILED (95% lower bound {checked.ci_low:.2f} <= 0.5)"

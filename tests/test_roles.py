@@ -83,7 +83,8 @@ def test_a_local_logprob_judge_gets_a_server_with_generation_logprobs(monkeypatc
         opened.clear()
         config = load_config(root / "programs" / "codeclm.yaml", [f"judging.scheme={scheme}"])
         RoleLMs(Engine(cache=None, ledger=UsageLedger()), ExitStack(), "p.yaml").for_program(config)
-        assert dict(opened)["qwen2.5-coder-1.5b-instruct"] is expected and dict(opened)["smollm2-135m-instruct"] is False
+        judge, target = config.models.strong.local, config.models.target.local  # the shipped program's (the judge is the strong)
+        assert judge != target and dict(opened)[judge] is expected and dict(opened)[target] is False
 
 
 def test_a_logprob_judge_asked_for_later_gets_its_own_local_server(monkeypatch):

@@ -37,7 +37,8 @@ def test_eval_caches_and_counts(tmp_path, monkeypatch, root):
         data = yaml.safe_load(path.read_text())
         data["judging"] = {"scheme": "pairwise-1-10", "check": {"enabled": False}}
         path.write_text(yaml.safe_dump(data))
-        args = dict(program=path, limit=2, out=tmp_path / "eval.jsonl", scheme="pairwise-1-10", bootstrap=10)
+        args = dict(program=path, limit=2, out=tmp_path / "eval.jsonl", scheme="pairwise-1-10", bootstrap=10,
+                    unverified=True)  # a stub judge: no filter check to pass; this tests the call cache
         codeclm.evaluate("vicuna", "target", "strong", **args)
         requests = stub.stats()["requests"]
         (tmp_path / "eval.jsonl").unlink()  # no resume from the file: only the call cache can answer

@@ -122,15 +122,15 @@ def evaluate(benchmark: str, candidate: str, reference: str = "strong", judge: s
     name, items = load_benchmark(benchmark, field, input_field, category_field, limit)
     labels = {"candidate": candidate, "reference": reference, "judge": judge}
     specs = {role: model_spec(value, config, api_base, api_key_env) for role, value in labels.items()}
+    models = {role: f"{labels[role]}={spec.label}" if labels[role] != spec.label else spec.label for role, spec in specs.items()}
+    split = str(source.split.split) if source.split else None
+    out_path = Path(out) if out else default_out(f"{name}-{split}" if split else name, models["candidate"], models["reference"])
+    stored = read_judgments(out_path)  # a bad earlier file stops here, before any model starts: it reads no model
     unchecked = judge_unchecked(config, scheme, specs["judge"].label)
     if unchecked and not unverified and lms is None:  # given LMs (fakes, a caller's own) are the caller's to vouch for
         raise EvalUnverifiedError(f"{unchecked}; its CRR would be unverified. Fix: a judge whose check passes (`codeclm judge "
                                   f"check {config.source} --scheme {scheme} --set models.judge=...`), or --unverified for a "
                                   f"figure labelled unverified")
-    models = {role: f"{labels[role]}={spec.label}" if labels[role] != spec.label else spec.label for role, spec in specs.items()}
-    split = str(source.split.split) if source.split else None
-    out_path = Path(out) if out else default_out(f"{name}-{split}" if split else name, models["candidate"], models["reference"])
-    stored = read_judgments(out_path)  # a bad earlier file stops here, before any model starts
     prompts = config.prompt_library()
     respond_prompt, judge_prompt = prompts.render("respond"), prompts.render(SCALES[scheme].template)
     answering = config.answering.model_dump()

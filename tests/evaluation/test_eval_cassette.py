@@ -34,7 +34,9 @@ def test_eval_on_vicuna_replayed(root, tmp_path, recorded_api_base, vcr):
     judge_base = os.environ.get("CODECLM_RECORD_JUDGE_API_BASE", recorded_api_base)
     report = evaluate(  # vicuna:all: rows 0 and 1 (seed-split rows; the default scores test rows)
         "vicuna:all", "target", "strong", program=root / "programs" / "codeclm.yaml",
-        overrides=overrides(recorded_api_base, judge_base, tmp_path), limit=2, out=tmp_path / "eval.jsonl", bootstrap=200)
+        overrides=overrides(recorded_api_base, judge_base, tmp_path), limit=2, out=tmp_path / "eval.jsonl", bootstrap=200,
+        unverified=True)  # this tests the answer path; the judge has no filter check recorded, and the figure says so
+    assert any(w.startswith("UNVERIFIED: judge qwen2.5-coder-1.5b-instruct under pointwise-logprob") for w in report.warnings)
     assert report.total == 2 and report.benchmark == "vicuna" and report.split == "all"
     assert report.outcome_kind == "pointwise" and report.rule == "n/a"  # one rating per answer: no orders, no rule
     # SmolLM2 writes on past 80 tokens: the server said finish_reason "length", so neither answer may be judged.

@@ -187,7 +187,8 @@ def test_a_local_logprob_judge_is_started_with_generation_logprobs(root, monkeyp
     specs = {role: model_spec(value, config) for role, value in (("candidate", "target"), ("reference", "strong"), ("judge", "judge"))}
     with open_program(config, lms={}) as session:
         bind(session, specs, "pointwise-logprob")
-    assert asked == {"local:smollm2-135m-instruct": False, "local:qwen2.5-coder-1.5b-instruct": True}
+    target, judge = config.models.target.label, config.models.strong.label  # the shipped program's (the judge is the strong)
+    assert target != judge and asked == {target: False, judge: True}
 
 
 @pytest.mark.parametrize("args, message", [

@@ -31,6 +31,7 @@ with vcr.VCR(record_mode="none", match_on=["method", "path", "body"], decode_com
 """
 # tests/test_pipeline_cassette.py's settings: the same requests, so its cassette answers them
 RUN_SETTINGS = ["seeds.limit=2", "num_metadata=2", "instructions_per_metadata=2", "max_iterations=2", "judging.check.enabled=false",
+                "theta=1.0",  # the scheme's default (every item kept at iteration 1), set: no calibration changes it
                 f"models.strong={{model: {STRONG}, api_base: 'http://127.0.0.1:9/v1', max_tries: 1}}",
                 f"models.target={{model: {TARGET}, api_base: 'http://127.0.0.1:9/v1', max_tries: 1, chat_template: chatml}}"]
 

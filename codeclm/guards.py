@@ -33,7 +33,7 @@ _DISCLAIMER = re.compile(
     r"|attend|remember|recall) (?:the ability|personal|real-time|access|any|movies|films|the internet|experiences))", re.I)
 
 # Verbs that work on material the user supplies (not verbs that produce it: "write a paragraph" is fine).
-_WORKS_ON = (r"summari[sz]e|rewrite|re-write|paraphrase|translate|transform|convert|condense|shorten|simplify|edit|proofread"
+_WORKS_ON = (r"summari[sz]e|rewrite|re-write|revise|paraphrase|translate|translating|transform|convert|condense|shorten|simplify|edit|proofread"
              r"|correct|fix|debug|refactor|optimi[sz]e|improve|analy[sz]e|review|critique|evaluate|classify|categori[sz]e|label"
              r"|extract|identify|find|highlight|explain|interpret|annotate|grade|score|rate|count|sort|parse|format|reformat"
              r"|answer|respond to|reply to|complete|continue|expand|outline|compare|tag|detect|check|read|use|based on")
@@ -43,8 +43,8 @@ _MATERIAL = (r"paragraph|passage|article|text|essay|story|poem|email|e-mail|lett
              r"|input|sql query|query|json|csv|spreadsheet|recipe|speech|summary|page|chapter|book|paper|study")
 _POINTER = re.compile(
     rf"\b(?:the\s+)?(?:following|given|provided|attached|above|below|accompanying|enclosed|aforementioned)\s+"
-    rf"(?:\w+\s+){{0,3}}?(?:{_MATERIAL})\b"
-    rf"|\b(?:{_WORKS_ON})\s+(?:\w+\s+){{0,2}}?(?:the|this|these|that|those|a|an|my|your|our|their|his|her)\s+(?:\w+\s+){{0,3}}?(?:{_MATERIAL})s?\b"
+    rf"(?:[\w,.'-]+\s+){{0,3}}?(?:{_MATERIAL})\b"
+    rf"|\b(?:{_WORKS_ON})\s+(?:\w+\s+){{0,2}}?(?:the|this|these|that|those|a|an|my|your|our|their|his|her)\s+(?:[\w,.'-]+\s+){{0,3}}?(?:{_MATERIAL})s?\b"
     rf"|\b(?:this|these)\s+(?:{_MATERIAL})s?\b"
     r"|\b(?:in|from|of)\s+(?:their|his|her)\s+(?:\w+\s+)?(?:book|novel|film|movie|article|paper|essay|poem|song|speech)\b", re.I)
 _EXPERIENCE = re.compile(
@@ -53,7 +53,15 @@ _EXPERIENCE = re.compile(
     r"|\byour\s+(?:own\s+)?(?:personal\s+)?(?:experiences?|childhood|last (?:trip|vacation|holiday)|recent (?:trip|visit|vacation))\b"
     r"|\b(?:the\s+)?(?:last|latest|most recent)\s+(?:\w+\s+){0,3}(?:you|you've)\b", re.I)
 _PLAN = re.compile(r"^\W*(?:to\s[^.?!]{0,120}?,\s*)?(?:i|we)\s+(?:will|would|'ll|am going to|shall|need to|must)\b"
-                   r"|^\W*(?:first,?\s+i\b|let me\b|let's\b|i'll\b)", re.I)
+                   r"|^\W*(?:first,?\s+i\b|let me\b|let's\b|i'll\b)"
+                   # a prompt back to the user, not a request to the assistant
+                   r"|^\W*please\s+(?:provide|select|specify|share|let me know|tell me|choose|enter|give me)\b"
+                   r"|^\W*(?:you can choose|your request\b|this is an? (?:example|sample)\b)", re.I)
+# A task whose input is a parameter of the code it asks for ("a function that counts the words of a given string",
+# "read a file and count ..."): the material is the program's input, not missing.
+_CODE_TASK = re.compile(r"\b(?:write|create|implement|build|develop|code|design)\b[^.?!]{0,60}?\b(?:function|program|script|class|method"
+                        r"|code|api|module|query)\b|\b(?:python|java|javascript|c\+\+|sql|bash)\b.*\b(?:function|script|program)\b"
+                        r"|^\W*read a file\b", re.I)
 
 
 class Answer(BaseModel):
@@ -97,7 +105,7 @@ def check_instruction(text: str) -> InstructionGuard:
         return "not_a_request"
     if _EXPERIENCE.search(stripped):
         return "personal_experience"
-    if _POINTER.search(stripped) and not gives_material(stripped):
+    if _POINTER.search(stripped) and not gives_material(stripped) and not _CODE_TASK.search(stripped):
         return "missing_input"
     return "ok"
 

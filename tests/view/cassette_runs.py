@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CASSETTE = ROOT / "cassettes" / "test_pipeline_cassette" / "test_codeclm_program_end_to_end.yaml"
 STRONG, TARGET = "qwen2.5-coder-1.5b-instruct", "smollm2-135m-instruct"
 OVERRIDES = ["seeds.limit=2", "num_metadata=2", "instructions_per_metadata=2", "max_iterations=2", "judging.check.enabled=false",
+             "theta=1.0",  # the recorded run's theta, given: the program's own comes from the target's calibration
              f"models.strong={{model: {STRONG}, api_base: 'http://127.0.0.1:9/v1', max_tries: 1}}",
              f"models.target={{model: {TARGET}, api_base: 'http://127.0.0.1:9/v1', max_tries: 1, chat_template: chatml}}"]
 STRICT = ["theta=1.8", "max_iterations=1"]

@@ -204,7 +204,10 @@ def _cmd_view(args: argparse.Namespace) -> int:
 
             webbrowser.open(url)
 
-    serve_runs(runs, args.port, ready, args.benchmark)
+    try:
+        serve_runs(runs, args.port, ready, args.benchmark)
+    except KeyboardInterrupt:  # the viewer only reads: nothing to resume
+        console.print("codeclm view: stopped")
     return 0
 
 

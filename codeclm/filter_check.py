@@ -77,7 +77,8 @@ def check_cases(session: Session, split: str) -> tuple[list[Case], list[Case], s
         every = load_labelled(items_path, split=None)
         return ([labelled_case(i) for i in every if wanted is None or i.split == wanted],
                 [labelled_case(i) for i in every if i.split == "dev"], f"labelled items in {items_path}")
-    if items_path is None and role_specs(config)["target"].local == LABELLED_TARGET:
+    target = role_specs(config)["target"]
+    if items_path is None and LABELLED_TARGET in (target.local, target.model):  # the same weights, embedded or served
         every = load_labelled(split=None)
         return ([labelled_case(i) for i in every if wanted is None or i.split == wanted],
                 [labelled_case(i) for i in every if i.split == "dev"],

@@ -12,7 +12,7 @@ is replaced by SOURCES[NAME](), nothing else in the file is touched. Sources:
 - optimize's defaults: codeclm.config.OptimizeSettings and the bundled programs/codeclm.yaml;
 - the main job's timings: benchmarks/results/main_job.json (what each machine measured, and who measured it);
 - README's command table: the `codeclm` argument parser itself;
-- the check's answer cap: codeclm.filter_check.CHECK_ANSWER_TOKENS.
+- the labelled filter set and every signal on it: benchmarks/filter_set/labels.jsonl, agreement.json, table.json.
 """
 
 from __future__ import annotations
@@ -28,15 +28,20 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"(<!-- figures:(?P<name>[\w-]+) -->\n)(?P<body>.*?)([ \t]*<!-- /figures:(?P=name) -->)", re.S)
-CHECK_CASSETTE = ROOT / "cassettes" / "test_check_cassette" / "test_target_loss_passes_its_check_on_the_local_target.yaml"
-CHECK_TARGET = "smollm2-135m-instruct"
+CHECK_CASSETTE = ROOT / "cassettes" / "test_check_cassette" / "test_the_local_defaults_check_replays_on_the_labelled_split.yaml"
+CHECK_TARGET = "qwen2.5-coder-0.5b-instruct"
+FILTER_SET = ROOT / "benchmarks" / "filter_set"
 MAIN_JOB = ROOT / "benchmarks" / "results" / "main_job.json"
 
 
 def check_settings(api_base: str, cache_path: Path) -> list[str]:
-    """The settings the check cassette was recorded with (tests/judging/test_check_cassette.py uses them too)."""
+    """The settings the check cassette was recorded with (tests/judging/test_check_cassette.py uses them too): the
+    local default's target, served at `api_base`, at the theta calibrated for it (programs/calibrations.json)."""
+    from codeclm.judging.calibration import find
+
     target = f"{{model: {CHECK_TARGET}, api_base: '{api_base}', max_tries: 1, chat_template: chatml}}"
-    return [f"models.target={target}", f"models.strong={target}", f"cache.path={cache_path}"]
+    theta = find(ROOT / "programs", f"local:{CHECK_TARGET}", "target-loss").theta
+    return [f"models.target={target}", f"models.strong={target}", f"cache.path={cache_path}", f"theta={theta}"]
 
 
 @cache
@@ -59,17 +64,59 @@ def filter_check():
 
 def check_line() -> str:
     r = filter_check()
-    return (f"The filter check on the local default: {r.line()} (n = {r.items} held-out items; "
+    return (f"The filter check on the local default: {r.line()} (n = {r.items} held-out keep / send-back items; "
             f"[docs/judging.md](docs/judging.md)).\n")
 
 
 def check_table() -> str:
     r = filter_check()
     keep, back = r.by_decision["keep"], r.by_decision["send_back"]
-    return ("| scheme | theta | right at theta (95% CI) | keep right | send back right | gap > 0 | result |\n"
-            "|---|---|---|---|---|---|---|\n"
+    base = (f"{r.baseline['rule']}: {r.baseline['check_accuracy']:.0%} (difference {r.baseline['difference_ci'][0]:+.0%} to "
+            f"{r.baseline['difference_ci'][1]:+.0%})") if r.baseline else "-"
+    guards = ", ".join(f"{k} {v}" for k, v in r.guards.items())
+    return ("| scheme | theta | right at theta (95% CI) | keep right | send back right | balanced | best trivial rule, balanced | "
+            "guards | kept but unusable | result |\n|---|---|---|---|---|---|---|---|---|---|\n"
             f"| `{r.scheme}` | {r.theta:g} | {r.correct}/{r.items} = {r.accuracy:.0%} ({r.ci_low:.0%}-{r.ci_high:.0%}) "
-            f"| {keep} | {back} | {r.sign_accuracy:.0%} | {r.verdict} |\n")
+            f"| {keep} | {back} | {r.balanced_accuracy:.0%} | {base} | {guards} | {r.kept_unusable} | {r.verdict} |\n")
+
+
+def filter_set_labels() -> str:
+    """The labelled set's counts per split and label, and the two readers' agreement."""
+    import json
+    from collections import Counter
+
+    rows = [json.loads(line) for line in (FILTER_SET / "labels.jsonl").read_text().splitlines() if line.strip()]
+    agreement = json.loads((FILTER_SET / "agreement.json").read_text())
+    counts = Counter((r["split"], r["label"]) for r in rows)
+    lines = ["| split | items | invalid | bad answer | keep | send back |", "|---|---|---|---|---|---|"]
+    for split in ("dev", "check"):
+        n = sum(v for (s, _), v in counts.items() if s == split)
+        lines.append(f"| {split} | {n} | " + " | ".join(str(counts[(split, k)]) for k in ("invalid", "bad_answer", "keep", "send_back")) + " |")
+    adjudicated = sum(r["decided"] == "adjudicated" for r in rows)
+    return ("\n".join(lines) + f"\n\nTwo blind passes agreed on {agreement['agree']} of {agreement['items']} items: Cohen's kappa "
+            f"{agreement['kappa']:.2f} (bootstrap 95% CI {agreement['kappa_ci'][0]:.2f}-{agreement['kappa_ci'][1]:.2f}) on the four "
+            f"labels, {agreement['decision_kappa']:.2f} ({agreement['decision_kappa_ci'][0]:.2f}-{agreement['decision_kappa_ci'][1]:.2f}) "
+            f"on keep / send back where both read a decision (n = {agreement['decision_items']}); {adjudicated} disagreements "
+            f"adjudicated.\n")
+
+
+def filter_signals_table() -> str:
+    """benchmarks/filter_set/table.json: every signal and trivial rule on the frozen check split."""
+    import json
+
+    data = json.loads((FILTER_SET / "table.json").read_text())
+    lines = [f"Check split: {data['check_items']} keep / send-back items ({data['check_labels']}); dev: {data['dev_items']}; "
+             f"{data['machine']}, {data['date']}. Balanced = mean of keep and send-back accuracy; the last column is the "
+             f"paired bootstrap 95% interval of the balanced-accuracy difference to the best trivial rule on dev "
+             f"({data['best_trivial']}).", "",
+             "| signal | kind | rule (fit on dev) | check accuracy (95% CI) | keep right | send back right | balanced | AUC | vs best trivial |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in data["rows"]:
+        rule = f"keep if {r['direction']} {r['threshold']:.3g}" if r["threshold"] is not None else "-"
+        lines.append(f"| {r['signal']} | {'trivial' if r['trivial'] else 'model'} | {rule} | {r['check_right']}/{r['check_n']} = "
+                     f"{r['check_accuracy']:.0%} ({r['ci'][0]:.0%}-{r['ci'][1]:.0%}) | {r['keep_right']} | {r['send_back_right']} | "
+                     f"{r['balanced']:.0%} | {r['check_auc']:.2f} | {r['vs_best_trivial'][0]:+.2f} to {r['vs_best_trivial'][1]:+.2f} |")
+    return "\n".join(lines) + "\n"
 
 
 def optimize_defaults() -> str:
@@ -144,12 +191,6 @@ def commands() -> str:
     return "\n".join(lines + rows(build_parser())) + "\n"
 
 
-def check_answer_cap() -> str:
-    from codeclm.filter_check import CHECK_ANSWER_TOKENS
-
-    return f"  {CHECK_ANSWER_TOKENS} tokens (`CHECK_ANSWER_TOKENS`, codeclm/filter_check.py)\n"
-
-
 SOURCES: dict[str, Callable[[], str]] = {
     "filter-check-line": check_line,
     "filter-check-table": check_table,
@@ -157,7 +198,8 @@ SOURCES: dict[str, Callable[[], str]] = {
     "main-job-line": main_job_line,
     "main-job-table": main_job_table,
     "commands": commands,
-    "check-answer-cap": check_answer_cap,
+    "filter-set-labels": filter_set_labels,
+    "filter-signals-table": filter_signals_table,
 }
 
 

@@ -1,30 +1,45 @@
-"""The local default's filter check, replayed: target-loss on the real SmolLM2-135M passes on the held-out items.
+"""The local default's filter check, replayed: target-loss on the real Qwen2.5-Coder-0.5B target, at the theta
+calibrated for it, on the held-out split of the labelled set (instructions the pipeline made, labelled by reading).
 
-Recorded against the embedded llama.cpp server. To re-record:
-    codeclm serve smollm2-135m-instruct &      # prints its api_base
+Runs against: a cassette recorded from the real Qwen2.5-Coder-0.5B-Instruct (codeclm's embedded llama.cpp server).
+To re-record:
+    codeclm serve qwen2.5-coder-0.5b-instruct &      # prints its api_base
     CODECLM_RECORD_API_BASE=<api_base> pytest -o addopts="" --record-mode=rewrite tests/judging/test_check_cassette.py
-Runs against: a cassette recorded from the real SmolLM2-135M (llama.cpp).
+docs/figures.py replays the same cassette with the same settings for every figure README and docs quote.
 """
+
+import importlib.util
+import json
 
 import pytest
 
 from codeclm.config import load_config
 from codeclm.filter_check import check_filter
+from codeclm.judging.labelled import load_labelled
 from codeclm.session import open_program
 
-TARGET = "smollm2-135m-instruct"
+
+def figures(root):
+    spec = importlib.util.spec_from_file_location("figures", root / "docs" / "figures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.mark.vcr
-def test_target_loss_passes_its_check_on_the_local_target(root, tmp_path, recorded_api_base):
-    target = f"{{model: {TARGET}, api_base: '{recorded_api_base}', max_tries: 1, chat_template: chatml}}"
-    config = load_config(root / "programs" / "codeclm.yaml", [f"models.target={target}", f"models.strong={target}",
-                                                              f"cache.path={tmp_path / 'calls.sqlite'}"])
+def test_the_local_defaults_check_replays_on_the_labelled_split(root, tmp_path, recorded_api_base):
+    settings = figures(root).check_settings(recorded_api_base, tmp_path / "calls.sqlite")
+    config = load_config(root / "programs" / "codeclm.yaml", settings)
     with open_program(config) as session:
         report = check_filter(session)
-    assert report.scheme == "target-loss" and report.items == 60 and report.failed == 0
-    assert report.passed and report.accuracy >= 0.75 and report.ci_low > 0.5
-    keep, back = (tuple(map(int, report.by_decision[d].split("/"))) for d in ("keep", "send_back"))
-    assert keep[1] >= 8 and back[1] >= 8 and keep[0] / keep[1] > 0.5 and back[0] / back[1] > 0.5
-    solved = [r for r in report.results if r.target_solved]
-    assert solved and all(r.target_answer for r in report.results)  # labels come from the target's own answers
+    check = load_labelled(split="check")
+    decisions = [i for i in check if i.label in ("keep", "send_back")]
+    assert report.scheme == "target-loss" and "bundled labelled set" in report.source and report.failed == 0
+    assert report.items == len(decisions) and len(report.results) == len(check)
+    calibrated = json.loads((root / "programs" / "calibrations.json").read_text())["calibrations"]
+    assert report.theta == next(c["theta"] for c in calibrated if c["target"] == "local:qwen2.5-coder-0.5b-instruct")
+    # the guards decide the invalid / bad-answer items before any scoring; every other item got a gap
+    assert all(r.gap is not None for r in report.results if r.decided in ("keep", "send_back"))
+    assert set(report.guards) == {"invalid dropped", "bad_answer dropped", "valid items dropped by a guard"}
+    assert report.baseline and report.baseline["n"] == report.items
+    assert report.status in ("passed", "failed") and (report.status == "passed") == report.passed

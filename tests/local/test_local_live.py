@@ -189,7 +189,8 @@ def test_the_same_seed_on_a_fresh_cache_gives_the_same_items(tmp_path, root):
     for attempt in range(2):
         out = tmp_path / f"run{attempt}" / "data.jsonl"
         config = load_config(root / "programs" / "codeclm.yaml", [
-            f"models.strong={{local: {SMALL}}}", "judging.check.enabled=false", "seeds.limit=1", "num_metadata=1",
+            f"models.strong={{local: {SMALL}}}", f"models.target={{local: {SMALL}}}", "theta=1.0",
+            "judging.check.enabled=false", "seeds.limit=1", "num_metadata=1",
             "instructions_per_metadata=1", "max_iterations=1", "generation.max_tokens=96", "answering.max_tokens=32",
             "concurrency=1",
             f"cache.path={tmp_path / f'calls{attempt}.sqlite'}"])

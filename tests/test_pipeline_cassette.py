@@ -24,7 +24,7 @@ STRONG, TARGET = "qwen2.5-coder-1.5b-instruct", "smollm2-135m-instruct"
 # rubrics calls were recorded before Self-Rubrics became lazy and are never played (checked below, not hidden).
 # Re-recording with "theta=1.76" (one item sent back to Self-Rubrics) timed out twice on the shared 2-core machine;
 # tests/README.md has the command and the assertions to add for iteration 2.
-OVERRIDES = ["seeds.limit=2", "num_metadata=2", "instructions_per_metadata=2", "max_iterations=2",
+OVERRIDES = ["seeds.limit=2", "num_metadata=2", "instructions_per_metadata=2", "max_iterations=2", "theta=1.0",
              "judging.check.enabled=false"]  # the filter check has its own cassette (tests/judging/test_check_cassette.py)
 
 

@@ -116,6 +116,7 @@ def test_the_filter_check_is_enforced_before_any_optimizer_call(world_config, be
 
     class Passed:
         passed = True
+        status = "passed"
 
         def line(self):
             return "50/60 right at theta 1 (83%, 95% CI 72-91%): passed"

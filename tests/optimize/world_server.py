@@ -37,10 +37,10 @@ def chat_reply(body: dict) -> dict:
 
 def score_reply(body: dict) -> dict:
     text = body["prompt"]
-    spans = [(m.group(), m.start()) for m in re.finditer(r"\S+", text)]
+    spans = [(m.group(), m.start()) for m in re.finditer(r"\s*\S+", text)]  # tokens carry their spaces: they reassemble the text
     tokens = [t for t, _ in spans] + [" next"]
     offsets = [o for _, o in spans] + [len(text)]
-    logprobs = [None] + [loss_of(text, t) for t, _ in spans[1:]] + [-1.0]
+    logprobs = [None] + [loss_of(text, t.strip()) for t, _ in spans[1:]] + [-1.0]
     return {"id": "cmpl-world", "object": "text_completion", "created": 0, "model": body.get("model"),
             "choices": [{"index": 0, "text": " next", "finish_reason": "length",
                          "logprobs": {"tokens": tokens, "token_logprobs": logprobs, "text_offset": offsets}}],

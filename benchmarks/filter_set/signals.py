@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import random
 import re
 import sys
@@ -116,14 +115,6 @@ def compute(judges: bool) -> None:
     print(f"signals.jsonl: {len(out)} items")
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    centre, spread, scale = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)), 1 + z * z / n
-    return max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale)
-
-
 def balanced(decided: list[str], labels: list[str]) -> float:
     from codeclm.judging.baselines import balanced_accuracy
 
@@ -194,6 +185,8 @@ def table() -> dict:
     decided = {res["signal"]: [rules[res["signal"]](r) or "missing" for r in check] for res in results}
     rng = random.Random(0)
     boot = [[rng.randrange(len(check)) for _ in check] for _ in range(2000)]
+    from codeclm.judging.check import wilson
+
     for res in results:
         mine, base = decided[res["signal"]], decided[best_trivial]
         right = [m == l for m, l in zip(mine, labels)]

@@ -63,11 +63,8 @@ def bundled_path() -> Path:
     return Path(str(resources.files("codeclm") / "datasets" / "check" / "filter_check.jsonl"))
 
 
-def load_check_items(path: str | Path | None = None, split: str | None = "check") -> list[CheckItem]:
-    """The items of `split` (None: all) from `path` (default: the bundled set); CheckSetError names file:line."""
-    path = Path(path) if path else bundled_path()
-    if not path.is_file():
-        raise CheckSetError(f"{path}: check set not found; fix judging.check.items or remove it to use the bundled set")
+def validated_rows(path: Path, model: type[BaseModel], needs: str) -> list:
+    """Every line of `path` as `model`; CheckSetError naming file:line and what a line `needs`."""
     try:
         rows = numbered_rows(path)
     except JsonlError as exc:
@@ -75,9 +72,17 @@ def load_check_items(path: str | Path | None = None, split: str | None = "check"
     items = []
     for number, row in rows:
         try:
-            items.append(CheckItem.model_validate(row))
+            items.append(model.model_validate(row))
         except ValidationError as exc:
             where = ".".join(str(p) for p in exc.errors()[0]["loc"])
-            raise CheckSetError(f"{path}:{number}: {where}: {exc.errors()[0]['msg']} (each line needs id, instruction, "
-                                f"answer, expect)") from None
+            raise CheckSetError(f"{path}:{number}: {where}: {exc.errors()[0]['msg']} (each line needs {needs})") from None
+    return items
+
+
+def load_check_items(path: str | Path | None = None, split: str | None = "check") -> list[CheckItem]:
+    """The items of `split` (None: all) from `path` (default: the bundled set); CheckSetError names file:line."""
+    path = Path(path) if path else bundled_path()
+    if not path.is_file():
+        raise CheckSetError(f"{path}: check set not found; fix judging.check.items or remove it to use the bundled set")
+    items = validated_rows(path, CheckItem, "id, instruction, answer, expect")
     return [i for i in items if split is None or i.split == split]

@@ -17,11 +17,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from codeclm.guards import Answer, check
-from codeclm.judging.checkset import CheckSetError
-from codeclm.jsonl import JsonlError, numbered_rows
+from codeclm.judging.checkset import CheckSetError, validated_rows
 
 Label = Literal["invalid", "bad_answer", "keep", "send_back"]
 LABELLED_TARGET = "qwen2.5-coder-0.5b-instruct"
@@ -71,16 +70,6 @@ def load_labelled(path: str | Path | None = None, split: str | None = "check") -
         raise CheckSetError(f"{path}: labelled check set not found; fix judging.check.items or remove it to use the bundled set")
     if bundled and BUNDLED_SHA256 and hashlib.sha256(path.read_bytes()).hexdigest() != BUNDLED_SHA256:
         raise CheckSetError(f"{path}: the bundled labels changed after they were frozen (sha256 differs); reinstall codeclm")
-    try:
-        rows = numbered_rows(path)
-    except JsonlError as exc:
-        raise CheckSetError(str(exc)) from None
-    items = []
-    for number, row in rows:
-        try:
-            items.append(LabelledItem.model_validate(row))
-        except ValidationError as exc:
-            where = ".".join(str(p) for p in exc.errors()[0]["loc"])
-            raise CheckSetError(f"{path}:{number}: {where}: {exc.errors()[0]['msg']} (each line needs id, instruction, "
-                                f"strong {{text, finish_reason}}, target {{text}}, label: invalid|bad_answer|keep|send_back)") from None
+    items = validated_rows(path, LabelledItem, "id, instruction, strong {text, finish_reason}, target {text}, "
+                                               "label: invalid|bad_answer|keep|send_back")
     return [i for i in items if split is None or i.split == split]

@@ -53,11 +53,16 @@ def is_labelled_file(path: Path) -> bool:
         return True  # let the labelled loader name the file and line
 
 
+def theta_for(config, scheme: str) -> float:
+    """The program's theta for its own scheme; another scheme's default threshold."""
+    return config.theta if scheme == config.judging.scheme else SCALES[scheme].threshold
+
+
 def filter_for(session: Session, scheme: str) -> tuple[ContrastiveFilter, float]:
     """The program's contrastive filter and theta for its scheme; for another scheme, the same filter with that judge."""
     config, program = session.config, session.program
     if scheme == config.judging.scheme:
-        return program.contrastive_filter, config.theta
+        return program.contrastive_filter, theta_for(config, scheme)
     scale = SCALES[scheme]
     lm = session.lms["target"] if scale.scores_with == "target" else session.lm(
         "judge", role_specs(config)["judge"], logprobs=scheme in LOGPROB_SCHEMES)
@@ -65,7 +70,7 @@ def filter_for(session: Session, scheme: str) -> tuple[ContrastiveFilter, float]
                        temperature=config.judging.temperature, max_tokens=config.judging.max_tokens,
                        chat_template=target_chat_template(config))
     base = program.contrastive_filter
-    return ContrastiveFilter(base.respond_strong, base.respond_target, judge), scale.threshold
+    return ContrastiveFilter(base.respond_strong, base.respond_target, judge), theta_for(config, scheme)
 
 
 def check_cases(session: Session, split: str) -> tuple[list[Case], list[Case], str]:
@@ -172,10 +177,10 @@ def fingerprint(session: Session, scheme: str | None = None) -> str:
 
     config = session.config
     scheme = scheme or config.judging.scheme
-    _, theta = filter_for(session, scheme) if scheme != config.judging.scheme else (None, config.theta)
     items = config.resolve(config.judging.check.items) if config.judging.check.items else None
     files = [Path(items)] if items else [bundled_labelled_path(), bundled_path()]
-    return check_fingerprint(target=config.models.target.label, judge=role_specs(config)["judge"].label, scheme=scheme, theta=theta,
+    return check_fingerprint(target=config.models.target.label, judge=role_specs(config)["judge"].label, scheme=scheme,
+                             theta=theta_for(config, scheme),
                              templates=session.program.templates, min_accuracy=config.judging.check.min_accuracy,
                              items=[hashlib.sha256(f.read_bytes()).hexdigest() for f in files if f.is_file()], version=__version__)
 

@@ -17,7 +17,6 @@ import argparse
 import hashlib
 import json
 import random
-import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -27,7 +26,6 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 from labels import read_jsonl  # noqa: E402
 
-_WORD = re.compile(r"[^\W_]+")
 DECISIONS = ("keep", "send_back")
 
 
@@ -40,22 +38,11 @@ def frozen_rows() -> list[dict]:
     return read_jsonl(HERE / "labels.jsonl")
 
 
-def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
-
-
 def trivial(row: dict) -> dict[str, float]:
-    """Signals that read no model output beyond the texts' sizes."""
-    strong, target, instruction = words(row["strong"]["text"]), words(row["target"]["text"]), words(row["instruction"])
-    asked = set(instruction)
-    return {
-        "strong_answer_words": len(strong),
-        "target_answer_words": len(target),
-        "answer_length_ratio": len(strong) / max(1, len(target)),
-        "instruction_words": len(instruction),
-        "new_words_in_strong_answer": sum(w not in asked for w in strong),
-        "iteration": row["iteration"],
-    }
+    """Signals that read no model output beyond the texts' sizes: the product's trivial-rule features, and the iteration."""
+    from codeclm.judging.baselines import features
+
+    return {**features(row["instruction"], row["strong"]["text"], row["target"]["text"]), "iteration": row["iteration"]}
 
 
 def compute(judges: bool) -> None:

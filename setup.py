@@ -1,7 +1,7 @@
 """The build step that puts the repository's top-level `prompts/` and `programs/` inside the wheel.
 
 Everything else about the package is in pyproject.toml. The folders stay at the top level for
-contributors (and an editable install reads them there, see codeclm/bundled.py); a built wheel
+contributors (and an editable install reads them there, see codeclm/prompting/bundled.py); a built wheel
 carries a copy as `codeclm/_bundled/prompts` and `codeclm/_bundled/programs`.
 """
 

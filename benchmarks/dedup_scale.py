@@ -1,4 +1,4 @@
-"""Near-duplicate check at scale: MinHash LSH (codeclm.dedup, what runs use) vs Self-Instruct's ROUGE-L rule.
+"""Near-duplicate check at scale: MinHash LSH (codeclm.programs.dedup, what runs use) vs Self-Instruct's ROUGE-L rule.
 
     python benchmarks/dedup_scale.py [--n 100000] [--rouge-n 1000 2000] [--save FILE]
 
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from codeclm.dedup import THRESHOLD, NearDuplicateIndex, jaccard, shingles  # noqa: E402
+from codeclm.programs.dedup import THRESHOLD, NearDuplicateIndex, jaccard, shingles  # noqa: E402
 from codeclm.programs.filters import NearDuplicates  # noqa: E402
 
 

@@ -79,7 +79,7 @@ def stub_call(url: str, path: str, method: str = "GET") -> dict:
 def program_config(url: str, folder: Path, metadata: int, concurrency: int):
     import yaml
 
-    from codeclm.config import load_config
+    from codeclm.models.config import load_config
 
     (folder / "seeds.txt").write_text("\n".join(SEEDS))
     spec = {"api_base": url, "max_concurrency": 4 * concurrency, "max_tries": 2}
@@ -95,9 +95,9 @@ def program_config(url: str, folder: Path, metadata: int, concurrency: int):
 def one_run(kind: str, url: str, metadata: int, concurrency: int) -> dict:
     from codeclm.executors import ThreadExecutor
     from codeclm.cluster import RayExecutor
-    from codeclm.records import Seed, seed_id
-    from codeclm.session import open_program
-    from codeclm.sink import MemorySink
+    from codeclm.output.records import Seed, seed_id
+    from codeclm.programs.session import open_program
+    from codeclm.output.sink import MemorySink
 
     seeds = [Seed(id=seed_id(s), text=s) for s in SEEDS]
     with tempfile.TemporaryDirectory() as tmp:

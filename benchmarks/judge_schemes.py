@@ -19,12 +19,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from codeclm.config import load_config
-from codeclm.filter_check import check_filter
-from codeclm.judging.check import report, wilson
-from codeclm.judging.display import table
+from codeclm.models.config import load_config
+from codeclm.check.program import check_filter
+from codeclm.check.grading import report, wilson
+from codeclm.check.display import table
 from codeclm.judging.scales import SCALES
-from codeclm.session import open_program
+from codeclm.programs.session import open_program
 
 PROGRAM = Path(__file__).resolve().parent.parent / "programs" / "codeclm.yaml"
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from codeclm.cli_args import OneLineParser, float_range, int_range, non_negative_int, positive_int
+from codeclm.console.args import OneLineParser, float_range, int_range, non_negative_int, positive_int
 from codeclm.errors import CodecLMError
 
 console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())  # logs and CI: one error, one line
@@ -24,8 +24,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     overrides = list(args.set) + ([f"records={args.records}"] if args.records is not None else [])
     if args.trace:
-        from codeclm.config import load_config
-        from codeclm.tracing import start_tracing
+        from codeclm.models.config import load_config
+        from codeclm.console.tracing import start_tracing
 
         config = load_config(args.program, overrides)
         uri = start_tracing(args.trace, args.out or config.resolve(config.output), experiment=config.name)
@@ -48,7 +48,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
         print(show_tuned(args.program, program=args.for_program, overrides=args.set, steps=args.steps))
         return 0
-    from codeclm.config import load_config
+    from codeclm.models.config import load_config
     from codeclm.programs import build_program
 
     program = build_program(load_config(args.program, args.set))  # templates only: no model is opened
@@ -74,13 +74,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _cmd_judge_check(args: argparse.Namespace) -> int:
     """Check the filter signal on items with a known right decision; exit 1 when the configured scheme fails."""
-    from codeclm.config import load_config
+    from codeclm.models.config import load_config
     from codeclm.errors import ConfigError
-    from codeclm.filter_check import check_filter, record_report
-    from codeclm.judging.display import NOTE, table
+    from codeclm.check.program import check_filter, record_report
+    from codeclm.check.display import NOTE, table
     from codeclm.judging.scales import SCALES
-    from codeclm.session import open_program
-    from codeclm.tables import print_table
+    from codeclm.programs.session import open_program
+    from codeclm.console.tables import print_table
 
     overrides = list(args.set) + (["cache.enabled=false"] if args.no_cache else [])
     config = load_config(args.program, overrides)
@@ -103,10 +103,10 @@ def _cmd_judge_check(args: argparse.Namespace) -> int:
 
 def _cmd_judge_calibrate(args: argparse.Namespace) -> int:
     """Fit theta for the program's target and scheme on labelled dev items; record it beside the program."""
-    from codeclm.config import load_config
-    from codeclm.filter_check import calibrate
-    from codeclm.judging.calibration import calibrations_path, record_place
-    from codeclm.session import open_program
+    from codeclm.models.config import load_config
+    from codeclm.check.program import calibrate
+    from codeclm.models.calibrations import calibrations_path, record_place
+    from codeclm.programs.session import open_program
 
     overrides = list(args.set) + ([f"judging.check.items={os.path.abspath(args.items)}"] if args.items else [])
     config = load_config(args.program, overrides)
@@ -136,7 +136,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     """Side-by-side dataset statistics with PNG plots."""
-    from codeclm.report import report
+    from codeclm.publish.report import report
 
     result = report(args.data, args.out, plots=not args.no_plots, sample=args.sample, seed=args.seed, console=console)
     console.print(f"report: {result['text']}, {result['json']}" + (f", {result['plot']}" if result["plot"] else ""))
@@ -145,8 +145,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     """Alpaca / ShareGPT / OpenAI-chat files for fine-tuning tools, and the dataset card beside them."""
-    from codeclm.card import CardError
-    from codeclm.export import export, write_card
+    from codeclm.publish.card import CardError
+    from codeclm.publish.export import export, write_card
 
     written = export(args.data, args.format, args.out)
     console.print(f"wrote {written}", highlight=False)
@@ -159,7 +159,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_init(args: argparse.Namespace) -> int:
     """An editable copy of a bundled program: its YAML and every template."""
-    from codeclm.bundled import init
+    from codeclm.prompting.bundled import init
 
     program = init(args.folder, args.program)
     console.print(f"wrote {program} and its templates in {program.parent / 'prompts'}; edit them, then: "
@@ -169,7 +169,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
 def _cmd_push(args: argparse.Namespace) -> int:
     """The kept pairs as a Hugging Face dataset with a dataset card built from the run's manifest."""
-    from codeclm.hub import push
+    from codeclm.publish.hub import push
 
     url = push(args.data, args.repo_id, private=not args.public, dropped=args.dropped)
     console.print(f"pushed {args.data} to {url} ({'public' if args.public else 'private'})", highlight=False)
@@ -252,7 +252,7 @@ def _print_summary(summary: dict) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from codeclm.versions import version_line
+    from codeclm.output.versions import version_line
 
     parser = OneLineParser(prog="codeclm", description="CodecLM synthetic instruction data as a DSPy program")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")

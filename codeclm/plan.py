@@ -1,6 +1,6 @@
 """`codeclm plan PROGRAM.yaml [--records N]`: what a records: N run will make and cost, before it is paid.
 
-The projection (codeclm.sizing) comes from a pilot: the same program asked for a few records (`--pilot`,
+The projection (codeclm.output.sizing) comes from a pilot: the same program asked for a few records (`--pilot`,
 default 10) into `<output>.pilot.jsonl`, on the same call cache, so every call the pilot pays is replayed
 for free by the real run; or from an earlier run's manifest (`--from`). The plan is written beside the
 output (`<output>.plan.json`); the real run's manifest then shows projected beside actual.
@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from codeclm.cli_args import int_range
+from codeclm.console.args import int_range
 from codeclm.errors import ConfigError
 
 PILOT_RECORDS = 10
@@ -26,7 +26,7 @@ def pilot_path(output: Path) -> Path:
 def plan(config, *, records: int | None = None, pilot: int = PILOT_RECORDS, from_manifest: str | None = None,
          output: str | None = None, console=None) -> dict[str, Any]:
     """Project a records: N run of `config`; write and return the plan."""
-    from codeclm.sizing import observed, project, write_plan
+    from codeclm.output.sizing import observed, project, write_plan
 
     wanted = records or config.records
     if not wanted:
@@ -112,7 +112,7 @@ def _cmd_plan(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from codeclm.config import load_config
+    from codeclm.models.config import load_config
 
     console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
     config = load_config(args.program, args.set)

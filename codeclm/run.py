@@ -17,16 +17,16 @@ from typing import Any
 
 from rich.console import Console
 
-from codeclm.config import ProgramConfig, load_config
+from codeclm.models.config import ProgramConfig, load_config
 from codeclm.errors import BudgetReached, CodecLMError, ConfigError, EndpointError
 from codeclm.executors import ThreadExecutor
-from codeclm.fingerprint import differences, fingerprint
-from codeclm.judging.check import CheckReport
-from codeclm.jsonl import write_atomic
-from codeclm.progress import StageProgress
-from codeclm.seeds import read_seeds
-from codeclm.session import open_program
-from codeclm.sink import FileSink, OutputState, dropped_path, manifest_path
+from codeclm.output.fingerprint import differences, fingerprint
+from codeclm.check.grading import CheckReport
+from codeclm.output.jsonl import write_atomic
+from codeclm.console.progress import StageProgress
+from codeclm.seeds.readers import read_seeds
+from codeclm.programs.session import open_program
+from codeclm.output.sink import FileSink, OutputState, dropped_path, manifest_path
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ def require_calibrated_theta(config: ProgramConfig) -> None:
 
 def attach_plan(out: Path, summary: dict[str, Any]) -> None:
     """Projected (`codeclm plan`, if it wrote a plan for this output) beside actual, in the summary."""
-    from codeclm.sizing import compare_with_plan
+    from codeclm.output.sizing import compare_with_plan
 
     compared = compare_with_plan(out, summary)
     if compared is not None:
@@ -187,7 +187,7 @@ def make_executor(name: str, session, progress: StageProgress, poll_seconds: flo
         session.stack.callback(executor.close)
         return executor
     if name == "batch":
-        from codeclm.batch_setup import batch_executor
+        from codeclm.executors.batch_setup import batch_executor
 
         return batch_executor(session, progress=progress, poll_seconds=poll_seconds)
     return ThreadExecutor(session.config.concurrency, progress=progress)
@@ -210,8 +210,8 @@ def check_judge(session, console: Console) -> CheckReport | None:
     config = session.config
     if not (config.judging.check.enabled and config.ablation.contrastive_filtering and hasattr(session.program, "contrastive_filter")):
         return None
-    from codeclm.filter_check import check_filter, record_report, recorded_report, require_passed
-    from codeclm.judging.calibration import record_places
+    from codeclm.check.program import check_filter, record_report, recorded_report, require_passed
+    from codeclm.models.calibrations import record_places
 
     # A check is paid once per target, scheme, theta, templates and items: recorded by `codeclm judge check` beside the
     # program, or by an earlier run in the cache folder; with the cache off, every call (the check's too) is made again.
@@ -265,10 +265,10 @@ def summarize(config: ProgramConfig, out: Path, state: OutputState, program, sec
 
 def data_trust(config: ProgramConfig, kept: list) -> dict[str, Any]:
     """Where the seeds come from (a bundled benchmark's split, if so) and how many kept instructions overlap a
-    bundled benchmark item (codeclm.overlap: a shared 8-word run or ROUGE-L > 0.7)."""
-    from codeclm.overlap import overlap_summary
-    from codeclm.seeds import bundled_split
-    from codeclm.splits import SPLIT_RULE
+    bundled benchmark item (codeclm.evaluation.overlap: a shared 8-word run or ROUGE-L > 0.7)."""
+    from codeclm.evaluation.overlap import overlap_summary
+    from codeclm.seeds.readers import bundled_split
+    from codeclm.seeds.splits import SPLIT_RULE
 
     split = bundled_split(config.resolve(config.seeds.path))
     seeds = {"path": config.seeds.path, "split": str(split) if split else None, "split_rule": SPLIT_RULE if split else None}
@@ -301,7 +301,7 @@ def _reason(item) -> str:
 
 
 def _versions() -> dict[str, str]:
-    from codeclm.versions import versions
+    from codeclm.output.versions import versions
 
     return versions()
 

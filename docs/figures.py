@@ -9,7 +9,7 @@ is replaced by SOURCES[NAME](), nothing else in the file is touched. Sources:
 - the filter check of the local default: replayed from its committed cassette
   (cassettes/test_check_cassette/, the same requests as tests/judging/test_check_cassette.py), so
   re-recording that cassette and running this script updates every place that quotes it;
-- optimize's defaults: codeclm.config.OptimizeSettings and the bundled programs/codeclm.yaml;
+- optimize's defaults: codeclm.models.config.OptimizeSettings and the bundled programs/codeclm.yaml;
 - the main job's timings: benchmarks/results/main_job.json (what each machine measured, and who measured it);
 - README's command table: the `codeclm` argument parser itself;
 - the labelled filter set and every signal on it: benchmarks/filter_set/labels.jsonl, agreement.json, table.json.
@@ -37,7 +37,7 @@ MAIN_JOB = ROOT / "benchmarks" / "results" / "main_job.json"
 def check_settings(api_base: str, cache_path: Path) -> list[str]:
     """The settings the check cassette was recorded with (tests/judging/test_check_cassette.py uses them too): the
     local default's target, served at `api_base`, at the theta calibrated for it (programs/calibrations.json)."""
-    from codeclm.judging.calibration import find
+    from codeclm.models.calibrations import find
 
     target = f"{{model: {CHECK_TARGET}, api_base: '{api_base}', max_tries: 1, chat_template: chatml}}"
     theta = find(ROOT / "programs", f"local:{CHECK_TARGET}", "target-loss").theta
@@ -51,9 +51,9 @@ def filter_check():
 
     import vcr
 
-    from codeclm.config import load_config
-    from codeclm.filter_check import check_filter
-    from codeclm.session import open_program
+    from codeclm.models.config import load_config
+    from codeclm.check.program import check_filter
+    from codeclm.programs.session import open_program
 
     with tempfile.TemporaryDirectory() as tmp:
         config = load_config(ROOT / "programs" / "codeclm.yaml", check_settings("http://127.0.0.1:9/v1", Path(tmp) / "c.sqlite"))
@@ -123,7 +123,7 @@ def optimize_defaults() -> str:
     """optimize's settings: codeclm's default where a program sets none, and what the bundled program sets."""
     import yaml
 
-    from codeclm.config import OptimizeSettings
+    from codeclm.models.config import OptimizeSettings
 
     shipped = yaml.safe_load((ROOT / "programs" / "codeclm.yaml").read_text())["optimize"]
     flags = {"benchmark": "--benchmark", "split": "--split", "optimizer": "--optimizer", "steps": "--steps", "train": "--train",

@@ -1,6 +1,6 @@
 """A fake LM for module-logic tests: answers each step by a function of its inputs, no network.
 
-`ScriptedLM` learns which step calls it from `codeclm.step.ACTIVE_STEP` (the step sets it), never
+`ScriptedLM` learns which step calls it from `codeclm.steps.base.ACTIVE_STEP` (the step sets it), never
 from the rendered prompt. Stub-server tests see only the wire, as a real server does; they
 recognise a request's step from its body with `step_from_request`.
 """
@@ -26,7 +26,7 @@ STEP_BY_FIELD = {
 }
 
 
-# Plain-text judges (codeclm.adapters) label inputs by their descriptions.
+# Plain-text judges (codeclm.steps.adapters) label inputs by their descriptions.
 _PLAIN_LABELS = {"instruction": "User instruction", "answer_a": "Answer A", "answer_b": "Answer B", "answer": "Answer"}
 
 
@@ -152,8 +152,8 @@ class ScriptedLM(dspy.BaseLM):
         self._lock = threading.Lock()
 
     def forward(self, prompt=None, messages=None, **kwargs):
-        from codeclm.adapters import PlainAdapter
-        from codeclm.step import ACTIVE_STEP
+        from codeclm.steps.adapters import PlainAdapter
+        from codeclm.steps.base import ACTIVE_STEP
 
         active = ACTIVE_STEP.get()
         assert active is not None, "ScriptedLM called outside a codeclm step"

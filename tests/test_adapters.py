@@ -6,7 +6,7 @@ Runs against: no model and no server (the code's own logic on hand-made inputs).
 import dspy
 import pytest
 
-from codeclm.adapters import PlainAdapter
+from codeclm.steps.adapters import PlainAdapter
 from codeclm.judging.signatures import PointwiseSignature, PreferenceSignature
 
 
@@ -36,7 +36,7 @@ def test_unparseable_reply_is_an_error(signature, reply):
 
 
 def test_respond_sends_the_instruction_alone_and_keeps_the_whole_reply():
-    from codeclm.signatures import RespondSignature
+    from codeclm.steps.signatures import RespondSignature
 
     signature = RespondSignature.with_instructions("Be concise.")
     messages = PlainAdapter().format(signature, demos=[], inputs={"instruction": "Name two primes."})

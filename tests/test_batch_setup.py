@@ -8,12 +8,12 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from codeclm.config import load_config
+from codeclm.models.config import load_config
 from codeclm.errors import ConfigError
 from codeclm.executors.batch_anthropic import AnthropicBatches, chat_completion, messages_params
 from codeclm.executors.batch_openai import OpenAIBatches
 from codeclm.executors.batch_provider import UnbatchableRequest
-from codeclm.batch_setup import batch_providers
+from codeclm.executors.batch_setup import batch_providers
 
 
 def config(tmp_path, models, *overrides):

@@ -5,7 +5,7 @@ Runs against: no model and no server (templates rendered in process).
 
 import pytest
 
-from codeclm.chat_formats import BOS_TEXTS, NAMED, prompt_prefix
+from codeclm.engine.chat_formats import BOS_TEXTS, NAMED, prompt_prefix
 
 
 @pytest.mark.parametrize("template", sorted(NAMED))

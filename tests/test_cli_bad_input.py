@@ -13,7 +13,7 @@ from test_run_resume import SECRET, respond_as_pipeline, write_program
 
 from codeclm.cli import main
 from codeclm.run import manifest_path
-from codeclm.sink import dropped_path
+from codeclm.output.sink import dropped_path
 
 
 @pytest.fixture(autouse=True)

@@ -105,9 +105,9 @@ def test_evaluate_refuses_a_bad_limit_or_bootstrap_before_any_call(root, tmp_pat
 
 def test_a_wide_table_is_one_line_per_cell_when_not_on_a_terminal():
     """`judge check`'s 8-column table in a pipe or log: no cell is wrapped over several lines."""
-    from codeclm.judging.check import CheckReport
-    from codeclm.judging.display import table
-    from codeclm.tables import print_table
+    from codeclm.check.grading import CheckReport
+    from codeclm.check.display import table
+    from codeclm.console.tables import print_table
 
     report = CheckReport(scheme="target-loss", judge_model="openai/smollm2-135m-instruct", target_model="smollm2-135m-instruct",
                          theta=1.0, min_accuracy=0.6, items=60, correct=50, failed=0, accuracy=0.83, ci_low=0.72, ci_high=0.91,

@@ -6,7 +6,7 @@ Runs against: no model and no server (the code's own logic on hand-made inputs).
 import pytest
 import yaml
 
-from codeclm.config import load_config
+from codeclm.models.config import load_config
 from codeclm.errors import ConfigError
 
 MINIMAL = {
@@ -86,7 +86,7 @@ def test_bad_override_syntax(tmp_path):
 
 
 def test_batch_settings_are_checked_and_left_out_of_the_fingerprint(tmp_path):
-    from codeclm.fingerprint import fingerprint
+    from codeclm.output.fingerprint import fingerprint
 
     class Program:
         templates, tuned = {}, None

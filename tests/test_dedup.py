@@ -9,9 +9,9 @@ from fakes import ScriptedLM, field_value
 from pipeline_scripts import harder_wins, strong_script
 
 from codeclm import load_config
-from codeclm.dedup import NearDuplicateIndex, jaccard, shingles
+from codeclm.programs.dedup import NearDuplicateIndex, jaccard, shingles
 from codeclm.run import run
-from codeclm.sink import dropped_path
+from codeclm.output.sink import dropped_path
 
 SEEDS = ["Write a Python function that checks for palindromes.", "Plan a weekend in Rome on a budget."]
 LONG = "Write a detailed guide on how to plan a week of healthy vegetarian meals for a family of four on a budget"

@@ -55,7 +55,7 @@ def test_an_unknown_block_is_an_error(figures):
 
 def test_the_check_figures_come_from_the_cassette(figures):
     report = figures.filter_check()
-    from codeclm.judging.labelled import load_labelled
+    from codeclm.check.labelled import load_labelled
 
     decisions = [i for i in load_labelled(split="check") if i.label in ("keep", "send_back")]
     assert report.items == len(decisions) and report.scheme == "target-loss"
@@ -66,7 +66,7 @@ def test_readme_program_is_a_valid_program(tmp_path):
     """The copy-pasteable program on README's first screen loads as written (API strong model, vLLM target)."""
     import re
 
-    from codeclm.config import load_config
+    from codeclm.models.config import load_config
 
     text = (ROOT / "README.md").read_text()
     program = next(block for block in re.findall(r"```yaml\n(.*?)```", text, re.S) if "models:" in block)

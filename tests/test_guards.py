@@ -6,9 +6,9 @@ Runs against: fake LMs (tests/fakes.py ScriptedLM: scripted answers per step), n
 import pytest
 from fakes import Cut, ScriptedLM
 
-from codeclm.guards import check
+from codeclm.steps.guards import check
 from codeclm.steps.respond import Respond
-from codeclm.templates import PromptLibrary
+from codeclm.prompting.templates import PromptLibrary
 
 
 @pytest.mark.parametrize("text, finish, guard", [
@@ -39,9 +39,9 @@ def test_a_cut_off_strong_answer_is_asked_again_with_twice_the_cap(root):
 def test_a_strong_answer_still_cut_is_dropped_with_its_reason_and_counted(root, tmp_path):
     from fakes import field_value
 
-    from codeclm.config import load_config
+    from codeclm.models.config import load_config
     from codeclm.run import run
-    from codeclm.sink import dropped_path
+    from codeclm.output.sink import dropped_path
 
     def strong(step, messages):
         if step == "encode":
@@ -66,7 +66,7 @@ def test_a_strong_answer_still_cut_is_dropped_with_its_reason_and_counted(root, 
 
 def test_an_answer_counted_under_a_key_is_counted_once():
     """The batch executor replays an item from its start after each batch: cached answers come back."""
-    from codeclm.guards import Answer, GuardCounts
+    from codeclm.steps.guards import Answer, GuardCounts
 
     counts = GuardCounts()
     for _ in range(3):

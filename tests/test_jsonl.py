@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from codeclm.jsonl import Appender, JsonlError, read_rows, repair_torn_tail, write_atomic
+from codeclm.output.jsonl import Appender, JsonlError, read_rows, repair_torn_tail, write_atomic
 
 
 def test_a_torn_last_line_is_cut_before_reading(tmp_path):

@@ -3,7 +3,7 @@
 Runs against: no model and no server (the code's own logic on hand-made inputs); the bundled benchmark files.
 """
 
-from codeclm.overlap import OverlapIndex, bundled_benchmarks_index
+from codeclm.evaluation.overlap import OverlapIndex, bundled_benchmarks_index
 
 ITEMS = ["Write a haiku about the autumn leaves falling in the quiet park at dusk.",
          "Explain how a bicycle gear system makes climbing hills easier for riders."]

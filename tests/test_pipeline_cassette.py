@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from codeclm.config import load_config
-from codeclm.records import Dropped, Record
+from codeclm.models.config import load_config
+from codeclm.output.records import Dropped, Record
 from codeclm.run import manifest_path, run
-from codeclm.sink import dropped_path
-from codeclm.templates import PromptLibrary
+from codeclm.output.sink import dropped_path
+from codeclm.prompting.templates import PromptLibrary
 
 STRONG, TARGET = "qwen2.5-coder-1.5b-instruct", "smollm2-135m-instruct"
 # NOT YET what issue 23 asks: the cassette was recorded at the scheme's theta (1.0), where SmolLM2 finds all four

@@ -12,7 +12,7 @@ from test_run_resume import SECRET, write_program
 
 from codeclm.cli import main
 from codeclm.run import manifest_path
-from codeclm.sizing import plan_path, project, wilson
+from codeclm.output.sizing import plan_path, project, wilson
 
 
 def half_kept(messages):

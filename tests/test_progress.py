@@ -7,7 +7,7 @@ import io
 
 from rich.console import Console
 
-from codeclm.progress import StageProgress
+from codeclm.console.progress import StageProgress
 
 
 def test_batch_status_lines_in_logs_print_when_the_status_changes_not_when_counts_do():
@@ -26,7 +26,7 @@ def test_byte_progress_draws_a_bar_on_a_terminal():
 
     from rich.console import Console
 
-    from codeclm.progress import byte_progress
+    from codeclm.console.progress import byte_progress
 
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=100)

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from codeclm.cli import main
-from codeclm.report import ReportError, dataset_stats, distinct_n, mean_pairwise_rouge_l, report
+from codeclm.publish.report import ReportError, dataset_stats, distinct_n, mean_pairwise_rouge_l, report
 
 ROWS = [
     {"id": "a", "instruction": "write a poem about the sea", "response": "waves roll in", "response_source": "strong",
@@ -73,7 +73,7 @@ def test_cli_and_errors(data, tmp_path, capsys):
 
 
 def test_length_percentile_is_nearest_rank():
-    from codeclm.report import _lengths
+    from codeclm.publish.report import _lengths
 
     assert _lengths(["a b", "a b c d e"]) == {"mean": 3.5, "median": 3.5, "p90": 5, "max": 5}
     assert _lengths([" ".join("w" * n) for n in range(1, 11)])["p90"] == 9

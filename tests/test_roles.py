@@ -10,11 +10,11 @@ import pytest
 from stub_server import StubServer
 
 import codeclm.local
-from codeclm.config import ModelSpec
+from codeclm.models.config import ModelSpec
 from codeclm.engine import CallCache
 from codeclm.errors import ConfigError
 from codeclm.engine import Engine, UsageLedger
-from codeclm.roles import make_lm, resolve_endpoint, role_specs
+from codeclm.models.roles import make_lm, resolve_endpoint, role_specs
 
 
 def test_missing_key_variable_is_a_config_error(monkeypatch):
@@ -47,7 +47,7 @@ def test_local_model_cache_survives_a_new_server_port(tmp_path, monkeypatch):
 
 
 def test_the_judge_defaults_to_the_strong_model(root):
-    from codeclm.config import load_config
+    from codeclm.models.config import load_config
 
     config = load_config(root / "programs" / "codeclm.yaml")
     assert role_specs(config)["judge"] == config.models.strong
@@ -63,7 +63,7 @@ def test_a_models_own_temperature_and_cap_override_every_step(tmp_path):
         spec = ModelSpec(model="m", api_base=stub.url, temperature=1.0, max_tokens=77)
         lm = make_lm("strong", spec, resolve_endpoint("strong", spec, ExitStack(), "p.yaml"), Engine(cache=None, ledger=UsageLedger()))
         from codeclm.steps.encode import Encode
-        from codeclm.templates import PromptLibrary
+        from codeclm.prompting.templates import PromptLibrary
         from pathlib import Path
 
         step = Encode(PromptLibrary(Path(__file__).parent.parent / "prompts", {"num_skills": 3}).render("encode"), lm, temperature=0.0, max_tokens=10)
@@ -73,8 +73,8 @@ def test_a_models_own_temperature_and_cap_override_every_step(tmp_path):
 
 
 def test_a_local_logprob_judge_gets_a_server_with_generation_logprobs(monkeypatch, root):
-    from codeclm.config import load_config
-    from codeclm.roles import RoleLMs
+    from codeclm.models.config import load_config
+    from codeclm.models.roles import RoleLMs
 
     opened = []
     monkeypatch.setattr(codeclm.local, "open_endpoint",
@@ -89,7 +89,7 @@ def test_a_local_logprob_judge_gets_a_server_with_generation_logprobs(monkeypatc
 
 def test_a_logprob_judge_asked_for_later_gets_its_own_local_server(monkeypatch):
     """`judge check --all` on a target-loss program: the judge's server was started without logprobs."""
-    from codeclm.roles import RoleLMs
+    from codeclm.models.roles import RoleLMs
 
     opened = []
     monkeypatch.setattr(codeclm.local, "open_endpoint",

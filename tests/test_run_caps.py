@@ -11,7 +11,7 @@ from stub_server import StubServer
 from test_run_resume import SECRET, records, respond_as_pipeline, write_program
 
 from codeclm.cli import main
-from codeclm.config import load_config
+from codeclm.models.config import load_config
 from codeclm.run import manifest_path, run
 
 

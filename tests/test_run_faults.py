@@ -11,9 +11,9 @@ import yaml
 from stub_server import StubServer
 from test_run_resume import SECRET, records, respond_as_pipeline, write_program
 
-from codeclm.config import load_config
+from codeclm.models.config import load_config
 from codeclm.run import run
-from codeclm.sink import dropped_path
+from codeclm.output.sink import dropped_path
 
 
 def test_faulty_server_most_items_kept_the_rest_failed_with_reason(tmp_path, monkeypatch, caplog):

@@ -9,12 +9,12 @@ import pytest
 from fakes import ScriptedLM, field_value, word_scores
 from pipeline_scripts import strong_script
 
-from codeclm.config import load_config
+from codeclm.models.config import load_config
 from codeclm.errors import CodecLMError
-from codeclm.records import content_id
+from codeclm.output.records import content_id
 from codeclm.run import run
-from codeclm.signatures import Metadata
-from codeclm.sink import dropped_path
+from codeclm.steps.signatures import Metadata
+from codeclm.output.sink import dropped_path
 
 SEEDS = ["Write a Python function that checks for palindromes.", "Plan a weekend in Rome on a budget.",
          "Summarize the news about the Mars rover.", "Explain how vaccines train the immune system."]

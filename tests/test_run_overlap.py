@@ -7,7 +7,7 @@ import json
 
 from fakes import ScriptedLM, word_scores
 
-from codeclm.config import load_config
+from codeclm.models.config import load_config
 from codeclm.evaluation import load_benchmark
 from codeclm.run import manifest_path, run
 

@@ -19,9 +19,9 @@ from fakes import field_value, step_from_request as step_of
 from pipeline_scripts import harder_wins, strong_script
 from stub_server import StubServer
 
-from codeclm.config import load_config
+from codeclm.models.config import load_config
 from codeclm.run import run
-from codeclm.sink import dropped_path
+from codeclm.output.sink import dropped_path
 
 SECRET = "sk-test-ABCDEF0123456789secret"
 SEEDS = ["Write a Python function that checks for palindromes.", "Plan a weekend in Rome on a budget.", "Summarize a news article."]

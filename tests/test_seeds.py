@@ -8,8 +8,8 @@ import json
 import pytest
 
 from codeclm.errors import SeedsError
-from codeclm.records import seed_id
-from codeclm.seeds import read_seeds
+from codeclm.output.records import seed_id
+from codeclm.seeds.readers import read_seeds
 
 
 def test_formats(tmp_path):
@@ -38,7 +38,7 @@ def test_a_bundled_benchmark_seeds_with_its_seed_split_every_fifth_row():
 
 
 def test_where_seeds_come_from():
-    from codeclm.seeds import bundled_path, bundled_split
+    from codeclm.seeds.readers import bundled_path, bundled_split
 
     assert str(bundled_split("benchmark:self_instruct")) == "self_instruct:seed"
     assert str(bundled_split("benchmark:vicuna:test")) == "vicuna:test"

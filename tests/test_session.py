@@ -8,7 +8,7 @@ from stub_server import StubServer
 from test_run_resume import SECRET, respond_as_pipeline, write_program
 
 import codeclm
-from codeclm.session import session_of
+from codeclm.programs.session import session_of
 
 
 def test_load_program_caches_and_counts(tmp_path, monkeypatch):

@@ -5,9 +5,9 @@ Runs against: no model and no server (the code's own logic on hand-made inputs).
 
 import pytest
 
-from codeclm.jsonl import JsonlError
-from codeclm.records import Dropped, Record
-from codeclm.sink import FileSink, OutputState, dropped_path
+from codeclm.output.jsonl import JsonlError
+from codeclm.output.records import Dropped, Record
+from codeclm.output.sink import FileSink, OutputState, dropped_path
 
 
 def record(id_):

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from codeclm.errors import TemplateError
-from codeclm.templates import PromptLibrary
+from codeclm.prompting.templates import PromptLibrary
 
 VARS = {"num_skills": 3, "num_instructions": 2, "num_rubrics": 4}
 

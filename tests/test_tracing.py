@@ -75,7 +75,7 @@ def test_the_wiring_on_a_fake_mlflow(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "mlflow", fake)
     monkeypatch.setitem(sys.modules, "mlflow.dspy", fake.dspy)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
-    from codeclm.tracing import start_tracing
+    from codeclm.console.tracing import start_tracing
 
     assert start_tracing("mlflow", tmp_path / "x.jsonl", experiment="mine") == "http://127.0.0.1:5000"
     assert calls == [("uri", "http://127.0.0.1:5000"), ("experiment", "mine"), ("autolog", {"silent": True})]

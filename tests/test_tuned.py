@@ -10,7 +10,7 @@ from fakes import ScriptedLM
 from pipeline_scripts import strong_script
 
 from codeclm import CodecLM, load_config
-from codeclm.tuned import TunedProgramError, load_tuned, save_tuned
+from codeclm.programs.tuned import TunedProgramError, load_tuned, save_tuned
 
 SEEDS = ["Write a Python function that checks for palindromes."]
 

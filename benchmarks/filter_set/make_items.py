@@ -17,11 +17,11 @@ import json
 import time
 from pathlib import Path
 
-from codeclm.config import load_config
+from codeclm.models.config import load_config
 from codeclm.executors import ThreadExecutor
 from codeclm.programs.codeclm import instruction_item, metadata_item
-from codeclm.seeds import read_seeds
-from codeclm.session import open_program
+from codeclm.seeds.readers import read_seeds
+from codeclm.programs.session import open_program
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_SETS = (("benchmark:self_instruct", "instruction"), ("benchmark:vicuna", "text"))

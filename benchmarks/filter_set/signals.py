@@ -40,16 +40,16 @@ def frozen_rows() -> list[dict]:
 
 def trivial(row: dict) -> dict[str, float]:
     """Signals that read no model output beyond the texts' sizes: the product's trivial-rule features, and the iteration."""
-    from codeclm.judging.baselines import features
+    from codeclm.check.baselines import features
 
     return {**features(row["instruction"], row["strong"]["text"], row["target"]["text"]), "iteration": row["iteration"]}
 
 
 def compute(judges: bool) -> None:
-    from codeclm.chat_formats import prompt_prefix
-    from codeclm.config import load_config
+    from codeclm.engine.chat_formats import prompt_prefix
+    from codeclm.models.config import load_config
     from codeclm.judging.target_loss import new_word_losses
-    from codeclm.session import open_program
+    from codeclm.programs.session import open_program
 
     rows = [r for r in frozen_rows() if r["label"] in DECISIONS]  # the decisions a signal makes; guards are measured apart
     target_name = rows[0]["models"]["target"].split("/")[-1]  # the wire name: openai/<local name>
@@ -83,7 +83,7 @@ def compute(judges: bool) -> None:
         if judges:
             from codeclm.judging.scales import SCALES
             from codeclm.judging.schemes import make_judge
-            from codeclm.roles import LOGPROB_SCHEMES, role_specs
+            from codeclm.models.roles import LOGPROB_SCHEMES, role_specs
 
             library = config.prompt_library()
             for scheme in ("pointwise-logprob", "logprob-pairwise"):
@@ -103,14 +103,14 @@ def compute(judges: bool) -> None:
 
 
 def balanced(decided: list[str], labels: list[str]) -> float:
-    from codeclm.judging.baselines import balanced_accuracy
+    from codeclm.check.baselines import balanced_accuracy
 
     return balanced_accuracy(decided, labels)
 
 
 def fit(values: list[float], labels: list[str]) -> tuple[float, int, float]:
     """(threshold, direction, dev balanced accuracy): keep when direction * (value - threshold) > 0, as the product's
-    trivial rules and `codeclm judge calibrate` fit (codeclm.judging.baselines, calibration)."""
+    trivial rules and `codeclm judge calibrate` fit (codeclm.check.baselines, calibration)."""
     points = sorted(set(values))
     cuts = [points[0] - 1] + [(a + b) / 2 for a, b in zip(points, points[1:])] + [points[-1] + 1]
     best = (cuts[0], 1, -1.0)
@@ -172,7 +172,7 @@ def table() -> dict:
     decided = {res["signal"]: [rules[res["signal"]](r) or "missing" for r in check] for res in results}
     rng = random.Random(0)
     boot = [[rng.randrange(len(check)) for _ in check] for _ in range(2000)]
-    from codeclm.judging.check import wilson
+    from codeclm.check.grading import wilson
 
     for res in results:
         mine, base = decided[res["signal"]], decided[best_trivial]

@@ -26,7 +26,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
-from codeclm.config import ProgramConfig
+from codeclm.models.config import ProgramConfig
 from codeclm.errors import CodecLMError, ConfigError
 from codeclm.executors.base import EndpointWatch, OnOutcome, Outcome, Progress, ReportsOutcomes
 from codeclm.cluster.budget import SharedBudgets
@@ -66,8 +66,8 @@ class RayExecutor(ReportsOutcomes):
                  start_timeout: float = 600.0):
         from codeclm.engine import UsageLedger
         from codeclm.cluster.connect import connect
-        from codeclm.guards import GuardCounts
-        from codeclm.roles import role_batch_discounts, role_prices
+        from codeclm.steps.guards import GuardCounts
+        from codeclm.models.roles import role_batch_discounts, role_prices
 
         self.check(config)
         self.config = config
@@ -110,7 +110,7 @@ class RayExecutor(ReportsOutcomes):
         from codeclm.cluster.cache import start_cache_service
         from codeclm.cluster.connect import driver_node
         from codeclm.cluster.limits import LimiterRegistry
-        from codeclm.session import default_cache_path
+        from codeclm.programs.session import default_cache_path
 
         config = self.config
         run_id = uuid.uuid4().hex[:12]
@@ -276,6 +276,6 @@ def _program_without_models(config: ProgramConfig) -> Any:
 def _tuned_digest(tuned: str | Path | None) -> str | None:
     if not tuned:
         return None
-    from codeclm.tuned import read_tuned
+    from codeclm.programs.tuned import read_tuned
 
     return read_tuned(tuned)[1]

@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from codeclm.config import ProgramConfig
+from codeclm.models.config import ProgramConfig
 from codeclm.errors import CodecLMError, ConfigError, StepError
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ MAX_PROGRAM_FILES_BYTES = 16 * 1024 * 1024
 def local_model_check(config: ProgramConfig) -> None:
     """Embedded `local:` models belong to one process: under Ray they must be served (`codeclm serve`) on each node."""
     from codeclm.local import find_running
-    from codeclm.roles import role_specs
+    from codeclm.models.roles import role_specs
 
     for role, spec in role_specs(config).items():
         if spec.local and find_running(spec.local) is None:
@@ -99,7 +99,7 @@ class Identity:
 
     @staticmethod
     def models_of(lms: dict[str, Any]) -> dict[str, str]:
-        from codeclm.fingerprint import model_identity
+        from codeclm.output.fingerprint import model_identity
 
         return {role: model_identity(lm) for role, lm in sorted(lms.items())}
 
@@ -153,8 +153,8 @@ class ProgramWorker:
         from codeclm.engine import Engine, UsageLedger
         from codeclm.cluster.cache import ClusterCache
         from codeclm.cluster.limits import cluster_limiter_for
-        from codeclm.roles import role_prices
-        from codeclm.session import open_program
+        from codeclm.models.roles import role_prices
+        from codeclm.programs.session import open_program
 
         self.failure: str | None = None
         self.session = None

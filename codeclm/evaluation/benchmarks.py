@@ -1,7 +1,7 @@
 """Benchmarks for CRR evaluation: bundled Vicuna / Self-Instruct sets, or any JSONL with an instruction field.
 
 A bundled set is scored on its 80% `test` split unless another is named (`vicuna:all`, `self_instruct:seed`):
-its `seed` split is what `benchmark:NAME` seeds a program with (codeclm.splits).
+its `seed` split is what `benchmark:NAME` seeds a program with (codeclm.seeds.splits).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from codeclm.errors import CodecLMError, SeedsError
-from codeclm.seeds import BENCHMARK_PREFIX, bundled_path, lookup, rows
-from codeclm.splits import Split, parse_split
+from codeclm.seeds.readers import BENCHMARK_PREFIX, bundled_path, lookup, rows
+from codeclm.seeds.splits import Split, parse_split
 
 
 class BenchmarkError(CodecLMError):

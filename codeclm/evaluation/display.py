@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from codeclm.evaluation.results import EvalReport, Tally
-from codeclm.tables import print_table
+from codeclm.console.tables import print_table
 
 NA = "n/a"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import dspy
 
-from codeclm.config import ModelSpec, ProgramConfig, load_config
+from codeclm.models.config import ModelSpec, ProgramConfig, load_config
 from codeclm.errors import CodecLMError, ConfigError, StepError
 from codeclm.evaluation.benchmarks import BenchmarkItem, load_benchmark, resolve
 from codeclm.evaluation.leakage import check_seeds
@@ -20,13 +20,13 @@ from codeclm.evaluation.results import NOT_APPLICABLE, EvalReport, ItemJudgment
 from codeclm.evaluation.resume import read_judgments, reusable, verdict_settings
 from codeclm.evaluation.rules import RULES, item_outcome, order_outcome
 from codeclm.executors import Executor, ThreadExecutor
-from codeclm.fingerprint import model_identity
-from codeclm.jsonl import write_atomic
-from codeclm.judging.calibration import find_check, record_places
+from codeclm.output.fingerprint import model_identity
+from codeclm.output.jsonl import write_atomic
+from codeclm.models.calibrations import find_check, record_places
 from codeclm.judging.scales import SCALES
 from codeclm.judging.schemes import make_judge
-from codeclm.roles import LOGPROB_SCHEMES, role_specs
-from codeclm.session import open_program
+from codeclm.models.roles import LOGPROB_SCHEMES, role_specs
+from codeclm.programs.session import open_program
 from codeclm.steps.respond import Respond
 
 

@@ -1,6 +1,6 @@
 """Refuse an eval that would score the instructions the program's data was seeded with.
 
-CodecLM seeds with a 20% split of a benchmark and evaluates on the rest (codeclm.splits). An eval of
+CodecLM seeds with a 20% split of a benchmark and evaluates on the rest (codeclm.seeds.splits). An eval of
 a bundled benchmark split that shares rows with the program's seed split (`benchmark:NAME:all`
 seeds, or the bundled file itself, against any split; the same split on both sides), or of a
 benchmark file that is the program's seeds file, stops with one line naming the fix. A copy of a
@@ -13,11 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from codeclm.config import ProgramConfig
+from codeclm.models.config import ProgramConfig
 from codeclm.errors import CodecLMError
 from codeclm.evaluation.benchmarks import Source
-from codeclm.seeds import bundled_split
-from codeclm.splits import SPLIT_RULE
+from codeclm.seeds.readers import bundled_split
+from codeclm.seeds.splits import SPLIT_RULE
 
 
 class SeedLeakError(CodecLMError):

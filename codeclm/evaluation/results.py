@@ -8,7 +8,7 @@ from typing import Any, Iterable, Literal
 from pydantic import BaseModel
 
 from codeclm.evaluation.rules import WinTieLoss, bootstrap_ci, crr
-from codeclm.judging.verdict import Verdict
+from codeclm.steps.verdict import Verdict
 
 NOT_APPLICABLE = "n/a"  # the rule of a pointwise scheme: one outcome per item, no orders to combine
 Failure = Literal["candidate", "reference", "judge"]

@@ -16,8 +16,8 @@ from pydantic import ValidationError
 from codeclm.errors import CodecLMError
 from codeclm.evaluation.benchmarks import BenchmarkItem
 from codeclm.evaluation.results import ItemJudgment
-from codeclm.fingerprint import model_identity
-from codeclm.jsonl import JsonlError, numbered_rows
+from codeclm.output.fingerprint import model_identity
+from codeclm.output.jsonl import JsonlError, numbered_rows
 
 FIX = "fix or delete that line, or move the file away (or pass another --out); the file was left as it is"
 ROLES = ("candidate", "reference", "judge")

@@ -50,7 +50,7 @@ class Executor(Protocol):
 
 
 class Progress:
-    """What an executor reports about a stage; `codeclm.progress.StageProgress` draws it."""
+    """What an executor reports about a stage; `codeclm.console.progress.StageProgress` draws it."""
 
     def start(self, stage: str, total: int) -> None: ...
 

@@ -6,8 +6,8 @@ A scheme has a `scheme` name (config key `judging.scheme`), a `scale` descriptio
 
 from __future__ import annotations
 
-from codeclm.adapters import PlainAdapter
-from codeclm.step import Step
+from codeclm.steps.adapters import PlainAdapter
+from codeclm.steps.base import Step
 
 # The answer token is all a logprob scheme needs: stop at the end marker instead of paying for more tokens.
 LOGPROB_CONFIG = {"logprobs": True, "top_logprobs": 20, "stop": ["[[ ## completed ## ]]"]}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codeclm.judging.verdict import OrderVerdict, Verdict, combine
+from codeclm.steps.verdict import OrderVerdict, Verdict, combine
 from codeclm.judging.base import Judge
 from codeclm.judging.signatures import JudgeSignature
 

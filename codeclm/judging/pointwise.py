@@ -10,7 +10,7 @@ from __future__ import annotations
 from codeclm.judging.base import LogprobJudge
 from codeclm.judging.logprobs import answer_position, digit_distribution, expected_score, token_logprobs
 from codeclm.judging.signatures import PointwiseSignature
-from codeclm.judging.verdict import OrderVerdict, Verdict, combine
+from codeclm.steps.verdict import OrderVerdict, Verdict, combine
 
 
 class PointwiseJudge(LogprobJudge):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from codeclm.judging.base import LogprobJudge
 from codeclm.judging.logprobs import answer_position, label_distribution, token_logprobs
 from codeclm.judging.signatures import PreferenceSignature
-from codeclm.judging.verdict import OrderVerdict, Verdict, combine
+from codeclm.steps.verdict import OrderVerdict, Verdict, combine
 
 class PreferenceJudge(LogprobJudge):
     """Asks which answer is better (A or B) and reads the probability of each label."""

@@ -10,7 +10,7 @@ from codeclm.judging.pointwise import PointwiseJudge
 from codeclm.judging.preference import PreferenceJudge
 from codeclm.judging.scales import SCALES
 from codeclm.judging.target_loss import TargetLossJudge
-from codeclm.templates import RenderedPrompt
+from codeclm.prompting.templates import RenderedPrompt
 
 JUDGES: dict[str, type[Judge]] = {
     "pairwise-1-10": PairwiseJudge,

@@ -24,11 +24,11 @@ import re
 
 import dspy
 
-from codeclm.chat_formats import prompt_prefix
+from codeclm.engine.chat_formats import prompt_prefix
 from codeclm.errors import CodecLMError, ContextLengthError, EndpointError, PromptScoringUnsupportedError, StepError
 from codeclm.judging.token_losses import pack
-from codeclm.judging.verdict import OrderVerdict, Verdict, combine
-from codeclm.templates import RenderedPrompt
+from codeclm.steps.verdict import OrderVerdict, Verdict, combine
+from codeclm.prompting.templates import RenderedPrompt
 
 
 class TargetLossJudge(dspy.Module):

@@ -28,7 +28,7 @@ class PinnedModel:
     size: int
     sha256: str
     n_ctx: int = 4096  # recommended context for codeclm's prompts
-    chat_template: str = "chatml"  # codeclm.chat_formats name: how the model reads a conversation
+    chat_template: str = "chatml"  # codeclm.engine.chat_formats name: how the model reads a conversation
     chat_notes: str = ""
     hub: tuple[str, str] | None = None  # (repo, filename) for the optional hub source; unverified hint
 

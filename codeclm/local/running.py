@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from codeclm.errors import LocalModelError
-from codeclm.jsonl import write_atomic
+from codeclm.output.jsonl import write_atomic
 from codeclm.local import catalog
 from codeclm.local.server import LocalServer, healthy
 from codeclm.local.weights import cache_dir

@@ -11,10 +11,10 @@ from pathlib import Path
 import platformdirs
 
 from codeclm.errors import LocalModelError
-from codeclm.jsonl import write_atomic
+from codeclm.output.jsonl import write_atomic
 from codeclm.local import catalog
 from codeclm.local.catalog import PinnedModel
-from codeclm.progress import byte_progress
+from codeclm.console.progress import byte_progress
 
 log = logging.getLogger(__name__)
 CHUNK = 8 << 20

@@ -19,7 +19,7 @@ from typing import Any
 import dspy
 
 from codeclm.errors import EndpointError, StepError
-from codeclm.signatures import Metadata
+from codeclm.steps.signatures import Metadata
 
 CHAIN = ("decode", "rubrics", "improve")
 

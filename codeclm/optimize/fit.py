@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codeclm.overlap import words
-from codeclm.signatures import Metadata
+from codeclm.evaluation.overlap import words
+from codeclm.steps.signatures import Metadata
 
 STOPWORDS = frozenset(
     "a an and are as at be by for from how in into is it its of on or that the their this to using use with "

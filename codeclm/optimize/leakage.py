@@ -1,6 +1,6 @@
 """The leak guard: a generated instruction must not copy a held-out or a test item.
 
-An instruction that overlaps (codeclm.overlap: a shared run of 8 words, or ROUGE-L F1 > 0.7)
+An instruction that overlaps (codeclm.evaluation.overlap: a shared run of 8 words, or ROUGE-L F1 > 0.7)
 an item of the benchmark's held-out part, or any item of the test sets in `optimize.protect`
 (default: the bundled vicuna and self_instruct, which `codeclm eval` tests on), scores zero
 and is flagged in the optimization report. When the benchmark is itself a protected set, its
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from codeclm.evaluation.benchmarks import BenchmarkItem, load_benchmark
-from codeclm.overlap import NGRAM, ROUGE_THRESHOLD, OverlapIndex
+from codeclm.evaluation.overlap import NGRAM, ROUGE_THRESHOLD, OverlapIndex
 
 
 @dataclass(frozen=True)

@@ -35,14 +35,14 @@ from typing import Any
 
 import dspy
 
-from codeclm.config import OptimizeSettings
+from codeclm.models.config import OptimizeSettings
 from codeclm.errors import EndpointError, StepError
 from codeclm.judging.scales import SCALES
 from codeclm.optimize.fit import Fit, benchmark_fit
 from codeclm.optimize.leakage import Leak, LeakGuard
 from codeclm.optimize.validity import Validity, check_validity
-from codeclm.records import content_id
-from codeclm.signatures import Metadata
+from codeclm.output.records import content_id
+from codeclm.steps.signatures import Metadata
 
 
 def contrast_value(gap: float, theta: float, gap_max: float) -> float:

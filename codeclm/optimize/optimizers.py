@@ -21,7 +21,7 @@ from typing import Any
 
 import dspy
 
-from codeclm.config import ProgramConfig
+from codeclm.models.config import ProgramConfig
 from codeclm.errors import OptimizeError
 from codeclm.optimize.chain import GenerationChain
 from codeclm.optimize.metric import OptimizeMetric

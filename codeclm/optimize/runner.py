@@ -27,11 +27,11 @@ import dspy
 from rich.console import Console
 from rich.table import Table
 
-from codeclm.config import OptimizeSettings, ProgramConfig, load_config
+from codeclm.models.config import OptimizeSettings, ProgramConfig, load_config
 from codeclm.errors import ConfigError, OptimizeError
 from codeclm.evaluation.benchmarks import load_benchmark
 from codeclm.executors import ThreadExecutor
-from codeclm.jsonl import write_atomic
+from codeclm.output.jsonl import write_atomic
 from codeclm.optimize.chain import CHAIN, GenerationChain
 from codeclm.optimize.figures import Comparison, mean, paired_bootstrap
 from codeclm.optimize.leakage import THRESHOLDS, LeakGuard, load_protected
@@ -39,10 +39,10 @@ from codeclm.optimize.metric import ExampleAssessment, OptimizeMetric
 from codeclm.optimize.optimizers import OPTIMIZERS, compile_chain, put_back
 from codeclm.optimize.split import split_benchmark
 from codeclm.optimize.trainset import build_examples
-from codeclm.progress import StageProgress
-from codeclm.session import open_program
-from codeclm.tables import print_table
-from codeclm.tuned import save_tuned
+from codeclm.console.progress import StageProgress
+from codeclm.programs.session import open_program
+from codeclm.console.tables import print_table
+from codeclm.programs.tuned import save_tuned
 
 REFUSED = {
     "encode": "the benchmark-fit part re-encodes instructions with it: tuning it would move the ruler",
@@ -235,7 +235,7 @@ def _filter_check(session, console: Console) -> str:
     config = session.config
     if not config.judging.check.enabled:
         return "not run (judging.check.enabled: false): the contrast part is unchecked"
-    from codeclm.filter_check import check_filter, require_passed
+    from codeclm.check.program import check_filter, require_passed
 
     console.print(f"[bold]Filter check[/] ({config.judging.scheme} at theta {config.theta:g})")
     report = check_filter(session)

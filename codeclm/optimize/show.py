@@ -17,10 +17,10 @@ from typing import Any
 
 import dspy
 
-from codeclm.bundled import program_file
-from codeclm.config import load_config
+from codeclm.prompting.bundled import program_file
+from codeclm.models.config import load_config
 from codeclm.errors import ConfigError
-from codeclm.tuned import load_tuned, read_tuned
+from codeclm.programs.tuned import load_tuned, read_tuned
 
 
 @dataclass(frozen=True)

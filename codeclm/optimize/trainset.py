@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 
 import dspy
 
-from codeclm.config import OptimizeSettings
+from codeclm.models.config import OptimizeSettings
 from codeclm.errors import OptimizeError
 from codeclm.evaluation.benchmarks import BenchmarkItem
 from codeclm.executors import Executor
 from codeclm.optimize.split import BenchmarkSplit
-from codeclm.records import content_id
-from codeclm.signatures import Metadata
+from codeclm.output.records import content_id
+from codeclm.steps.signatures import Metadata
 
 
 @dataclass

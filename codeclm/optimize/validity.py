@@ -4,7 +4,7 @@ Three checks, each a third of the validity part:
 - it reads as an instruction: Decode's own validation (at least 3 words, no answer opener
   such as "Sure!", "Here is", "I'm sorry");
 - its length is within [min_words, max_words] words (`optimize.min_words`, `max_words`);
-- it is new: not a near-duplicate (`codeclm.overlap`: a shared 8-word run, or ROUGE-L > 0.7)
+- it is new: not a near-duplicate (`codeclm.evaluation.overlap`: a shared 8-word run, or ROUGE-L > 0.7)
   of another instruction generated for the same example, nor of an instruction shown as a
   demo to the chain's steps (copying a demo is not a new instruction).
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codeclm.overlap import OverlapIndex
+from codeclm.evaluation.overlap import OverlapIndex
 from codeclm.steps.decode import reads_as_instruction
 
 

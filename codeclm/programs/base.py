@@ -8,11 +8,11 @@ from typing import Any, Callable, Sequence
 
 import dspy
 
-from codeclm.config import ProgramConfig
+from codeclm.models.config import ProgramConfig
 from codeclm.executors import Executor, Outcome, ThreadExecutor
-from codeclm.records import Dropped, Record, Seed, seed_id
-from codeclm.sink import MemorySink, Sink
-from codeclm.templates import RenderedPrompt
+from codeclm.output.records import Dropped, Record, Seed, seed_id
+from codeclm.output.sink import MemorySink, Sink
+from codeclm.prompting.templates import RenderedPrompt
 
 
 @dataclass
@@ -33,7 +33,7 @@ class DataProgram(dspy.Module):
     tuned program loads against other models.
     """
 
-    tuned: str | None = None  # sha256 of a tuned program file loaded into this program (codeclm.tuned)
+    tuned: str | None = None  # sha256 of a tuned program file loaded into this program (codeclm.programs.tuned)
 
     def __init__(self, config: ProgramConfig):
         super().__init__()

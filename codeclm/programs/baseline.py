@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dspy
 
-from codeclm.config import ProgramConfig
+from codeclm.models.config import ProgramConfig
 from codeclm.programs.base import DataProgram
-from codeclm.guards import Answer, GuardCounts
-from codeclm.records import AnswerCheck, Attempt, Dropped, Record
+from codeclm.steps.guards import Answer, GuardCounts
+from codeclm.output.records import AnswerCheck, Attempt, Dropped, Record
 from codeclm.steps.respond import Respond
 
 

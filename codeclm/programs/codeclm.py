@@ -6,16 +6,16 @@ from dataclasses import dataclass, replace
 
 import dspy
 
-from codeclm.config import ProgramConfig
+from codeclm.models.config import ProgramConfig
 from codeclm.errors import StepError
-from codeclm.guards import GuardCounts, check_instruction
+from codeclm.steps.guards import GuardCounts, check_instruction
 from codeclm.judging.scales import SCALES
 from codeclm.judging.schemes import make_judge
 from codeclm.programs.base import DataProgram, Stages
 from codeclm.programs.quota import drop_near_duplicates, fill_records, output_index
-from codeclm.records import AnswerCheck, Attempt, Dropped, Record, Seed, content_id
-from codeclm.roles import target_chat_template
-from codeclm.signatures import Metadata
+from codeclm.output.records import AnswerCheck, Attempt, Dropped, Record, Seed, content_id
+from codeclm.models.roles import target_chat_template
+from codeclm.steps.signatures import Metadata
 from codeclm.steps.contrast import Contrast, ContrastiveFilter, outcome
 from codeclm.steps.decode import Decode
 from codeclm.steps.encode import Encode

@@ -6,14 +6,14 @@ import random
 from functools import partial
 from dataclasses import dataclass, field
 
-from codeclm.config import EvolInstructSettings
+from codeclm.models.config import EvolInstructSettings
 from codeclm.programs.base import Stages
 from codeclm.programs.baseline import Baseline
 from codeclm.programs.budget import CallBudget
 from codeclm.programs.filters import eliminated
 from codeclm.programs.signatures import EvolBreadthSignature, EvolDepthSignature
-from codeclm.records import Attempt, Dropped, Record, Seed
-from codeclm.step import Step, rollout_id
+from codeclm.output.records import Attempt, Dropped, Record, Seed
+from codeclm.steps.base import Step, rollout_id
 
 
 def _text(name: str):

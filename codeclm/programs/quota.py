@@ -20,8 +20,8 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from codeclm.dedup import NearDuplicateIndex
-from codeclm.records import Dropped, Record
+from codeclm.programs.dedup import NearDuplicateIndex
+from codeclm.output.records import Dropped, Record
 
 MAX_ROUNDS = 64
 DECIDED_STAGES = ("filter", "guard")  # a dropped item that reached a decision (its instruction was asked)

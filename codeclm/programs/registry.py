@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dspy
 
-from codeclm.config import ProgramConfig
+from codeclm.models.config import ProgramConfig
 from codeclm.programs.base import DataProgram
 from codeclm.programs.codeclm import CodecLM
 from codeclm.programs.evol_instruct import EvolInstruct

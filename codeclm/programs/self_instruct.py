@@ -5,13 +5,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from codeclm.config import SelfInstructSettings
+from codeclm.models.config import SelfInstructSettings
 from codeclm.errors import StepError
 from codeclm.programs.baseline import Baseline
 from codeclm.programs.base import Stages
 from codeclm.programs.budget import CallBudget
 from codeclm.programs.filters import NearDuplicates, unsuitable
-from codeclm.records import Dropped, Record, Seed, content_id
+from codeclm.output.records import Dropped, Record, Seed, content_id
 from codeclm.steps.generate import GenerateInstructions
 
 

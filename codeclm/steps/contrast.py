@@ -11,8 +11,8 @@ from typing import Literal
 import dspy
 from pydantic import BaseModel
 
-from codeclm.guards import Answer, InstructionGuard, check_instruction
-from codeclm.judging.verdict import Verdict
+from codeclm.steps.guards import Answer, InstructionGuard, check_instruction
+from codeclm.steps.verdict import Verdict
 from codeclm.steps.respond import Respond
 
 Action = Literal["keep_strong", "keep_target", "improve", "drop", "unanswerable", "bad_answer"]

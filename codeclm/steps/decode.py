@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from codeclm.signatures import DecodeSignature, Metadata
-from codeclm.step import Step
+from codeclm.steps.signatures import DecodeSignature, Metadata
+from codeclm.steps.base import Step
 
 # Openers of an answer, not of an instruction: the model answered the request instead.
 _ANSWER_OPENERS = re.compile(r"^(sure|certainly|of course|here (is|are)|as an ai|i'm sorry|i cannot)\b", re.I)

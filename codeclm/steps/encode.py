@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from codeclm.signatures import EncodeSignature, Metadata
-from codeclm.step import Step
+from codeclm.steps.signatures import EncodeSignature, Metadata
+from codeclm.steps.base import Step
 
 
 class Encode(Step):

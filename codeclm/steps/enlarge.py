@@ -6,7 +6,7 @@ import random
 
 import dspy
 
-from codeclm.signatures import MAX_SKILLS, Metadata
+from codeclm.steps.signatures import MAX_SKILLS, Metadata
 
 
 class Enlarge(dspy.Module):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from codeclm.signatures import SelfInstructSignature
-from codeclm.step import Step
+from codeclm.steps.signatures import SelfInstructSignature
+from codeclm.steps.base import Step
 
 
 def _instructions(prediction) -> list[str]:

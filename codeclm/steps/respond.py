@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from codeclm.adapters import PlainAdapter
-from codeclm.guards import Answer, GuardCounts, check
-from codeclm.signatures import RespondSignature
-from codeclm.step import Step
+from codeclm.steps.adapters import PlainAdapter
+from codeclm.steps.guards import Answer, GuardCounts, check
+from codeclm.steps.signatures import RespondSignature
+from codeclm.steps.base import Step
 
 
 class Respond(Step):

@@ -6,8 +6,8 @@ import random
 
 from pydantic import BaseModel, Field
 
-from codeclm.signatures import ImproveSignature, Metadata, RubricsSignature, normalize_phrase
-from codeclm.step import Step
+from codeclm.steps.signatures import ImproveSignature, Metadata, RubricsSignature, normalize_phrase
+from codeclm.steps.base import Step
 from codeclm.steps.decode import clean_instruction, reads_as_instruction
 
 

@@ -14,8 +14,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
-from codeclm.jsonl import JsonlError, numbered_rows
-from codeclm.records import content_id
+from codeclm.output.jsonl import JsonlError, numbered_rows
+from codeclm.output.records import content_id
 from codeclm.view.load import Run
 
 Pair = tuple[str, str]

@@ -15,9 +15,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from codeclm.errors import CodecLMError
-from codeclm.jsonl import JsonlError, iter_rows, read_at
-from codeclm.records import Dropped, Record
-from codeclm.sink import dropped_path
+from codeclm.output.jsonl import JsonlError, iter_rows, read_at
+from codeclm.output.records import Dropped, Record
+from codeclm.output.sink import dropped_path
 
 FIX = "give a codeclm run output (the JSONL `codeclm run` wrote), or fix or delete that line"
 
@@ -107,7 +107,7 @@ def _manifest(path: Path) -> dict[str, Any] | None:
 def _seed_texts(path: Path, manifest: dict[str, Any] | None, seeds: str | Path | None) -> tuple[dict[str, str], str]:
     """Seed id -> text from `seeds`, else from the seeds file the manifest names (tried relative to the current
     folder, the output's folder and ./programs, as the program file's folder is not recorded)."""
-    from codeclm.seeds import read_seeds
+    from codeclm.seeds.readers import read_seeds
 
     spec = ((manifest or {}).get("config") or {}).get("seeds") or {}
     given = str(seeds) if seeds else spec.get("path")

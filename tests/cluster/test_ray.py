@@ -29,12 +29,12 @@ from fakes import chat_answer, field_value, is_plain, step_from_request, to_plai
 from pipeline_scripts import strong_script  # noqa: E402
 from stub_server import StubServer  # noqa: E402
 
-from codeclm.config import load_config  # noqa: E402
+from codeclm.models.config import load_config  # noqa: E402
 from codeclm.cluster import RayExecutor  # noqa: E402
-from codeclm.records import Seed, seed_id  # noqa: E402
+from codeclm.output.records import Seed, seed_id  # noqa: E402
 from codeclm.run import manifest_path, run  # noqa: E402
-from codeclm.session import open_program  # noqa: E402
-from codeclm.sink import FileSink, OutputState, dropped_path  # noqa: E402
+from codeclm.programs.session import open_program  # noqa: E402
+from codeclm.output.sink import FileSink, OutputState, dropped_path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_ENV, SECRET = "CODECLM_RAY_TEST_KEY", "sk-test-RAY0123456789secret"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from codeclm.config import load_config
+from codeclm.models.config import load_config
 from codeclm.errors import ConfigError
 from codeclm.run import run
 from codeclm.cluster.limits import LimiterService

@@ -13,7 +13,7 @@ import pytest
 from engine_helpers import SECRET
 from vllm_replies import TOKENIZERS, tokenizer_for, vllm_reply
 
-from codeclm.chat_formats import NAMED, prompt_prefix
+from codeclm.engine.chat_formats import NAMED, prompt_prefix
 from codeclm.engine.score import MISALIGNED_FIX, PREFIX_CACHING_FIX, SCORE_FIX, align, scored_text, unsupported_fix
 from codeclm.errors import PromptScoringUnsupportedError
 

@@ -171,10 +171,10 @@ def test_an_endpoint_failure_fails_its_item_and_a_dead_endpoint_stops_the_eval(r
 
 def test_a_local_logprob_judge_is_started_with_generation_logprobs(root, monkeypatch):
     """The judge's model must return logprobs even when the reference (same model) is bound first."""
-    from codeclm import roles
-    from codeclm.config import load_config
+    from codeclm.models import roles
+    from codeclm.models.config import load_config
     from codeclm.evaluation.harness import bind, model_spec
-    from codeclm.session import open_program
+    from codeclm.programs.session import open_program
 
     asked = {}
 

@@ -47,7 +47,7 @@ def test_seeds_that_hold_evaluated_items_are_refused(root, tmp_path, benchmark, 
 
 
 def test_the_bundled_file_itself_as_seeds_is_the_whole_benchmark(root, tmp_path):
-    from codeclm.seeds import bundled_path
+    from codeclm.seeds.readers import bundled_path
 
     with pytest.raises(SeedLeakError, match=r"\(vicuna:all split\)"):
         run(root, tmp_path, "vicuna", f"seeds.path={bundled_path('vicuna')}", "seeds.field=text")

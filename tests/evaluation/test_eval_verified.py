@@ -11,9 +11,9 @@ import pytest
 from eval_helpers import run_eval, write_bench
 
 from codeclm.cli import main
-from codeclm.config import load_config
+from codeclm.models.config import load_config
 from codeclm.evaluation.harness import judge_unchecked
-from codeclm.judging.calibration import CheckRecord, record_check
+from codeclm.models.calibrations import CheckRecord, record_check
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ def asker(lm: EngineLM):
         messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]
         try:
             reply = lm.forward(messages=messages, temperature=0.0, max_tokens=32)
-        except RequestDroppedError as exc:  # as codeclm.step: dropped for good, under the step's name
+        except RequestDroppedError as exc:  # as codeclm.steps.base: dropped for good, under the step's name
             raise StepError("answer", exc.reason, permanent=True) from None
         except StepError:
             raise

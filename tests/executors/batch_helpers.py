@@ -16,8 +16,8 @@ from fakes import field_value
 
 from codeclm.engine import CallCache, EngineLM, RetryPolicy, UsageLedger
 from codeclm.executors.batch_provider import BatchState, RequestResult, UnbatchableRequest
-from codeclm.step import Step
-from codeclm.templates import RenderedPrompt
+from codeclm.steps.base import Step
+from codeclm.prompting.templates import RenderedPrompt
 
 DEAD = "http://127.0.0.1:9/v1"
 

@@ -20,9 +20,9 @@ from openai_batch_stub import OpenAIBatchStub
 from pipeline_scripts import harder_wins, strong_script
 from stub_server import StubServer
 
-from codeclm.config import load_config
+from codeclm.models.config import load_config
 from codeclm.run import run
-from codeclm.sink import dropped_path
+from codeclm.output.sink import dropped_path
 
 SECRET = "sk-test-batch-pipeline-0123456789"
 SEEDS = ["Write a Python function that checks for palindromes.", "Plan a weekend in Rome on a budget."]

@@ -9,15 +9,15 @@ import json
 import pytest
 from fakes import ScriptedLM, word_scores
 
-from codeclm.config import load_config
+from codeclm.models.config import load_config
 from codeclm.errors import JudgeCalibrationError
-from codeclm.guards import Answer, check
-from codeclm.judging.check import Case, report, run_check, wilson
-from codeclm.judging.checkset import CheckItem, load_check_items, solved
+from codeclm.steps.guards import Answer, check
+from codeclm.check.grading import Case, report, run_check, wilson
+from codeclm.check.cases import CheckItem, load_check_items, solved
 from codeclm.judging.target_loss import TargetLossJudge
 from codeclm.run import manifest_path, run
 from codeclm.steps.contrast import ContrastiveFilter
-from codeclm.templates import PromptLibrary
+from codeclm.prompting.templates import PromptLibrary
 
 
 def test_wilson_lower_bound_of_five_of_six_is_a_coin_toss():
@@ -113,7 +113,7 @@ def test_too_few_items_of_one_decision_is_inconclusive_not_a_pass():
 
 
 def test_a_target_that_does_nearly_everything_is_told_so_not_refused():
-    from codeclm.filter_check import require_passed
+    from codeclm.check.program import require_passed
 
     strong_target = [case(n, "send_back") for n in range(28)] + [case(n, "keep") for n in (101, 103)]
     result = run_check(filter_by(lambda n: 0.1), strong_target, theta=0.45, min_accuracy=0.7)
@@ -255,7 +255,7 @@ def test_a_passed_check_is_paid_once_per_target_scheme_and_theta(root, items_fil
 def test_accuracy_above_min_but_a_wilson_bound_at_or_below_half_fails():
     """15 of 24 right (62.5%, each decision >= half right) passes min_accuracy 0.6, but its 95% Wilson lower bound
     (0.43) is not above 0.5: a coin could do that, so the check fails on the bound alone."""
-    from codeclm.judging.check import ItemResult, report
+    from codeclm.check.grading import ItemResult, report
 
     def item(n, right, correct):
         wrong = "send_back" if right == "keep" else "keep"

@@ -13,10 +13,10 @@ import json
 
 import pytest
 
-from codeclm.config import load_config
-from codeclm.filter_check import check_filter
-from codeclm.judging.labelled import load_labelled
-from codeclm.session import open_program
+from codeclm.models.config import load_config
+from codeclm.check.program import check_filter
+from codeclm.check.labelled import load_labelled
+from codeclm.programs.session import open_program
 
 
 def figures(root):

@@ -8,13 +8,13 @@ Runs against: fake LMs (tests/fakes.py ScriptedLM with a scripted target-loss sc
 import pytest
 from fakes import ScriptedLM, field_value, word_scores
 
-from codeclm.config import load_config
-from codeclm.guards import check
-from codeclm.judging.check import Case, run_check
+from codeclm.models.config import load_config
+from codeclm.steps.guards import check
+from codeclm.check.grading import Case, run_check
 from codeclm.programs.codeclm import CodecLM, TooEasy, instruction_item, metadata_item
-from codeclm.records import Dropped, Record
-from codeclm.signatures import Metadata
-from codeclm.guards import Answer
+from codeclm.output.records import Dropped, Record
+from codeclm.steps.signatures import Metadata
+from codeclm.steps.guards import Answer
 
 ANSWERS = {  # instruction -> (strong answer, target loss per token, label)
     "Explain why the sky is blue.": ("Sunlight scatters off air molecules; blue light scatters most.", 2.0, "keep"),

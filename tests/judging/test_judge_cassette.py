@@ -10,7 +10,7 @@ import pytest
 
 from codeclm.judging.scales import SCALES
 from codeclm.judging.schemes import make_judge
-from codeclm.templates import PromptLibrary
+from codeclm.prompting.templates import PromptLibrary
 
 INSTRUCTION = "What is the capital of France?"
 GOOD = "The capital of France is Paris, on the Seine in the north of the country; it is also France's largest city."

@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections import Counter
 
-from codeclm.judging.labelled import BUNDLED_SHA256, bundled_labelled_path, load_labelled
+from codeclm.check.labelled import BUNDLED_SHA256, bundled_labelled_path, load_labelled
 
 
 def test_the_bundled_labels_are_the_frozen_ones(root):
@@ -36,8 +36,8 @@ def test_every_item_has_both_passes_a_reason_and_a_split_by_metadata():
 def test_loading_refuses_a_changed_bundled_file(tmp_path, monkeypatch):
     import pytest
 
-    from codeclm.judging import labelled
-    from codeclm.judging.checkset import CheckSetError
+    from codeclm.check import labelled
+    from codeclm.check.cases import CheckSetError
 
     changed = tmp_path / "labelled.jsonl"
     changed.write_bytes(bundled_labelled_path().read_bytes().replace(b'"send_back"', b'"keep"', 1))

@@ -10,7 +10,7 @@ from helpers import pointwise, positional_pairwise, preference
 from codeclm.errors import StepError
 from codeclm.judging.scales import SCALES
 from codeclm.judging.schemes import make_judge
-from codeclm.templates import PromptLibrary
+from codeclm.prompting.templates import PromptLibrary
 
 STRONG, TARGET = "Paris is the capital of France.", "I don't know."
 

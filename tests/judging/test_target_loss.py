@@ -5,11 +5,11 @@ Runs against: fake LMs (tests/fakes.py ScriptedLM: scripted answers per step), n
 
 from fakes import ScriptedLM, word_scores
 
-from codeclm.chat_formats import prompt_prefix
+from codeclm.engine.chat_formats import prompt_prefix
 from codeclm.judging.target_loss import TargetLossJudge
 from codeclm.steps.contrast import ContrastiveFilter
 from codeclm.steps.respond import Respond
-from codeclm.templates import PromptLibrary
+from codeclm.prompting.templates import PromptLibrary
 
 
 def test_only_the_answer_tokens_count_and_the_text_is_in_the_targets_chat_format(root):

@@ -10,7 +10,7 @@ from fakes import ScriptedLM, word_scores
 
 from codeclm.judging.target_loss import TargetLossJudge
 from codeclm.judging.token_losses import pack, unpack
-from codeclm.templates import PromptLibrary
+from codeclm.prompting.templates import PromptLibrary
 
 
 def test_pack_round_trips_offsets_and_losses_to_a_tenth_of_a_nat():

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from codeclm.chat_formats import prompt_prefix
+from codeclm.engine.chat_formats import prompt_prefix
 from codeclm.engine import EngineLM, RetryPolicy
 from codeclm.engine.score import MISALIGNED_FIX, scored_text
 from codeclm.errors import PromptScoringUnsupportedError

@@ -181,9 +181,9 @@ def test_the_same_seed_on_a_fresh_cache_gives_the_same_items(tmp_path, root):
     SmolLM2-135M plays every role to keep this short."""
     if importlib.util.find_spec("llama_cpp") is None:
         pytest.skip("llama-cpp-python is not installed (pip install -e '.[local]')")
-    from codeclm.config import load_config
+    from codeclm.models.config import load_config
     from codeclm.run import run
-    from codeclm.sink import dropped_path
+    from codeclm.output.sink import dropped_path
 
     outputs = []
     for attempt in range(2):

@@ -5,7 +5,7 @@ import json
 import pytest
 from optimize_world import BENCHMARK
 
-from codeclm.config import load_config
+from codeclm.models.config import load_config
 
 # Small budgets: 4 training and 4 held-out metadata, 2 instructions each; no filter check (tested on its own).
 OVERRIDES = ["judging.check.enabled=false", "instructions_per_metadata=2", "max_iterations=2",

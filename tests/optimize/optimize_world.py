@@ -157,7 +157,7 @@ class WorldLM(ScriptedLM):
         self.proposals = Proposals()
 
     def forward(self, prompt=None, messages=None, **kwargs):
-        from codeclm.step import ACTIVE_STEP
+        from codeclm.steps.base import ACTIVE_STEP
 
         if ACTIVE_STEP.get() is None:
             import litellm

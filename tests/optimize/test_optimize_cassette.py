@@ -15,12 +15,12 @@ import pytest
 from optimize_world import CUT, EASY, GOOD, TUNED_MARK, WORSE_MARK
 from world_server import WorldServer
 
-from codeclm.config import load_config
+from codeclm.models.config import load_config
 from codeclm.evaluation.benchmarks import load_benchmark
 from codeclm.optimize import LeakGuard, OptimizeMetric, optimize, split_benchmark
-from codeclm.session import open_program
-from codeclm.signatures import Metadata
-from codeclm.tuned import load_tuned
+from codeclm.programs.session import open_program
+from codeclm.steps.signatures import Metadata
+from codeclm.programs.tuned import load_tuned
 
 OVERRIDES = ["judging.check.enabled=false", "instructions_per_metadata=2", "max_iterations=2", "concurrency=1",
              "optimize.train=4", "optimize.heldout=3", "optimize.fit_pool=6", "optimize.gepa_max_metric_calls=10",

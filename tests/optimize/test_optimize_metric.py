@@ -12,7 +12,7 @@ from codeclm.errors import ConfigError
 from codeclm.evaluation.benchmarks import BenchmarkItem, load_benchmark
 from codeclm.optimize import LeakGuard, OptimizeMetric, benchmark_fit, check_validity, contrast_value
 from codeclm.optimize.fit import content_words
-from codeclm.signatures import Metadata
+from codeclm.steps.signatures import Metadata
 
 ITEMS = [BenchmarkItem(r["id"], r["instruction"], "all") for r in BENCHMARK]
 HELDOUT = [i for i in ITEMS if i.id in ("sq2", "po3", "tr1")]

@@ -9,14 +9,14 @@ import pytest
 from fakes import ScriptedLM
 from optimize_world import TUNED_MARK, WORSE_MARK, world_lms
 
-import codeclm.filter_check
+import codeclm.check.program
 from codeclm import CodecLM
 from codeclm.cli import main
 from codeclm.errors import JudgeCalibrationError
-from codeclm.judging.check import report
+from codeclm.check.grading import report
 from codeclm.optimize import optimize
 from codeclm.run import run
-from codeclm.tuned import load_tuned
+from codeclm.programs.tuned import load_tuned
 
 
 def test_bootstrap_tunes_decode_and_the_saved_program_changes_the_run(world_config, benchmark_file, tmp_path):
@@ -108,7 +108,7 @@ def test_the_world_has_candidates_worse_and_better_than_the_template(world_confi
 
 def test_the_filter_check_is_enforced_before_any_optimizer_call(world_config, benchmark_file, tmp_path, monkeypatch):
     failing = report("target-loss", "m", "t", [], 1.0, 0.75, 0.0)  # no items: inconclusive, not passed
-    monkeypatch.setattr(codeclm.filter_check, "check_filter", lambda session: failing)
+    monkeypatch.setattr(codeclm.check.program, "check_filter", lambda session: failing)
     lms = world_lms()
     with pytest.raises(JudgeCalibrationError, match="filter check inconclusive"):
         optimize(world_config("judging.check.enabled=true"), benchmark=str(benchmark_file), out=tmp_path / "t.json", lms=lms)
@@ -121,7 +121,7 @@ def test_the_filter_check_is_enforced_before_any_optimizer_call(world_config, be
         def line(self):
             return "50/60 right at theta 1 (83%, 95% CI 72-91%): passed"
 
-    monkeypatch.setattr(codeclm.filter_check, "check_filter", lambda session: Passed())
+    monkeypatch.setattr(codeclm.check.program, "check_filter", lambda session: Passed())
     result = optimize(world_config("judging.check.enabled=true"), benchmark=str(benchmark_file), out=tmp_path / "t.json",
                       lms=world_lms())
     assert result.filter_check == Passed().line()
@@ -132,7 +132,7 @@ def test_a_file_tuned_for_decode_and_another_scheme_is_refused_naming_the_step(w
     out = tmp_path / "t.json"
     optimize(world_config(), benchmark=str(benchmark_file), out=out, lms=world_lms())
     other = world_config("judging.scheme=pairwise-1-10")
-    from codeclm.tuned import TunedProgramError
+    from codeclm.programs.tuned import TunedProgramError
 
     with pytest.raises(TunedProgramError, match=r"step 'contrastive_filter\.judge\.predict' is missing"):
         load_tuned(CodecLM(other, {"strong": ScriptedLM(lambda s, m: {}), "target": ScriptedLM(lambda s, m: {})}), out)

@@ -10,7 +10,7 @@ from optimize_world import world_lms
 from codeclm import CodecLM
 from codeclm.cli import main
 from codeclm.optimize import optimize
-from codeclm.tuned import save_tuned
+from codeclm.programs.tuned import save_tuned
 
 
 def test_show_prints_each_step_and_a_diff_against_its_template(world_config, benchmark_file, tmp_path, capsys):

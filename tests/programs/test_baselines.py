@@ -9,11 +9,11 @@ import json
 import pytest
 from fakes import ScriptedLM, field_value
 
-import codeclm.records
-from codeclm.records import seed_id
+import codeclm.output.records
+from codeclm.output.records import seed_id
 from codeclm.programs import build_program
 from codeclm.programs.filters import NearDuplicates, eliminated, unsuitable
-from codeclm.config import load_config
+from codeclm.models.config import load_config
 from codeclm.errors import ConfigError
 from codeclm.run import run
 
@@ -24,7 +24,7 @@ class FieldLM(ScriptedLM):
     """ScriptedLM keyed by the output field the active step asks for (its signature's first output)."""
 
     def __init__(self, answers):
-        from codeclm.step import ACTIVE_STEP
+        from codeclm.steps.base import ACTIVE_STEP
 
         def script(step, messages):
             field = next(iter(ACTIVE_STEP.get().signature.output_fields))
@@ -122,7 +122,7 @@ def test_run_writes_baseline_records(root, tmp_path, seeds_file):
     cfg = config(root, "self_instruct", tmp_path, seeds_file, "self_instruct.num_instructions=1")
     summary = run(cfg, lms={"strong": lm, "target": lm, "judge": lm})
     lines = (tmp_path / "out.jsonl").read_text().splitlines()
-    assert summary["kept"] == 1 and codeclm.records.Record.model_validate_json(lines[0]).metadata is None
+    assert summary["kept"] == 1 and codeclm.output.records.Record.model_validate_json(lines[0]).metadata is None
 
 
 def test_no_metadata_ablation(root, tmp_path, seeds_file):

@@ -12,9 +12,9 @@ from fakes import ScriptedLM, field_value
 from pipeline_scripts import default_judge, harder_wins, strong_script
 
 from codeclm import CodecLM, Metadata, load_config
-from codeclm.records import seed_id
+from codeclm.output.records import seed_id
 from codeclm.run import run
-from codeclm.sink import dropped_path
+from codeclm.output.sink import dropped_path
 
 SEEDS = ["Write a Python function that checks for palindromes.", "Plan a weekend in Rome on a budget."]
 
@@ -156,7 +156,7 @@ def test_yaml_round_trip_of_shipped_program(root):
 
 def test_rerun_retries_failed_items_but_not_filtered_ones(tmp_path):
     """The latest line of an id is its state: failed items are retried, filtered and kept ones are done."""
-    from codeclm.sink import OutputState
+    from codeclm.output.sink import OutputState
 
     out = tmp_path / "data.jsonl"
     dropped_path(out).write_text(
@@ -172,12 +172,12 @@ def test_a_reply_that_fails_validation_is_not_cached(root, tmp_path):
     """An answer a step rejects is asked again now and never replayed from the cache by a rerun."""
     from stub_server import StubServer
 
-    from codeclm.config import ModelSpec
+    from codeclm.models.config import ModelSpec
     from codeclm.engine import Engine, UsageLedger
     from codeclm.engine.cache import CallCache
-    from codeclm.roles import make_lm, resolve_endpoint
+    from codeclm.models.roles import make_lm, resolve_endpoint
     from codeclm.steps.decode import Decode
-    from codeclm.templates import PromptLibrary
+    from codeclm.prompting.templates import PromptLibrary
     from contextlib import ExitStack
 
     replies = iter(['[[ ## new_instructions ## ]]\n["Sure! Here is one."]\n\n[[ ## completed ## ]]',

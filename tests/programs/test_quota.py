@@ -107,7 +107,7 @@ def test_the_gate_never_lets_more_than_n_be_kept_or_in_flight():
     quotas.finish(m, None)  # one failed: the waiting one may start
     waiter.join(2)
     assert answers == [True] and quotas.in_flight == 2
-    from codeclm.records import Record
+    from codeclm.output.records import Record
 
     record = Record.model_construct(id="r")
     quotas.finish(m, record), quotas.finish(m, record)

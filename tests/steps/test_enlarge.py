@@ -3,7 +3,7 @@
 Runs against: no model and no server (the code's own logic on hand-made inputs).
 """
 
-from codeclm.signatures import Metadata
+from codeclm.steps.signatures import Metadata
 from codeclm.steps.enlarge import Enlarge
 
 ENCODED = [

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from codeclm.judging.token_losses import unpack
-from codeclm.records import seed_id
-from codeclm.seeds import read_seeds
+from codeclm.output.records import seed_id
+from codeclm.seeds.readers import read_seeds
 from codeclm.view import open_runs, write_html
 from codeclm.view.page import payload
 from codeclm.view.server import make_server

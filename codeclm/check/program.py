@@ -1,8 +1,8 @@
 """The filter check of an opened program: the filter's own path on labelled items, at the program's theta.
 
 Which items: a user's own labelled file (`judging.check.items`), else the bundled labelled set when the
-target is the one its labels were read for (codeclm.judging.labelled), else the quiz family, whose label
-follows from the target's own answer (codeclm.judging.checkset), so it holds for any target. `run` does
+target is the one its labels were read for (codeclm.check.labelled), else the quiz family, whose label
+follows from the target's own answer (codeclm.check.cases), so it holds for any target. `run` does
 this before filtering and stops, with a fix that is not the scheme that just failed, when the check
 fails; `codeclm judge check` prints the figures for one or all schemes.
 """
@@ -15,14 +15,14 @@ from pathlib import Path
 from codeclm.engine.score import SCORE_SERVERS
 from codeclm.errors import JudgeCalibrationError
 from codeclm.executors import ThreadExecutor
-from codeclm.guards import Answer, check
-from codeclm.judging.check import Case, CheckReport, run_check
-from codeclm.judging.checkset import load_check_items, solved
-from codeclm.judging.labelled import LABELLED_TARGET, load_labelled
+from codeclm.steps.guards import Answer, check
+from codeclm.check.grading import Case, CheckReport, run_check
+from codeclm.check.cases import load_check_items, solved
+from codeclm.check.labelled import LABELLED_TARGET, load_labelled
 from codeclm.judging.scales import SCALES
 from codeclm.judging.schemes import make_judge
-from codeclm.roles import LOGPROB_SCHEMES, role_specs, target_chat_template
-from codeclm.session import Session
+from codeclm.models.roles import LOGPROB_SCHEMES, role_specs, target_chat_template
+from codeclm.programs.session import Session
 from codeclm.steps.contrast import ContrastiveFilter
 from codeclm.steps.respond import Respond
 
@@ -139,7 +139,8 @@ def require_passed(report: CheckReport) -> CheckReport:
 def calibrate(session: Session) -> "Calibration":
     """Fit theta for the program's target and scheme on dev items (never the check split) and record it beside
     the program (calibrations.json)."""
-    from codeclm.judging.calibration import Calibration, fit_theta, record, record_place
+    from codeclm.check.baselines import fit_theta
+    from codeclm.models.calibrations import Calibration, record, record_place
 
     config = session.config
     contrastive_filter, _ = filter_for(session, config.judging.scheme)
@@ -171,9 +172,9 @@ def fingerprint(session: Session, scheme: str | None = None) -> str:
     import hashlib
 
     from codeclm import __version__
-    from codeclm.judging.calibration import check_fingerprint
-    from codeclm.judging.checkset import bundled_path
-    from codeclm.judging.labelled import bundled_labelled_path
+    from codeclm.models.calibrations import check_fingerprint
+    from codeclm.check.cases import bundled_path
+    from codeclm.check.labelled import bundled_labelled_path
 
     config = session.config
     scheme = scheme or config.judging.scheme
@@ -193,7 +194,7 @@ def judge_label(config, scheme: str) -> str:
 def record_report(session: Session, report: CheckReport, where: Path | None = None) -> None:
     """Keep `report` (in `where`, default beside the program): `codeclm eval` needs a passed one beside the program,
     and a run with the same fingerprint reuses it instead of paying for the check again."""
-    from codeclm.judging.calibration import CheckRecord, record_check, record_place
+    from codeclm.models.calibrations import CheckRecord, record_check, record_place
 
     config = session.config
     record_check(where or record_place(config), CheckRecord(
@@ -204,7 +205,7 @@ def record_report(session: Session, report: CheckReport, where: Path | None = No
 
 def recorded_report(session: Session, places: list[Path]) -> tuple[CheckReport, str] | None:
     """A recorded check of this program's scheme and judge whose fingerprint is the current one: (report, date)."""
-    from codeclm.judging.calibration import find_check
+    from codeclm.models.calibrations import find_check
 
     config = session.config
     current = fingerprint(session)

@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from codeclm.guards import Answer, Guard
-from codeclm.signatures import Metadata
-from codeclm.judging.verdict import Verdict
+from codeclm.steps.guards import Answer, Guard
+from codeclm.steps.signatures import Metadata
+from codeclm.steps.verdict import Verdict
 
 
 def content_id(prefix: str, *parts: str, length: int = 10) -> str:

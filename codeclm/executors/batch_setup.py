@@ -15,7 +15,7 @@ import os
 from typing import Any
 from urllib.parse import urlsplit
 
-from codeclm.config import ModelSpec, ProgramConfig
+from codeclm.models.config import ModelSpec, ProgramConfig
 from codeclm.engine.wire import is_openai_compatible
 from codeclm.errors import ConfigError
 from codeclm.executors.batch import BatchExecutor
@@ -24,7 +24,7 @@ from codeclm.executors.batch_openai import OpenAIBatches
 from codeclm.executors.batch_provider import BatchProvider
 from codeclm.executors.batch_store import BatchStore
 from codeclm.executors.base import Progress
-from codeclm.roles import role_specs
+from codeclm.models.roles import role_specs
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def batch_providers(config: ProgramConfig, **options: Any) -> dict[str, BatchPro
 
 
 def batch_executor(session, *, progress: Progress | None = None, poll_seconds: float = 30.0) -> BatchExecutor:
-    """A BatchExecutor for an open session (`codeclm.session`): its config's routes, its cache file, its ledger.
+    """A BatchExecutor for an open session (`codeclm.programs.session`): its config's routes, its cache file, its ledger.
 
     Providers and the store close with the session. ConfigError (one line, with the fix) when the
     call cache is off or a key is missing: checked before anything is submitted.

@@ -11,11 +11,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from codeclm.bundled import data_dir, resolve as find_program
+from codeclm.prompting.bundled import data_dir, resolve as find_program
 from codeclm.errors import ConfigError
-from codeclm.judging.calibration import NEEDS_CALIBRATION, find as find_calibration, record_places
+from codeclm.models.calibrations import NEEDS_CALIBRATION, find as find_calibration, record_places
 from codeclm.judging.scales import SCALES, SchemeName
-from codeclm.templates import PromptLibrary
+from codeclm.prompting.templates import PromptLibrary
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -359,7 +359,7 @@ def _describe(error: ValidationError, source: str) -> str:
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> ProgramConfig:
     """Read and validate a program YAML, or a bundled program by name (`codeclm`, `self_instruct`, ...: see
-    codeclm.bundled); raise ConfigError naming the file and key.
+    codeclm.prompting.bundled); raise ConfigError naming the file and key.
 
     A bundled program's `output` is relative to the current folder (`data/<name>.jsonl` unless overridden)."""
     path, is_bundled = find_program(path)

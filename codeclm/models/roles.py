@@ -11,7 +11,7 @@ import os
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from codeclm.config import ModelSpec, ProgramConfig
+from codeclm.models.config import ModelSpec, ProgramConfig
 from codeclm.engine import Engine, EngineLM, RetryPolicy
 from codeclm.errors import ConfigError
 

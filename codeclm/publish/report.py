@@ -3,7 +3,7 @@
 Counts, metadata coverage (use cases, skills), Self-Rubrics iteration histogram,
 kept-by-source, length statistics, diversity (distinct-n over instruction tokens,
 mean pairwise ROUGE-L F1 over a seeded sample of instructions), and instructions that
-overlap a bundled benchmark item (codeclm.overlap), with a few examples.
+overlap a bundled benchmark item (codeclm.evaluation.overlap), with a few examples.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from rich.console import Console
 from rich.table import Table
 
 from codeclm.errors import CodecLMError
-from codeclm.jsonl import JsonlError, read_rows
-from codeclm.overlap import overlap_summary
-from codeclm.tables import print_table
+from codeclm.output.jsonl import JsonlError, read_rows
+from codeclm.evaluation.overlap import overlap_summary
+from codeclm.console.tables import print_table
 
 
 class ReportError(CodecLMError):

@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from codeclm.jsonl import write_atomic
+from codeclm.output.jsonl import write_atomic
 
 Z95 = 1.959964
 MEASURES = ("calls", "prompt_tokens", "completion_tokens", "usd", "seconds")

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from codeclm.engine.deferred import deferred_cache
 from codeclm.errors import CodecLMError, ContextLengthError, EndpointError, RequestDroppedError, StepError
-from codeclm.templates import RenderedPrompt
+from codeclm.prompting.templates import RenderedPrompt
 
 T = TypeVar("T")
 

@@ -84,3 +84,19 @@ def best_rule(dev: Sequence) -> Rule | None:
     """The trivial rule with the best dev accuracy (ties: the first listed, the simplest)."""
     rules = fit_rules(dev)
     return max(rules, key=lambda r: r.dev_accuracy) if rules else None
+
+
+def fit_theta(gaps: list[float], labels: list[str]) -> tuple[float, float]:
+    """(theta, balanced accuracy): the cut between observed gaps where "keep if gap > theta" has the best mean of the
+    keep and the send-back accuracy on these items (plain accuracy would favour keeping everything on a set that
+    is mostly "keep"). Ties go to the larger theta (an unneeded keep costs a pair the target did not need)."""
+    if not gaps:
+        raise ValueError("no items to fit theta on")
+    points = sorted(set(gaps))
+    cuts = [max(0.0, points[0] - 1e-3)] + [(a + b) / 2 for a, b in zip(points, points[1:])] + [points[-1] + 1e-3]
+    best = (-1.0, 0.0)
+    for cut in cuts:
+        score = balanced_accuracy(["keep" if g > cut else "send_back" for g in gaps], labels)
+        if score >= best[0]:
+            best = (score, cut)
+    return round(best[1], 4), best[0]

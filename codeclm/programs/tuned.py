@@ -16,7 +16,7 @@ from typing import Any
 import dspy
 
 from codeclm.errors import CodecLMError
-from codeclm.jsonl import write_atomic
+from codeclm.output.jsonl import write_atomic
 
 FORMAT = 1
 

@@ -13,8 +13,8 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
-from codeclm.jsonl import Appender, JsonlError, numbered_rows, write_atomic
-from codeclm.records import Dropped, Record
+from codeclm.output.jsonl import Appender, JsonlError, numbered_rows, write_atomic
+from codeclm.output.records import Dropped, Record
 
 FIX = "fix or delete that line, or write to a new output (--out)"
 

@@ -1,6 +1,6 @@
 """Seed instructions in: JSONL, JSON, CSV, one per line, or a bundled set (`benchmark:NAME[:SPLIT]`).
 
-`benchmark:NAME` is the bundled benchmark's 20% `seed` split (`codeclm.splits`); `:test` and
+`benchmark:NAME` is the bundled benchmark's 20% `seed` split (`codeclm.seeds.splits`); `:test` and
 `:all` name the other rows or every row.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from codeclm.errors import SeedsError
-from codeclm.records import Seed, seed_id
-from codeclm.splits import Split, parse_split
+from codeclm.output.records import Seed, seed_id
+from codeclm.seeds.splits import Split, parse_split
 
 BENCHMARK_PREFIX = "benchmark:"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from codeclm.errors import ConfigError
 
-PACKAGED = Path(__file__).resolve().parent / "_bundled"
-CHECKOUT = Path(__file__).resolve().parent.parent
+PACKAGED = Path(__file__).resolve().parents[1] / "_bundled"
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 def data_dir(kind: str) -> Path:

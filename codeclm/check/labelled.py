@@ -19,8 +19,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from codeclm.guards import Answer, check
-from codeclm.judging.checkset import CheckSetError, validated_rows
+from codeclm.steps.guards import Answer, check
+from codeclm.check.cases import CheckSetError, validated_rows
 
 Label = Literal["invalid", "bad_answer", "keep", "send_back"]
 LABELLED_TARGET = "qwen2.5-coder-0.5b-instruct"

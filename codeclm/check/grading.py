@@ -2,11 +2,11 @@
 (instruction guard, answer guards, the signal at theta, `outcome`) take it?
 
 Run before every run that filters, and by `codeclm judge check`. Items come with both answers and a
-label (codeclm.judging.labelled: read by people; or a quiz whose label follows from whether the target's
-own answer holds the known result, codeclm.judging.checkset). A pass needs, on the keep / send_back items:
+label (codeclm.check.labelled: read by people; or a quiz whose label follows from whether the target's
+own answer holds the known result, codeclm.check.cases). A pass needs, on the keep / send_back items:
 accuracy >= min_accuracy, a Wilson 95% lower bound above 0.5, each decision right at least half the time,
 and a paired bootstrap 95% interval of the balanced-accuracy difference to the best trivial baseline
-(codeclm.judging.baselines, fit on dev) above 0: a signal that a length rule matches proves nothing.
+(codeclm.check.baselines, fit on dev) above 0: a signal that a length rule matches proves nothing.
 Balanced accuracy (mean of the keep and the send-back accuracy) because the labelled items are mostly
 "keep": plain accuracy would let "always keep" look good.
 The guards are measured on the invalid / bad-answer items beside it.
@@ -24,8 +24,8 @@ from pydantic import BaseModel
 
 from codeclm.errors import StepError
 from codeclm.executors import Executor, ThreadExecutor
-from codeclm.guards import Answer
-from codeclm.judging.baselines import Rule, balanced_accuracy, best_rule, features
+from codeclm.steps.guards import Answer
+from codeclm.check.baselines import Rule, balanced_accuracy, best_rule, features
 from codeclm.steps.contrast import ContrastiveFilter, outcome
 
 MIN_ITEMS, MIN_PER_DECISION = 24, 8

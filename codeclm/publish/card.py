@@ -2,7 +2,7 @@
 
 `codeclm push` uploads it as the dataset repo's README.md; `codeclm export` writes it beside the
 exported files. Everything in it comes from the manifest `codeclm run` writes beside its output
-(codeclm.sink.manifest_path): the program's settings, models per role, the filter and its check
+(codeclm.output.sink.manifest_path): the program's settings, models per role, the filter and its check
 figures, counts per stage and Self-Rubrics iteration, template hashes, overlap with benchmark items.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from codeclm.errors import CodecLMError
-from codeclm.sink import manifest_path
+from codeclm.output.sink import manifest_path
 
 
 class CardError(CodecLMError):

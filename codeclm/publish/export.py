@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-from codeclm.report import load_records
+from codeclm.publish.report import load_records
 
 FORMATS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     # Alpaca (tatsu-lab/stanford_alpaca): instruction / input / output; the instruction already holds any input.
@@ -51,9 +51,9 @@ def ids_path(exported: Path) -> Path:
 
 
 def write_card(path: str | Path, beside: str | Path) -> Path:
-    """The dataset card (codeclm.card) of `path`'s run, written as `<data>.card.md` beside `beside`; CardError
+    """The dataset card (codeclm.publish.card) of `path`'s run, written as `<data>.card.md` beside `beside`; CardError
     when `path` has no manifest (data not written by `codeclm run`)."""
-    from codeclm.card import card_path, dataset_card, read_manifest
+    from codeclm.publish.card import card_path, dataset_card, read_manifest
 
     manifest = read_manifest(path)
     card = Path(beside).parent / card_path(path).name

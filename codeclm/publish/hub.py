@@ -1,7 +1,7 @@
 """`codeclm push`: a run's kept pairs as a Hugging Face dataset, with a dataset card built from its manifest.
 
 The repo gets `data/train.jsonl` (the kept records, config `default`), `dropped/train.jsonl` when asked
-(config `dropped`: every item not kept, with its stage and reason), `README.md` (the card, codeclm.card)
+(config `dropped`: every item not kept, with its stage and reason), `README.md` (the card, codeclm.publish.card)
 and `codeclm/manifest.json` (the manifest without this machine's paths). The token is read from the
 environment (HF_TOKEN) and handed to huggingface_hub only: it is never printed or written.
 """
@@ -12,10 +12,10 @@ import json
 import os
 from pathlib import Path
 
-from codeclm.card import dataset_card, public_manifest, read_manifest
+from codeclm.publish.card import dataset_card, public_manifest, read_manifest
 from codeclm.errors import CodecLMError
-from codeclm.jsonl import numbered_rows
-from codeclm.sink import dropped_path
+from codeclm.output.jsonl import numbered_rows
+from codeclm.output.sink import dropped_path
 
 TOKEN_ENV = "HF_TOKEN"
 
@@ -43,7 +43,7 @@ def push(data: str | Path, repo_id: str, *, private: bool = True, dropped: bool 
     if "/" not in repo_id or repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise PushError(f"{repo_id}: expected a dataset repo id NAMESPACE/NAME, e.g. my-user/codeclm-data")
     if not data.is_file():
-        raise PushError(f"{data}: not found; give the JSONL `codeclm run` wrote (e.g. data/codeclm.jsonl)")
+        raise PushError(f"{data}: not found; give the JSONL `codeclm run` wrote (e.g. data/codeclm.output.jsonl)")
     manifest = read_manifest(data)
     try:
         from huggingface_hub import CommitOperationAdd, HfApi

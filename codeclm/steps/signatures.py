@@ -1,7 +1,7 @@
 """Typed DSPy signatures for every CodecLM step, and the pydantic types they carry.
 
 Each signature's docstring is only a fallback: the program replaces it with the
-rendered `prompts/<step>.jinja` (see `codeclm.templates`).
+rendered `prompts/<step>.jinja` (see `codeclm.prompting.templates`).
 """
 
 from __future__ import annotations

@@ -14,10 +14,10 @@ from typing import Any
 
 import dspy
 
-from codeclm.config import ModelSpec, ProgramConfig, load_config
+from codeclm.models.config import ModelSpec, ProgramConfig, load_config
 from codeclm.engine import Engine, open_engine
 from codeclm.programs import DataProgram, build_program
-from codeclm.roles import RoleLMs, role_batch_discounts, role_prices
+from codeclm.models.roles import RoleLMs, role_batch_discounts, role_prices
 
 
 def default_cache_path() -> Path:
@@ -67,7 +67,7 @@ def open_program(config: ProgramConfig, *, lms: dict[str, Any] | None = None, tu
         bound = lms if lms is not None else roles.for_program(config)
         program = build_program(config, bound)
         if tuned:
-            from codeclm.tuned import load_tuned
+            from codeclm.programs.tuned import load_tuned
 
             load_tuned(program, tuned)
         return Session(config, engine, bound, program, roles, stack)

@@ -1,0 +1,1 @@
+"""What the user sees on a terminal: argument checks, progress, tables, tracing."""

@@ -1,0 +1,1 @@
+"""Prompt templates: rendering (sandboxed, StrictUndefined) and the files that ship with codeclm."""

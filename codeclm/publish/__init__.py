@@ -1,0 +1,1 @@
+"""What you do with a finished dataset: report, export, dataset card, push to the Hub."""

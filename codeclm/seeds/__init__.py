@@ -1,0 +1,1 @@
+"""Seed instructions in: readers for every format, and the seed / test splits of bundled benchmarks."""

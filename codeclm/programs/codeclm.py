@@ -167,22 +167,19 @@ class CodecLM(DataProgram):
                 rubric = item.rubrics.rubric_for(action)
                 instruction = self.improve(instruction=instruction, metadata=item.source.metadata, action=action, key=key)
                 applied.append(action)
+            attempt = Attempt(iteration=iteration, instruction=instruction, action=_last(applied), rubric=rubric, decision="")
             if not cfg.ablation.contrastive_filtering:
                 problem = check_instruction(instruction)
                 strong = self.contrastive_filter.respond_strong(instruction=instruction, key=key) if problem == "ok" else None
                 if strong is None or not strong.usable:
-                    return self.guarded(item, instruction, Contrast(instruction_guard=problem, strong=strong), history, iteration)
-                history.append(Attempt(iteration=iteration, instruction=instruction, action=_last(applied), rubric=rubric,
-                                       decision="kept (filter off)"))
+                    return self.guarded(item, attempt, Contrast(instruction_guard=problem, strong=strong), history)
+                history.append(attempt.model_copy(update={"decision": "kept (filter off)"}))
                 return self.record(item, instruction, "strong", Contrast(strong=strong), history, applied)
             contrast = self.contrastive_filter(instruction=instruction, key=key)
             decision = outcome(contrast, cfg.theta, iteration, max_iterations)
             if contrast.verdict is None:
-                return self.guarded(item, instruction, contrast, history, iteration)
-            history.append(
-                Attempt(iteration=iteration, instruction=instruction, action=_last(applied), rubric=rubric, gap=contrast.verdict.gap,
-                        decision=decision.reason)
-            )
+                return self.guarded(item, attempt, contrast, history)
+            history.append(attempt.model_copy(update={"gap": contrast.verdict.gap, "decision": decision.reason}))
             if decision.action == "keep_strong":
                 return self.record(item, instruction, "strong", contrast, history, applied)
             if decision.action == "keep_target":
@@ -211,20 +208,22 @@ class CodecLM(DataProgram):
             templates=self.templates, program=self.config.name, tuned=self.tuned,
         )
 
-    def guarded(self, item, instruction, contrast: Contrast, history, iteration: int) -> Dropped:
+    def guarded(self, item, attempt: Attempt, contrast: Contrast, history) -> Dropped:
         """An instruction that failed its guard, or whose strong answer did: dropped with the guard as the reason,
-        never answered (an unanswerable instruction) or never kept (a bad answer)."""
+        never answered (an unanswerable instruction) or never kept (a bad answer). Its history ends with this
+        attempt (its action and rubric included), whose decision is the guard's reason."""
         strong = contrast.strong
         if contrast.instruction_guard != "ok":
-            self.guard_counts.add_guard("instruction", contrast.instruction_guard, key=f"{item.id}/{iteration}")
+            self.guard_counts.add_guard("instruction", contrast.instruction_guard, key=f"{item.id}/{attempt.iteration}")
             reason = f"instruction {contrast.instruction_guard.replace('_', ' ')}: not answered"
         else:
             cap = f" at {strong.completion_tokens} tokens (cap {strong.max_tokens}, asked again with twice that)" if strong.guard == "cut_off" else ""
             reason = f"strong answer {strong.guard.replace('_', ' ')}{cap}"
         return Dropped(
             id=item.id, stage="guard", kind="filtered", reason=reason,
-            instruction=instruction, metadata=item.source.metadata, metadata_origin=item.source.origin, iteration=iteration,
-            history=history, program=self.config.name,
+            instruction=attempt.instruction, metadata=item.source.metadata, metadata_origin=item.source.origin,
+            iteration=attempt.iteration, history=[*history, attempt.model_copy(update={"decision": reason})],
+            program=self.config.name,
         )
 
     def model_names(self) -> dict[str, str]:

@@ -203,3 +203,25 @@ def test_each_iteration_keeps_its_rubric_and_a_dropped_item_its_origin(config):
     origins = {f"encoded:{seed_id(s)}" for s in SEEDS}
     assert out.dropped and all(d.metadata_origin in origins for d in out.dropped)
     assert all(a.rubric == rubric_of[a.action] for d in out.dropped for a in d.history[1:])
+
+
+def test_an_improved_instruction_dropped_by_its_guard_keeps_the_attempt_that_made_it(config):
+    """An instruction Improve turned into one that asks for material it does not give is dropped by the guard at
+    iteration 2; the dropped item's history ends with that attempt: its instruction, action and rubric, and the
+    guard's reason as its decision (nothing dropped without the step that led to it)."""
+    base = strong_script(harder_wins)
+
+    def script(step, messages):
+        if step == "improve":
+            return {"improved_instruction": "Summarize the following paragraph in one sentence."}  # the paragraph never comes
+        return base(step, messages)
+
+    out = CodecLM(config, {"strong": ScriptedLM(script), "target": target_lm()})(seeds=SEEDS)
+    assert out.records == [] and len(out.dropped) == 4
+    for dropped in out.dropped:
+        assert dropped.stage == "guard" and dropped.iteration == 2 and "not answered" in dropped.reason
+        assert [a.iteration for a in dropped.history] == [1, 2]
+        first, second = dropped.history
+        assert first.gap == 0.0 and "too easy" in first.decision
+        assert second.instruction == dropped.instruction == "Summarize the following paragraph in one sentence."
+        assert second.action and second.rubric and second.gap is None and second.decision == dropped.reason

@@ -29,7 +29,7 @@ from codeclm.cli import main
 with vcr.VCR(record_mode="none", match_on=["method", "path", "body"], decode_compressed_response=True).use_cassette(sys.argv[1]):
     sys.exit(main(sys.argv[2:]))
 """
-# tests/test_pipeline_cassette.py's settings: the same requests, so its cassette answers them
+# tests/test_pipeline_cassette.py's settings but its theta: the same iteration-1 requests, so its cassette answers them
 RUN_SETTINGS = ["seeds.limit=2", "num_metadata=2", "instructions_per_metadata=2", "max_iterations=2", "judging.check.enabled=false",
                 "theta=1.0",  # the scheme's default (every item kept at iteration 1), set: no calibration changes it
                 f"models.strong={{model: {STRONG}, api_base: 'http://127.0.0.1:9/v1', max_tries: 1}}",

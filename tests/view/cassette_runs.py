@@ -1,6 +1,7 @@
 """Two small run outputs made by replaying the shipped program's cassette (tests/test_pipeline_cassette.py).
 
-"codeclm": the recorded settings (every item kept at iteration 1). "strict": the same replies under a
+"codeclm": the recording's settings but theta 1.0 (every item kept at iteration 1; the recording ran at 1.8 to
+reach Self-Rubrics, and its iteration-1 replies are the same). "strict": the same replies under a
 higher theta and one iteration, so the filter drops the items whose gap is below it: both outputs come
 from the same recorded calls, no call is new.
 """

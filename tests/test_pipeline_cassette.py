@@ -88,8 +88,14 @@ def test_codeclm_program_end_to_end(tmp_path, root, endpoints):
         assert item.reason and item.kind in ("filtered", "failed")
     # What this cassette holds (see OVERRIDES): Self-Rubrics iteration 2, reached from a too-easy first attempt.
     assert sorted(item.iteration for item in [*kept, *dropped]) == [1, 1, 2, 2]
-    improved = [item for item in [*kept, *dropped] if item.iteration == 2 and len(item.history) == 2]
+    improved = [item for item in [*kept, *dropped] if item.iteration == 2 and item.history[-1].gap is not None]
     assert improved, "no item went through the filter again at iteration 2"
+    # The other improved instruction asks for input it does not give: its guard drops it before any answer, and its
+    # history ends with the attempt that made it (action, rubric, the guard's reason).
+    guarded = [item for item in dropped if item.stage == "guard"]
+    assert [g.iteration for g in guarded] == [2] and [a.iteration for a in guarded[0].history] == [1, 2]
+    assert guarded[0].history[-1].action and guarded[0].history[-1].rubric and guarded[0].history[-1].gap is None
+    assert guarded[0].history[-1].decision == guarded[0].reason and "not answered" in guarded[0].reason
     for item in improved:
         first, second = item.history
         assert first.gap is not None and first.gap <= theta and "too easy" in first.decision and first.action is None

@@ -34,6 +34,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     summary = run_file(args.program, overrides, seeds_path=args.seeds, output=args.out, console=console, tuned=args.tuned,
                        extend=args.extend, executor=args.executor, poll_seconds=args.poll_seconds, address=args.address)
     _print_summary(summary)
+    if (summary.get("quota") or {}).get("short"):  # N could not be reached: why, in one line (exit 0: the run finished)
+        console.print(f"[yellow]records: {escape(summary['quota']['short'])}[/]", highlight=False, soft_wrap=True)
     if summary.get("stopped_by"):  # a cap (max_usd, ...) stopped it: one line, exit 3 (finished records are kept)
         console.print(f"[yellow]{escape(summary['status'])}[/]", highlight=False, soft_wrap=True)
         return 3

@@ -92,15 +92,18 @@ def plan_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def quota_rows(summary: dict[str, Any], most: int = 12) -> list[tuple[str, str]]:
-    """Summary rows of a records: N run: the count and each cell's kept / asked / yield."""
+    """Summary rows of a records: N run: the count and each cell's kept / asked / yield (cells below their quota
+    first, when the run ended short of N)."""
     quota = summary["quota"]
     rows = [("records asked for", f"{quota['kept']} of {quota['records']} kept, {quota['asked']} instructions asked"
              + (f" (yield {quota['yield']:.2f})" if quota.get("yield") is not None else "")
-             + (f"; short by {quota['short_by']}: every metadata was used, add seeds" if quota.get("short_by") else ""))]
-    cells = sorted(quota["cells"].items(), key=lambda kv: (-kv[1]["asked"], kv[0]))
+             + (f"; short by {quota['short_by']}" if quota.get("short_by") else ""))]
+    below = quota.get("short_cells") or {}
+    cells = sorted(quota["cells"].items(), key=lambda kv: (kv[0] not in below, -kv[1]["asked"], kv[0]))
     for name, cell in cells[:most]:
         shown = f"{cell['yield']:.2f}" if cell["yield"] is not None else "-"
-        rows.append((f"  {name}", f"kept {cell['kept']} / asked {cell['asked']} (yield {shown})"))
+        short = f", below its quota of {below[name]['quota']}" if name in below else ""
+        rows.append((f"  {name}", f"kept {cell['kept']} / asked {cell['asked']} (yield {shown}){short}"))
     if len(cells) > most:
         rows.append(("  ...", f"{len(cells) - most} more cells in the manifest"))
     return rows

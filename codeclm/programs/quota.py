@@ -192,6 +192,51 @@ class Quotas:
                 expected += per_metadata * max(self.expected_yield(item.metadata), 1e-3)
             return chosen
 
+    def know(self, metadata: list) -> None:
+        """Count these metadata's use cases and skills as cells (kept 0 / asked 0 until asked): a cell never asked
+        shows in the report, and in a shortfall."""
+        with self._cond:
+            for m in metadata:
+                for name in cells_of(m):
+                    self.cell(name)
+
+    def can_take_more(self) -> bool:
+        """Whether some combination of the known use cases and skills still has room: a use case and a skill below
+        their quotas (enlargement only recombines them, so once not, no new metadata can help)."""
+        with self._cond:
+            cases = [n for n in self.cells if n.startswith("use case:")]
+            skills = [n for n in self.cells if n.startswith("skill:")]
+            free = lambda names: any(self.cap(n) is None or self.cells[n].kept < self.cap(n) for n in names)  # noqa: E731
+            return not cases or (free(cases) and (not skills or free(skills)))
+
+    def shortfall(self, stop: str) -> dict[str, Any]:
+        """Why a run ended before N (`stop`: quotas, metadata, rounds), in one line, and the cells below their
+        quota with their kept / asked / yield; {} when N was reached."""
+        with self._cond:
+            if self.done:
+                return {}
+            below = {name: {"kept": c.kept, "asked": c.asked, "yield": round(c.kept / c.asked, 3) if c.asked else None,
+                            "quota": self.cap(name)}
+                     for name, c in sorted(self.cells.items()) if self.cap(name) and c.kept < self.cap(name)}
+            cases = sum(n.startswith("use case:") for n in self.cells)
+            skills = len(self.cells) - cases
+            if stop == "quotas":
+                full = (f"all {cases} use cases at per_use_case {self.per_use_case} ({cases} x {self.per_use_case} = "
+                        f"{cases * self.per_use_case} < {self.records})" if self.per_use_case and not any(
+                            n.startswith("use case:") for n in below) else f"all {skills} skills at per_skill {self.per_skill}")
+                why = f"{full}; raise the quota or add seeds with other use cases and skills"
+            elif stop == "rounds":
+                why = f"stopped after {MAX_ROUNDS} rounds; rerun the same command to go on"
+            else:
+                room = " with room left" if self.per_use_case or self.per_skill else ""
+                why = (f"every combination of the {cases} use cases and {skills} skills{room} was decoded; add seeds with "
+                       f"other use cases and skills")
+            named = [f"{n} kept {c['kept']}/{c['quota']} of {c['asked']} asked" for n, c in below.items()]
+            if stop != "quotas" and named:
+                why += "; below quota: " + ", ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
+            line = f"short by {self.missing()} ({self.kept} of {self.records} kept from {self.asked} instructions): {why}"
+            return {"stopped_because": stop, "short": line, "short_cells": below}
+
     def report(self) -> dict[str, Any]:
         """For the summary and manifest: the totals and each cell's kept / asked / yield."""
         with self._cond:
@@ -253,7 +298,8 @@ def fill_records(program, seeds: list, stages, *, too_easy_type: type, instructi
     def pool_of(n: int) -> list:
         return [metadata_item(m, origin.get(m.key(), "enlarged")) for m in program.enlarge(metadata=known, n=n)]
 
-    pool, decoded_ids = pool_of(size), set()
+    pool, decoded_ids, rounds = pool_of(size), set(), 0
+    quotas.know(known)
 
     def gated(item):
         metadata = item.source.metadata
@@ -268,6 +314,10 @@ def fill_records(program, seeds: list, stages, *, too_easy_type: type, instructi
 
     for _ in range(MAX_ROUNDS):
         if quotas.done:
+            stop = "records"
+            break
+        if not quotas.can_take_more():
+            stop = "quotas"
             break
         candidates = [m for m in pool if m.id not in decoded_ids]
         limit = cfg.num_metadata if quotas.asked == 0 else None  # learn the yield before a large round
@@ -280,8 +330,10 @@ def fill_records(program, seeds: list, stages, *, too_easy_type: type, instructi
             if not candidates:
                 break
         if not chosen:
-            break  # every combination of the known use cases and skills is decoded
+            stop = "metadata"
+            break  # every combination of the known use cases and skills with room is decoded
         decoded_ids.update(m.id for m in chosen)
+        rounds += 1
         decoded = program.stage(stages, "decode", program.decode_metadata, chosen)
         instructions = [instruction_item(o.item, text) for o in decoded for text in o.value]
         instructions = drop_near_duplicates(program, stages, instructions, index)
@@ -295,6 +347,8 @@ def fill_records(program, seeds: list, stages, *, too_easy_type: type, instructi
                                rubrics_error=rubrics[t.item.source.id][1]) for t in too_easy]
             program.final_stage(stages, "improve", gated, waiting, pending=lambda value: None)
         program.quota_report = quotas.report()
-    program.quota_report = {**quotas.report(), "rounds_metadata": len(decoded_ids),
-                            "short_by": quotas.missing()}
+    else:
+        stop = "records" if quotas.done else "quotas" if not quotas.can_take_more() else "rounds"
+    program.quota_report = {**quotas.report(), "rounds": rounds, "rounds_metadata": len(decoded_ids),
+                            "short_by": quotas.missing(), **quotas.shortfall(stop)}
     return program.quota_report

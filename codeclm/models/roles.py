@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from codeclm.models.config import ModelSpec, ProgramConfig
 from codeclm.engine import Engine, EngineLM, RetryPolicy
 from codeclm.errors import ConfigError
+from codeclm.judging.schemes import SCHEMES
 
 ROLES = ("strong", "target", "judge")
 
@@ -128,9 +129,6 @@ class RoleLMs:
     def for_program(self, config: ProgramConfig) -> dict[str, EngineLM]:
         """Every role's LM; a local server whose model judges with a logprob scheme returns generation logprobs."""
         specs = role_specs(config)
-        judge_logprobs = config.judging.scheme in LOGPROB_SCHEMES
+        judge_logprobs = SCHEMES[config.judging.scheme].logprobs
         needs = {specs["judge"].model_dump_json()} if judge_logprobs else set()
         return {role: self.lm(role, spec, logprobs=spec.model_dump_json() in needs) for role, spec in specs.items()}
-
-
-LOGPROB_SCHEMES = ("logprob-pairwise", "pointwise-logprob")  # read the judge's answer-token log-probabilities

@@ -83,6 +83,13 @@ class ModelSpec(_Strict):
     def label(self) -> str:
         return f"local:{self.local}" if self.local else str(self.model)
 
+    @property
+    def route(self):
+        """Where this model's calls go (codeclm.engine.routes.Route): direct or litellm, and which batch API."""
+        from codeclm.engine.routes import route
+
+        return route(self.local or self.model or "", local=bool(self.local), api_base=self.api_base, batch_api=self.batch_api)
+
 
 class Roles(_Strict):
     strong: ModelSpec

@@ -317,6 +317,17 @@ class ProgramConfig(_Strict):
         candidate = Path(path).expanduser()
         return candidate if candidate.is_absolute() else (self.base_dir / candidate).resolve()
 
+    def call_cache_path(self) -> Path | None:
+        """The call cache's sqlite file: `cache.path` (relative to this file), else calls.sqlite in the user cache
+        folder (codeclm.local.weights.cache_dir); None when the cache is off. Every opener of a program asks here."""
+        if not self.cache.enabled:
+            return None
+        if self.cache.path:
+            return self.resolve(self.cache.path)
+        from codeclm.local.weights import cache_dir  # pure Python: the user cache folder
+
+        return cache_dir() / "calls.sqlite"
+
     def prompt_library(self) -> PromptLibrary:
         """The program's templates (`prompts:`), rendered with its variables."""
         return PromptLibrary(self.prompts_dir(), self.template_variables())

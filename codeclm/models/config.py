@@ -20,6 +20,14 @@ from codeclm.prompting.templates import PromptLibrary
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+# `program:` values -> "module:Class" of the DataProgram that runs each; codeclm.programs.registry imports the class
+# when it builds the program (config imports no program: programs sit above it).
+PROGRAMS: dict[str, str] = {
+    "codeclm": "codeclm.programs.codeclm:CodecLM",
+    "self_instruct": "codeclm.programs.self_instruct:SelfInstruct",
+    "evol_instruct": "codeclm.programs.evol_instruct:EvolInstruct",
+}
+
 
 def one_of(value: Any, names: Any) -> Any:
     """`value` if it is one of `names` (read when validating, so a name registered later counts), else the error a
@@ -230,7 +238,7 @@ class OptimizeSettings(_Strict):
 
 class ProgramConfig(_Strict):
     name: str = "codeclm"
-    program: Literal["codeclm", "self_instruct", "evol_instruct"] = "codeclm"
+    program: str = Field("codeclm", description="which data program runs: one of PROGRAMS (" + ", ".join(PROGRAMS) + ")")
     prompts: str | None = Field(None, description="folder of the step templates, relative to this file; default: the "
                                 "templates shipped with codeclm (`codeclm init DIR` writes a copy to edit)")
     models: Roles
@@ -272,6 +280,11 @@ class ProgramConfig(_Strict):
     source: str = Field("program", exclude=True, description="the YAML file, for error messages")
     bundled: bool = Field(False, exclude=True, description="a program shipped with codeclm, loaded by name: what it "
                           "writes (output, a tuned file) goes to the current folder, not the package's")
+
+    @field_validator("program", mode="before")
+    @classmethod
+    def _known_program(cls, value: Any) -> Any:
+        return one_of(value, PROGRAMS)
 
     @model_validator(mode="after")
     def _target_scoring_knows_the_targets_format(self) -> "ProgramConfig":

@@ -13,9 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-BATCH_APIS = ("openai", "anthropic")  # the provider batch APIs `--executor batch` can send calls to
-
-
 @dataclass(frozen=True)
 class Route:
     """One model's route. `batch_refused`: why the batch API its spec asks for cannot take it (said when a batch
@@ -41,8 +38,9 @@ def route(model: str, *, local: bool = False, api_base: str | None = None, batch
         if local:
             return Route(litellm_id, direct)
         host = urlsplit(api_base).hostname if api_base else None
-        auto = "anthropic" if model.startswith("anthropic/") else "openai" if direct and host in (None, "api.openai.com") else None
-        return Route(litellm_id, direct, auto)
+        if model.startswith("anthropic/"):
+            return Route(litellm_id, direct, "anthropic")
+        return Route(litellm_id, direct, "openai" if direct and host in (None, "api.openai.com") else None)
     if local:
         refused = f"{batch_api}: an embedded local model has no batch API; remove batch_api (auto) or set it to none"
     elif batch_api == "anthropic" and not model.startswith("anthropic/"):

@@ -48,7 +48,8 @@ class TargetLossJudge(dspy.Module):
         self.chat_template = chat_template
 
     @classmethod
-    def build(cls, scheme: Scheme, prompt: RenderedPrompt, lm, *, chat_template: str = "chatml", **_judge_settings) -> TargetLossJudge:
+    def build(cls, scheme: Scheme, prompt: RenderedPrompt, lm, *, chat_template: str = "chatml",
+              **_judge_settings) -> TargetLossJudge:
         """The judge of `scheme`; it asks no question, so the LLM judges' settings (attempts, sampling) do not apply."""
         judge = cls(prompt, lm, chat_template=chat_template)
         judge.scheme, judge.scale = scheme.name, scheme.scale

@@ -96,7 +96,8 @@ class ModelSpec(_Strict):
         """Where this model's calls go (codeclm.engine.routes.Route): direct or litellm, and which batch API."""
         from codeclm.engine.routes import route
 
-        return route(self.local or self.model or "", local=bool(self.local), api_base=self.api_base, batch_api=self.batch_api)
+        return route(self.local or self.model or "", local=bool(self.local), api_base=self.api_base,
+                     batch_api=self.batch_api)
 
 
 class Roles(_Strict):
@@ -251,7 +252,8 @@ class ProgramConfig(_Strict):
     max_iterations: int = Field(4, ge=1, description="Self-Rubrics iterations; 1 = the basic instruction")
     theta: float | None = Field(
         None, ge=0, description="Contrastive Filtering gap threshold on the judging scheme's scale; default the one "
-        "calibrated for the target, else the scheme's (" + ", ".join(f"{s.name}: {s.threshold:g}" for s in SCHEMES.values()) + ")")
+        "calibrated for the target, else the scheme's ("
+        + ", ".join(f"{s.name}: {s.threshold:g}" for s in SCHEMES.values()) + ")")
     seed: int = 0
     generation: Sampling = Sampling(temperature=0.7, max_tokens=512)
     answering: Sampling = Sampling(temperature=0.7, max_tokens=512)

@@ -262,7 +262,8 @@ class OptimizeMetric:
             return f"0 because it could not be scored ({a.error[:200]})."
         parts = []
         if a.gap is not None:
-            measure = (f"the target's loss on the strong answer is {a.gap:.2f} nats/token" if SCHEMES[self.scheme].scores_with == "target"
+            measure = (f"the target's loss on the strong answer is {a.gap:.2f} nats/token"
+                       if SCHEMES[self.scheme].scores_with == "target"
                        else f"the judge's gap strong - target is {a.gap:+.2f}")
             if a.kept:
                 parts.append(f"contrast {a.contrast:.2f} ({measure}, above the filter's threshold {self.theta:g}: "

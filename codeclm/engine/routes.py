@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+
 @dataclass(frozen=True)
 class Route:
     """One model's route. `batch_refused`: why the batch API its spec asks for cannot take it (said when a batch

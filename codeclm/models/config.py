@@ -6,7 +6,7 @@ import difflib
 import re
 import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -17,6 +17,9 @@ from codeclm.errors import ConfigError
 from codeclm.models.calibrations import find as find_calibration, record_places
 from codeclm.judging.schemes import SCHEMES
 from codeclm.prompting.templates import PromptLibrary
+
+if TYPE_CHECKING:
+    from codeclm.engine.routes import Route
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -92,7 +95,7 @@ class ModelSpec(_Strict):
         return f"local:{self.local}" if self.local else str(self.model)
 
     @property
-    def route(self):
+    def route(self) -> Route:
         """Where this model's calls go (codeclm.engine.routes.Route): direct or litellm, and which batch API."""
         from codeclm.engine.routes import route
 
@@ -130,8 +133,8 @@ class CheckSettings(_Strict):
 class JudgeSettings(_Strict):
     """The judge of Contrastive Filtering: scheme, sampling and calibration (see docs/judging.md)."""
 
-    scheme: str = Field("pairwise-1-10", description="one of codeclm.judging.schemes.SCHEMES: "
-                        + "; ".join(f"{s.name}: {s.description}" for s in SCHEMES.values()))
+    scheme: str = Field("pairwise-1-10", description="one of SCHEMES (" + ", ".join(SCHEMES) + "; "
+                        "codeclm/judging/schemes.py describes each)")
     temperature: float = Field(0.0, ge=0, le=2)
     max_tokens: int | None = Field(None, gt=0, description="default: the scheme's (" + ", ".join(
         f"{s.name}: {s.max_tokens}" for s in SCHEMES.values() if s.scores_with == "judge") + ")")

@@ -23,7 +23,7 @@ from codeclm.models.config import load_config
 from codeclm.check.program import check_filter
 from codeclm.check.grading import report, wilson
 from codeclm.check.display import table
-from codeclm.judging.scales import SCALES
+from codeclm.judging.schemes import SCHEMES
 from codeclm.programs.session import open_program
 
 PROGRAM = Path(__file__).resolve().parent.parent / "programs" / "codeclm.yaml"
@@ -46,7 +46,7 @@ def best_theta(result):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--schemes", nargs="*", default=list(SCALES))
+    parser.add_argument("--schemes", nargs="*", default=list(SCHEMES))
     parser.add_argument("--split", choices=["check", "dev", "all"], default="check")
     parser.add_argument("--choose-theta", action="store_true")
     parser.add_argument("--set", action="append", default=[])

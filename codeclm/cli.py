@@ -80,16 +80,16 @@ def _cmd_judge_check(args: argparse.Namespace) -> int:
     from codeclm.errors import ConfigError
     from codeclm.check.program import check_filter, record_report
     from codeclm.check.display import NOTE, table
-    from codeclm.judging.scales import SCALES
+    from codeclm.judging.schemes import SCHEMES
     from codeclm.programs.session import open_program
     from codeclm.console.tables import print_table
 
     overrides = list(args.set) + (["cache.enabled=false"] if args.no_cache else [])
     config = load_config(args.program, overrides)
-    wanted = list(SCALES) if args.all else (args.scheme or [config.judging.scheme])
-    unknown = [s for s in wanted if s not in SCALES]
+    wanted = list(SCHEMES) if args.all else (args.scheme or [config.judging.scheme])
+    unknown = [s for s in wanted if s not in SCHEMES]
     if unknown:
-        raise ConfigError(f"--scheme {unknown[0]}: unknown judging scheme; choose from {', '.join(SCALES)}")
+        raise ConfigError(f"--scheme {unknown[0]}: unknown judging scheme; choose from {', '.join(SCHEMES)}")
     with open_program(config) as session:
         reports = [check_filter(session, scheme=scheme, split=args.split) for scheme in wanted]
         if args.split == "check":

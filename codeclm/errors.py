@@ -64,6 +64,10 @@ class PromptScoringUnsupportedError(EndpointError):
     """The endpoint does not return prompt log-probabilities (``/completions`` with echo and logprobs)."""
 
 
+# The servers that can score prompts: named in that error's fix (codeclm.engine.score) and the filter check's.
+SCORE_SERVERS = "codeclm's embedded local model or vLLM (docs/servers.md)"
+
+
 class RequestDroppedError(StepError):
     """A request the provider refused in a way that repeats (e.g. a refused prompt in a batch): like
     ContextLengthError, its item is dropped for good with the reason; the step re-raises it under its name."""

@@ -39,6 +39,14 @@ def test_paths_are_relative_to_the_program_file(tmp_path):
     assert config.resolve(config.seeds.path) == tmp_path / "seeds.txt"
 
 
+def test_the_call_cache_is_the_programs_own_file_else_the_user_cache_folders_else_none(tmp_path, monkeypatch):
+    """One function decides where a program's calls are cached (the session and a Ray run both ask it)."""
+    monkeypatch.setenv("CODECLM_CACHE_DIR", str(tmp_path / "user-cache"))
+    assert load_config(write(tmp_path, MINIMAL)).call_cache_path() == tmp_path / "user-cache" / "calls.sqlite"
+    assert load_config(write(tmp_path, MINIMAL), ["cache.path=c/calls.db"]).call_cache_path() == tmp_path / "c" / "calls.db"
+    assert load_config(write(tmp_path, MINIMAL), ["cache.enabled=false"]).call_cache_path() is None
+
+
 def test_overrides_parse_yaml_values(tmp_path):
     config = load_config(write(tmp_path, MINIMAL), ["num_metadata=12", "theta=1.5", "models.judge.local=smollm2-135m-instruct"])
     assert config.num_metadata == 12 and config.theta == 1.5

@@ -81,14 +81,13 @@ def compute(judges: bool) -> None:
             if n % 20 == 0:
                 print(f"scored {n}/{len(rows)}", flush=True)
         if judges:
-            from codeclm.judging.scales import SCALES
-            from codeclm.judging.schemes import make_judge
-            from codeclm.models.roles import LOGPROB_SCHEMES, role_specs
+            from codeclm.judging.schemes import SCHEMES, make_judge
+            from codeclm.models.roles import role_specs
 
             library = config.prompt_library()
             for scheme in ("pointwise-logprob", "logprob-pairwise"):
-                lm = session.lm("judge", role_specs(config)["judge"], logprobs=scheme in LOGPROB_SCHEMES)
-                judge = make_judge(scheme, library.render(SCALES[scheme].template), lm, temperature=0.0)
+                lm = session.lm("judge", role_specs(config)["judge"], logprobs=SCHEMES[scheme].logprobs)
+                judge = make_judge(scheme, library.render(SCHEMES[scheme].template), lm, temperature=0.0)
                 for n, row in enumerate(r for r in rows if r["split"] == "check" and r["label"] in DECISIONS):
                     try:
                         verdict = judge(instruction=row["instruction"], strong=row["strong"]["text"], target=row["target"]["text"],

@@ -12,29 +12,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from codeclm.engine.score import SCORE_SERVERS
 from codeclm.errors import JudgeCalibrationError
 from codeclm.executors import ThreadExecutor
 from codeclm.steps.guards import Answer, check
 from codeclm.check.grading import Case, CheckReport, run_check
 from codeclm.check.cases import load_check_items, solved
 from codeclm.check.labelled import LABELLED_TARGET, load_labelled
-from codeclm.judging.scales import SCALES
-from codeclm.judging.schemes import make_judge
-from codeclm.models.roles import LOGPROB_SCHEMES, role_specs, target_chat_template
+from codeclm.judging.schemes import SCHEMES, make_judge
+from codeclm.models.roles import role_specs, target_chat_template
 from codeclm.programs.session import Session
 from codeclm.steps.contrast import ContrastiveFilter
 from codeclm.steps.respond import Respond
 
 # Quiz answers are short: on the bundled quizzes no label changes between 80 words (~112 tokens) and 384 tokens.
 QUIZ_ANSWER_TOKENS = 112
-
-FIXES = {
-    "target-loss": "a strong judge model with an LLM-judge scheme (models.judge: {model: gpt-4o-mini, api_key_env: "
-                   "OPENAI_API_KEY} and judging.scheme: pairwise-1-10), or check models.target.chat_template",
-    "llm-judge": f"judging.scheme: target-loss (no judge: needs a target served by {SCORE_SERVERS}), "
-                 "or a stronger judge model (models.judge: {model: gpt-4o-mini, api_key_env: OPENAI_API_KEY})",
-}
 
 
 def labelled_case(item) -> Case:
@@ -55,7 +46,7 @@ def is_labelled_file(path: Path) -> bool:
 
 def theta_for(config, scheme: str) -> float:
     """The program's theta for its own scheme; another scheme's default threshold."""
-    return config.theta if scheme == config.judging.scheme else SCALES[scheme].threshold
+    return config.theta if scheme == config.judging.scheme else SCHEMES[scheme].threshold
 
 
 def filter_for(session: Session, scheme: str) -> tuple[ContrastiveFilter, float]:
@@ -63,9 +54,9 @@ def filter_for(session: Session, scheme: str) -> tuple[ContrastiveFilter, float]
     config, program = session.config, session.program
     if scheme == config.judging.scheme:
         return program.contrastive_filter, theta_for(config, scheme)
-    scale = SCALES[scheme]
+    scale = SCHEMES[scheme]
     lm = session.lms["target"] if scale.scores_with == "target" else session.lm(
-        "judge", role_specs(config)["judge"], logprobs=scheme in LOGPROB_SCHEMES)
+        "judge", role_specs(config)["judge"], logprobs=SCHEMES[scheme].logprobs)
     judge = make_judge(scheme, config.prompt_library().render(scale.template), lm, max_attempts=config.max_attempts,
                        temperature=config.judging.temperature, max_tokens=config.judging.max_tokens,
                        chat_template=target_chat_template(config))
@@ -127,7 +118,7 @@ def require_passed(report: CheckReport) -> CheckReport:
     """Raise JudgeCalibrationError, naming a fix that is not the scheme that just failed, unless the check passed
     (or found the target so strong that nearly everything is too easy: then the run goes on and says so)."""
     if report.status not in ("passed", "target_strong"):
-        fix = FIXES["target-loss" if report.scheme == "target-loss" else "llm-judge"]
+        fix = SCHEMES[report.scheme].fix
         raise JudgeCalibrationError(
             f"filter check {report.verdict.split(' (')[0].lower()}: {report.scheme} decided {report.correct}/{report.items} "
             f"items right at theta {report.theta:g} ({report.accuracy:.0%}, 95% CI {report.ci_low:.0%}-{report.ci_high:.0%}; "
@@ -188,7 +179,7 @@ def fingerprint(session: Session, scheme: str | None = None) -> str:
 
 def judge_label(config, scheme: str) -> str:
     """The model a scheme's verdict comes from: the target's for target-loss, else the judge's."""
-    return role_specs(config)["target" if SCALES[scheme].scores_with == "target" else "judge"].label
+    return role_specs(config)["target" if SCHEMES[scheme].scores_with == "target" else "judge"].label
 
 
 def record_report(session: Session, report: CheckReport, where: Path | None = None) -> None:

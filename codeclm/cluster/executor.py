@@ -110,13 +110,12 @@ class RayExecutor(ReportsOutcomes):
         from codeclm.cluster.cache import start_cache_service
         from codeclm.cluster.connect import driver_node
         from codeclm.cluster.limits import LimiterRegistry
-        from codeclm.programs.session import default_cache_path
 
         config = self.config
         run_id = uuid.uuid4().hex[:12]
         cache_name = None
-        if config.cache.enabled:  # shared actors go by name: a worker restarted by Ray finds them again
-            path = config.resolve(config.cache.path) if config.cache.path else default_cache_path()
+        path = config.call_cache_path()
+        if path is not None:  # shared actors go by name: a worker restarted by Ray finds them again
             cache_name = f"codeclm-cache-{run_id}"
             self._services.append(start_cache_service(path, driver_node(), cache_name))
         registry_name = f"codeclm-limiters-{run_id}"

@@ -1,9 +1,9 @@
 """EngineLM: the one dspy.LM subclass every role (strong, target, judge) calls through.
 
 Each call: cache lookup (key without the API key) -> per-endpoint limiter -> the request,
-with our own retries -> cache store and usage ledger. OpenAI-compatible models (no
-provider prefix, or ``openai/``) take the direct httpx path (``http.py``); other providers
-(``anthropic/...``, ``gemini/...``) go through litellm. Both paths share cache keys,
+with our own retries -> cache store and usage ledger. OpenAI-compatible models take the
+direct httpx path (``http.py``), other providers go through litellm (``routes.py`` decides,
+or the role's spec did: ``transport``). Both paths share cache keys,
 limits, retries, the ledger, key scrubbing and the error names of ``codeclm.errors``.
 DSPy's cache (which ignores api_base) and DSPy's retries (which hide calls from the
 ledger) are both off; ``engine="litellm"`` keeps litellm's HTTP on httpx, which vcrpy records.
@@ -33,7 +33,8 @@ from codeclm.engine.reply import as_reply, check_chat, from_cache, server_timing
 from codeclm.engine.retry import RetryPolicy, is_retryable, status_of
 from codeclm.engine.score import (SCORE_FIX, SCORE_MARKER, SCORE_PATH, ScoredText, prompt_logprobs, score_body, scored_text,
                                   unsupported, unsupported_fix)
-from codeclm.engine.wire import CHAT_PATH, chat_body, is_openai_compatible, wire_model
+from codeclm.engine.routes import route
+from codeclm.engine.wire import CHAT_PATH, chat_body, wire_model
 from codeclm.errors import (ContextLengthError, EndpointConnectionError, EndpointError, MalformedReplyError,
                             PromptScoringUnsupportedError)
 
@@ -75,8 +76,9 @@ class EngineLM(dspy.LM):
         """`endpoint_id` names the endpoint in cache keys when `api_base` is not stable
         (an embedded server listens on a new port each start); default: `api_base`.
 
-        `transport`: "auto" (direct for OpenAI-compatible model ids, litellm otherwise),
-        "direct" or "litellm". `stream_for_cancel`: on the direct path, stream each chat
+        `transport`: "auto" (`codeclm.engine.routes.route(model)` decides: direct for
+        OpenAI-compatible model ids, litellm otherwise), "direct" or "litellm" (a role's
+        spec decided: `ModelSpec.route`). `stream_for_cancel`: on the direct path, stream each chat
         request so that a timeout or Ctrl-C closes the connection and the server stops
         computing (llama-cpp-python only cancels streamed requests); a timeout is then
         not retried. Set it for embedded local models; an interrupted run should call
@@ -111,7 +113,7 @@ class EngineLM(dspy.LM):
     def direct(self) -> bool:
         """Whether calls take the direct httpx path (else litellm)."""
         if self.transport == "auto":
-            return self.model_type == "chat" and is_openai_compatible(self.model)
+            return self.model_type == "chat" and route(self.model).direct
         return self.transport == "direct"
 
     @property

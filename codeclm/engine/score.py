@@ -22,13 +22,12 @@ from typing import Any
 
 from codeclm.engine.failures import HTTPStatusFailure
 from codeclm.engine.reply import ZERO_USAGE
-from codeclm.errors import PromptScoringUnsupportedError
+from codeclm.errors import SCORE_SERVERS, PromptScoringUnsupportedError
 
 SCORE_PATH = "/completions"
 SCORE_PARAMS = {"max_tokens": 1, "echo": True, "logprobs": 0, "temperature": 0}
 SCORE_MARKER = {"request": "score-prompt-logprobs", **SCORE_PARAMS}  # in the cache key, never on the wire (a stored reply is aligned again when read)
 # The one fix text for a target that cannot score prompts (engine errors, filter check, docs/servers.md agree).
-SCORE_SERVERS = "codeclm's embedded local model or vLLM (docs/servers.md)"
 SCORE_FIX = (f"use a target served by {SCORE_SERVERS}; llama.cpp's llama-server cannot score prompts "
              "(\"Only no echo is supported\"), or choose an LLM-judge scheme")
 PREFIX_CACHING_FIX = ("restart vLLM with --no-enable-prefix-caching (its V1 engine, about 0.7-0.8, cannot return "

@@ -1,4 +1,4 @@
-"""What the direct path puts on the wire: which models take it, and the JSON body of a chat call.
+"""What the direct path puts on the wire (which models take it: ``routes.py``): the JSON body of a chat call.
 
 The body is what litellm sends to the same endpoint for the same call (``model`` without
 its ``openai/`` prefix, ``messages``, then every set sampling parameter), so cassettes
@@ -16,11 +16,6 @@ CHAT_PATH = "/chat/completions"
 # Never sent as body fields: connection settings, cache identity, litellm/DSPy-only options.
 _NOT_ON_WIRE = CLIENT_KEYS | {"rollout_id", "model", "messages", "prompt", "stream", "extra_body", "drop_params",
                               "prompt_cache", "model_type", "custom_llm_provider"}
-
-
-def is_openai_compatible(model: str) -> bool:
-    """A model id with no provider prefix or the ``openai/`` prefix (llama.cpp, vLLM, TGI, Ollama, OpenAI)."""
-    return "/" not in model or model.startswith("openai/")
 
 
 def wire_model(model: str) -> str:

@@ -23,9 +23,8 @@ from codeclm.executors import Executor, ThreadExecutor
 from codeclm.output.fingerprint import model_identity
 from codeclm.output.jsonl import write_atomic
 from codeclm.models.calibrations import find_check, record_places
-from codeclm.judging.scales import SCALES
-from codeclm.judging.schemes import make_judge
-from codeclm.models.roles import LOGPROB_SCHEMES, role_specs
+from codeclm.judging.schemes import SCHEMES, make_judge
+from codeclm.models.roles import role_specs
 from codeclm.programs.session import open_program
 from codeclm.steps.respond import Respond
 
@@ -132,9 +131,9 @@ def evaluate(benchmark: str, candidate: str, reference: str = "strong", judge: s
                                   f"check {config.source} --scheme {scheme} --set models.judge=...`), or --unverified for a "
                                   f"figure labelled unverified")
     prompts = config.prompt_library()
-    respond_prompt, judge_prompt = prompts.render("respond"), prompts.render(SCALES[scheme].template)
+    respond_prompt, judge_prompt = prompts.render("respond"), prompts.render(SCHEMES[scheme].template)
     answering = config.answering.model_dump()
-    judging = {"temperature": 0.0, "max_tokens": config.judging.max_tokens or SCALES[scheme].max_tokens}
+    judging = {"temperature": 0.0, "max_tokens": config.judging.max_tokens or SCHEMES[scheme].max_tokens}
     with open_program(config, lms={} if lms is None else lms) as session:  # engine only: eval binds its own roles
         bound = lms if lms is not None else bind(session, specs, scheme)
         settings = verdict_settings(scheme, {"respond": respond_prompt.sha256, "judge": judge_prompt.sha256},
@@ -181,16 +180,16 @@ def judge_unchecked(config, scheme: str, judge: str) -> str | None:
 def bind(session, specs: dict[str, ModelSpec], scheme: str) -> dict[str, dspy.BaseLM]:
     """The three roles' LMs on the session's engine; the judge's model (whichever role resolves it first) on a
     local server that returns generation log-probabilities when the scheme reads them."""
-    judge_model = specs["judge"].model_dump_json() if scheme in LOGPROB_SCHEMES else None
+    judge_model = specs["judge"].model_dump_json() if SCHEMES[scheme].logprobs else None
     return {role: session.lm(role, spec, logprobs=spec.model_dump_json() == judge_model) for role, spec in specs.items()}
 
 
 def eval_scheme(config: ProgramConfig, scheme: str | None) -> str:
     """The judging scheme of an eval: `scheme`, else the program's if it compares answers, else pointwise-logprob
     (target-loss measures the target alone and cannot compare a candidate with a reference)."""
-    chosen = scheme or (config.judging.scheme if SCALES[config.judging.scheme].scores_with == "judge" else "pointwise-logprob")
-    if chosen not in SCALES or SCALES[chosen].scores_with != "judge":
-        names = ", ".join(name for name, scale in SCALES.items() if scale.scores_with == "judge")
+    chosen = scheme or (config.judging.scheme if SCHEMES[config.judging.scheme].scores_with == "judge" else "pointwise-logprob")
+    if chosen not in SCHEMES or SCHEMES[chosen].scores_with != "judge":
+        names = ", ".join(name for name, scale in SCHEMES.items() if scale.scores_with == "judge")
         raise ConfigError(f"--scheme {chosen}: an eval needs a judge that compares two answers; choose one of {names}")
     return chosen
 
@@ -199,10 +198,10 @@ def eval_rule(scheme: str, rule: str | None) -> str:
     """The both-orders rule (default paper), or "n/a" for a pointwise scheme, where asking for one is an error."""
     if rule is not None and rule not in RULES:
         raise ConfigError(f"--rule {rule}: unknown rule; choose one of {', '.join(RULES)}")
-    if SCALES[scheme].both_orders:
+    if SCHEMES[scheme].both_orders:
         return rule or "paper"
     if rule is not None:
-        both = ", ".join(name for name, scale in SCALES.items() if scale.scores_with == "judge" and scale.both_orders)
+        both = ", ".join(name for name, scale in SCHEMES.items() if scale.scores_with == "judge" and scale.both_orders)
         raise ConfigError(f"--rule {rule}: scheme {scheme} rates each answer alone (one outcome per item, no orders), "
                           f"so no both-orders rule applies; drop --rule, or judge both orders with --scheme {both}")
     return NOT_APPLICABLE

@@ -1,9 +1,10 @@
 """From a program's config to a BatchExecutor: which batch API each role's calls go to, keys from the environment.
 
-`models.<role>.batch_api` decides (default `auto`): OpenAI models at api.openai.com (no `api_base`)
-go to the OpenAI Batch API, `anthropic/...` models to Anthropic Message Batches, and every other
-endpoint (embedded local models, vLLM, llama.cpp) is called directly in each round. `openai`
-names any server with OpenAI's `/files` and `/batches` endpoints at the model's `api_base`.
+`models.<role>.batch_api` decides (default `auto`), through the model's route (codeclm.engine.routes):
+OpenAI models at api.openai.com (no `api_base`) go to the OpenAI Batch API, `anthropic/...` models to
+Anthropic Message Batches, and every other endpoint (embedded local models, vLLM, llama.cpp) is called
+directly in each round. `openai` names any server with OpenAI's `/files` and `/batches` endpoints at the
+model's `api_base`.
 Keys come from the variable `api_key_env` names (default OPENAI_API_KEY / ANTHROPIC_API_KEY),
 never from files, and never reach logs or the batch store.
 """
@@ -13,10 +14,8 @@ from __future__ import annotations
 import logging
 import os
 from typing import Any
-from urllib.parse import urlsplit
 
 from codeclm.models.config import ModelSpec, ProgramConfig
-from codeclm.engine.wire import is_openai_compatible
 from codeclm.errors import ConfigError
 from codeclm.executors.batch import BatchExecutor
 from codeclm.executors.batch_anthropic import AnthropicBatches
@@ -33,26 +32,12 @@ PROVIDERS = {"openai": OpenAIBatches, "anthropic": AnthropicBatches}
 
 
 def batch_api(role: str, spec: ModelSpec, source: str) -> str | None:
-    """The batch API of one role's model ("openai" / "anthropic"), or None: its calls go out directly."""
-    model = spec.model or ""
-    if spec.batch_api == "none":
-        return None
-    if spec.batch_api == "auto":
-        if spec.local:
-            return None
-        if model.startswith("anthropic/"):
-            return "anthropic"
-        host = urlsplit(spec.api_base).hostname if spec.api_base else None
-        return "openai" if is_openai_compatible(model) and host in (None, "api.openai.com") else None
-    if spec.local:
-        raise ConfigError(f"{source}: models.{role}.batch_api: {spec.batch_api}: an embedded local model has no batch API; "
-                          "remove batch_api (auto) or set it to none")
-    if spec.batch_api == "anthropic" and not model.startswith("anthropic/"):
-        raise ConfigError(f"{source}: models.{role}.batch_api: anthropic needs an anthropic/ model id, got {model!r}")
-    if spec.batch_api == "openai" and not is_openai_compatible(model):
-        raise ConfigError(f"{source}: models.{role}.batch_api: openai needs an OpenAI-compatible model id "
-                          f"(no provider prefix, or openai/), got {model!r}")
-    return spec.batch_api
+    """The batch API of one role's model ("openai" / "anthropic"), or None: its calls go out directly.
+    ConfigError when its spec asks for a batch API that cannot take it."""
+    found = spec.route
+    if found.batch_refused:
+        raise ConfigError(f"{source}: models.{role}.batch_api: {found.batch_refused}")
+    return found.batch
 
 
 def batch_providers(config: ProgramConfig, **options: Any) -> dict[str, BatchProvider]:

@@ -23,8 +23,6 @@ class PairwiseJudge(Judge):
     """
 
     signature = JudgeSignature
-    scheme = "pairwise-1-10"
-    scale = "gap of 1-10 scores, -9..9"
 
     def forward(self, instruction: str, strong: str, target: str, key: str) -> Verdict:
         orders = [self._order(instruction, strong, target, key, strong_first=flag) for flag in (True, False)]

@@ -17,8 +17,6 @@ class PointwiseJudge(LogprobJudge):
     """Rates the strong and the target answer separately; reads the expected rating."""
 
     signature = PointwiseSignature
-    scheme = "pointwise-logprob"
-    scale = "gap of expected 1-10 ratings, -9..9"
     field = "rating"
 
     def forward(self, instruction: str, strong: str, target: str, key: str) -> Verdict:

@@ -17,8 +17,6 @@ class PreferenceJudge(LogprobJudge):
     """Asks which answer is better (A or B) and reads the probability of each label."""
 
     signature = PreferenceSignature
-    scheme = "logprob-pairwise"
-    scale = "2*P(strong better)-1, -1..1"
     field = "preferred"
 
     def forward(self, instruction: str, strong: str, target: str, key: str) -> Verdict:

@@ -26,6 +26,7 @@ import dspy
 
 from codeclm.engine.chat_formats import prompt_prefix
 from codeclm.errors import CodecLMError, ContextLengthError, EndpointError, PromptScoringUnsupportedError, StepError
+from codeclm.judging.schemes import Scheme
 from codeclm.judging.token_losses import pack
 from codeclm.steps.verdict import OrderVerdict, Verdict, combine
 from codeclm.prompting.templates import RenderedPrompt
@@ -35,8 +36,8 @@ class TargetLossJudge(dspy.Module):
     """Scores the strong answer under the target model; `lm` is the TARGET's LM (it must offer `score`)."""
 
     name = "judge"
-    scheme = "target-loss"
-    scale = "the target's mean loss (nats per token) on the strong answer's new words, >= 0"
+    scheme: str = ""  # the scheme's name and scale, from its record (set by `build`)
+    scale: str = ""
     needs_target_answer = False
 
     def __init__(self, prompt: RenderedPrompt, lm, chat_template: str = "chatml"):
@@ -45,6 +46,14 @@ class TargetLossJudge(dspy.Module):
         self.template_sha256 = prompt.sha256
         self.lm = lm
         self.chat_template = chat_template
+
+    @classmethod
+    def build(cls, scheme: Scheme, prompt: RenderedPrompt, lm, *, chat_template: str = "chatml",
+              **_judge_settings) -> TargetLossJudge:
+        """The judge of `scheme`; it asks no question, so the LLM judges' settings (attempts, sampling) do not apply."""
+        judge = cls(prompt, lm, chat_template=chat_template)
+        judge.scheme, judge.scale = scheme.name, scheme.scale
+        return judge
 
     @property
     def model_name(self) -> str | None:

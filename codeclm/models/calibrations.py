@@ -3,8 +3,8 @@
 `codeclm judge calibrate PROGRAM` fits theta on dev items only (the bundled labelled set's dev split for
 the target its labels were read for, a user's own labelled items, or the quiz family's dev split), and
 writes it to `calibrations.json` beside the program file. A program without `theta:` takes the record
-for its target and scheme; under `target-loss` (whose scale is the target's own loss) a run with no
-record for its target refuses to start and names the command.
+for its target and scheme; under a scheme whose scale moves with the target (`needs_calibration` in its
+record, codeclm.judging.schemes: target-loss) a run with no record for its target refuses to start and names the command.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pathlib import Path
 from pydantic import BaseModel
 
 CALIBRATIONS = "calibrations.json"
-NEEDS_CALIBRATION = ("target-loss",)  # schemes whose scale moves with the target model
 
 
 class Calibration(BaseModel):

@@ -6,18 +6,41 @@ import difflib
 import re
 import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from codeclm.prompting.bundled import data_dir, resolve as find_program
 from codeclm.errors import ConfigError
-from codeclm.models.calibrations import NEEDS_CALIBRATION, find as find_calibration, record_places
-from codeclm.judging.scales import SCALES, SchemeName
+from codeclm.models.calibrations import find as find_calibration, record_places
+from codeclm.judging.schemes import SCHEMES
 from codeclm.prompting.templates import PromptLibrary
 
+if TYPE_CHECKING:
+    from codeclm.engine.routes import Route
+
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# `program:` values -> "module:Class" of the DataProgram that runs each; codeclm.programs.registry imports the class
+# when it builds the program (config imports no program: programs sit above it).
+PROGRAMS: dict[str, str] = {
+    "codeclm": "codeclm.programs.codeclm:CodecLM",
+    "self_instruct": "codeclm.programs.self_instruct:SelfInstruct",
+    "evol_instruct": "codeclm.programs.evol_instruct:EvolInstruct",
+}
+
+
+def one_of(value: Any, names: Any) -> Any:
+    """`value` if it is one of `names` (read when validating, so a name registered later counts), else the error a
+    Literal of those names gives."""
+    names = list(names)
+    if value not in names:
+        quoted = [repr(n) for n in names]
+        expected = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+        raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+    return value
 
 
 class _Strict(BaseModel):
@@ -71,6 +94,14 @@ class ModelSpec(_Strict):
     def label(self) -> str:
         return f"local:{self.local}" if self.local else str(self.model)
 
+    @property
+    def route(self) -> Route:
+        """Where this model's calls go (codeclm.engine.routes.Route): direct or litellm, and which batch API."""
+        from codeclm.engine.routes import route
+
+        return route(self.local or self.model or "", local=bool(self.local), api_base=self.api_base,
+                     batch_api=self.batch_api)
+
 
 class Roles(_Strict):
     strong: ModelSpec
@@ -102,11 +133,17 @@ class CheckSettings(_Strict):
 class JudgeSettings(_Strict):
     """The judge of Contrastive Filtering: scheme, sampling and calibration (see docs/judging.md)."""
 
-    scheme: SchemeName = Field("pairwise-1-10", description="target-loss (no judge: the target's loss on the strong answer), "
-                               "pairwise-1-10 (paper), logprob-pairwise, pointwise-logprob")
+    scheme: str = Field("pairwise-1-10", description="one of SCHEMES (" + ", ".join(SCHEMES) + "; "
+                        "codeclm/judging/schemes.py describes each)")
     temperature: float = Field(0.0, ge=0, le=2)
-    max_tokens: int | None = Field(None, gt=0, description="default: the scheme's (256 pairwise, 3 logprob)")
+    max_tokens: int | None = Field(None, gt=0, description="default: the scheme's (" + ", ".join(
+        f"{s.name}: {s.max_tokens}" for s in SCHEMES.values() if s.scores_with == "judge") + ")")
     check: CheckSettings = CheckSettings()
+
+    @field_validator("scheme", mode="before")
+    @classmethod
+    def _known_scheme(cls, value: Any) -> Any:
+        return one_of(value, SCHEMES)
 
     @model_validator(mode="before")
     @classmethod
@@ -205,7 +242,7 @@ class OptimizeSettings(_Strict):
 
 class ProgramConfig(_Strict):
     name: str = "codeclm"
-    program: Literal["codeclm", "self_instruct", "evol_instruct"] = "codeclm"
+    program: str = Field("codeclm", description="which data program runs: one of PROGRAMS (" + ", ".join(PROGRAMS) + ")")
     prompts: str | None = Field(None, description="folder of the step templates, relative to this file; default: the "
                                 "templates shipped with codeclm (`codeclm init DIR` writes a copy to edit)")
     models: Roles
@@ -217,8 +254,9 @@ class ProgramConfig(_Strict):
     num_rubrics: int = Field(4, ge=1, description="rubrics and actions per metadata (paper: 4)")
     max_iterations: int = Field(4, ge=1, description="Self-Rubrics iterations; 1 = the basic instruction")
     theta: float | None = Field(
-        None, ge=0, description="Contrastive Filtering gap threshold on the judging scheme's scale; default the scheme's "
-        "(pairwise-1-10: 3 as in the paper, logprob-pairwise: 0.1, pointwise-logprob: 1)")
+        None, ge=0, description="Contrastive Filtering gap threshold on the judging scheme's scale; default the one "
+        "calibrated for the target, else the scheme's ("
+        + ", ".join(f"{s.name}: {s.threshold:g}" for s in SCHEMES.values()) + ")")
     seed: int = 0
     generation: Sampling = Sampling(temperature=0.7, max_tokens=512)
     answering: Sampling = Sampling(temperature=0.7, max_tokens=512)
@@ -248,23 +286,28 @@ class ProgramConfig(_Strict):
     bundled: bool = Field(False, exclude=True, description="a program shipped with codeclm, loaded by name: what it "
                           "writes (output, a tuned file) goes to the current folder, not the package's")
 
+    @field_validator("program", mode="before")
+    @classmethod
+    def _known_program(cls, value: Any) -> Any:
+        return one_of(value, PROGRAMS)
+
     @model_validator(mode="after")
-    def _target_loss_knows_the_targets_format(self) -> "ProgramConfig":
+    def _target_scoring_knows_the_targets_format(self) -> "ProgramConfig":
         target = self.models.target
-        if self.judging.scheme == "target-loss" and not target.local and not target.chat_template:
-            raise ValueError("judging.scheme target-loss scores answers as the target reads them: set "
+        if SCHEMES[self.judging.scheme].scores_with == "target" and not target.local and not target.chat_template:
+            raise ValueError(f"judging.scheme {self.judging.scheme} scores answers as the target reads them: set "
                              "models.target.chat_template (chatml, llama3, mistral, gemma, phi3, or the model's Jinja chat template)")
         return self
 
     @model_validator(mode="after")
     def _theta_on_scheme_scale(self) -> "ProgramConfig":
-        scale = SCALES[self.judging.scheme]
+        scheme = SCHEMES[self.judging.scheme]
         if self.theta is None:
-            self.theta, self.theta_source = scale.threshold, "scheme default"
-        elif self.theta >= scale.gap_max:
+            self.theta, self.theta_source = scheme.threshold, "scheme default"
+        elif self.theta >= scheme.gap_max:
             raise ValueError(
-                f"theta {self.theta} is off the {scale.scheme} scale (|gap| <= {scale.gap_max:g}): nothing could be kept; "
-                f"use e.g. theta: {scale.threshold:g}, or remove theta for the scheme's default"
+                f"theta {self.theta} is off the {scheme.name} scale (|gap| <= {scheme.gap_max:g}): nothing could be kept; "
+                f"use e.g. theta: {scheme.threshold:g}, or remove theta for the scheme's default"
             )
         return self
 
@@ -291,6 +334,17 @@ class ProgramConfig(_Strict):
             return Path(path)
         candidate = Path(path).expanduser()
         return candidate if candidate.is_absolute() else (self.base_dir / candidate).resolve()
+
+    def call_cache_path(self) -> Path | None:
+        """The call cache's sqlite file: `cache.path` (relative to this file), else calls.sqlite in the user cache
+        folder (codeclm.local.weights.cache_dir); None when the cache is off. Every opener of a program asks here."""
+        if not self.cache.enabled:
+            return None
+        if self.cache.path:
+            return self.resolve(self.cache.path)
+        from codeclm.local.weights import cache_dir  # pure Python: the user cache folder
+
+        return cache_dir() / "calls.sqlite"
 
     def prompt_library(self) -> PromptLibrary:
         """The program's templates (`prompts:`), rendered with its variables."""
@@ -396,6 +450,6 @@ def with_calibrated_theta(config: ProgramConfig) -> ProgramConfig:
     found = find_calibration(record_places(config), config.models.target.label, config.judging.scheme)
     if found is not None:
         config.theta, config.theta_source = found.theta, f"calibrated for {found.target} ({found.fit_on}, {found.date})"
-    elif config.judging.scheme in NEEDS_CALIBRATION:
+    elif SCHEMES[config.judging.scheme].needs_calibration:
         config.theta_source = "uncalibrated"
     return config

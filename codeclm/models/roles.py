@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from codeclm.models.config import ModelSpec, ProgramConfig
 from codeclm.engine import Engine, EngineLM, RetryPolicy
+from codeclm.engine.routes import route
 from codeclm.errors import ConfigError
+from codeclm.judging.schemes import SCHEMES
 
 ROLES = ("strong", "target", "judge")
 
@@ -60,11 +62,6 @@ class ResolvedEndpoint:
     local: bool = False
 
 
-def litellm_model(model: str) -> str:
-    """'gpt-4o-mini' -> 'openai/gpt-4o-mini' (any OpenAI-compatible server); provider prefixes kept."""
-    return model if "/" in model else f"openai/{model}"
-
-
 def resolve_endpoint(role: str, spec: ModelSpec, stack: ExitStack, source: str, logprobs: bool = False) -> ResolvedEndpoint:
     """Find (or start, for `local:` models) the endpoint of one role. `source` names the YAML in errors;
     `logprobs`: a local server must return log-probabilities of generated tokens (LLM-judge logprob schemes)."""
@@ -72,15 +69,15 @@ def resolve_endpoint(role: str, spec: ModelSpec, stack: ExitStack, source: str, 
         from codeclm.local import get_spec, open_endpoint
 
         found = open_endpoint(spec.local, stack, logprobs=logprobs)
-        return ResolvedEndpoint(model=f"openai/{found.model}", api_base=found.api_base, api_key="local", label=spec.label,
-                                cache_id=f"local:{spec.local}@{get_spec(spec.local).sha256}", local=True)
+        return ResolvedEndpoint(model=route(found.model, local=True).model, api_base=found.api_base, api_key="local",
+                                label=spec.label, cache_id=f"local:{spec.local}@{get_spec(spec.local).sha256}", local=True)
     api_key = None
     if spec.api_key_env:
         api_key = os.environ.get(spec.api_key_env)
         if not api_key:
             raise ConfigError(f"{source}: models.{role}.api_key_env: environment variable {spec.api_key_env} is not set; "
                               f"export {spec.api_key_env}=... or point models.{role} at another model")
-    return ResolvedEndpoint(model=litellm_model(spec.model or ""), api_base=spec.api_base, api_key=api_key, label=spec.label)
+    return ResolvedEndpoint(model=spec.route.model, api_base=spec.api_base, api_key=api_key, label=spec.label)
 
 
 LOCAL_TIMEOUT = 600.0  # an embedded server is ours alone: a timeout only guards against a hang
@@ -99,6 +96,7 @@ def make_lm(role: str, spec: ModelSpec, endpoint: ResolvedEndpoint, engine: Engi
     lm = EngineLM(
         endpoint.model, api_base=endpoint.api_base, api_key=endpoint.api_key or "none", role=role,
         cache=engine.cache, ledger=engine.ledger, endpoint_id=endpoint.cache_id, stream_for_cancel=endpoint.local,
+        transport="direct" if spec.route.direct else "litellm",
         limiter=engine.limiter_for(endpoint.api_base or endpoint.model, concurrency, spec.rpm, spec.tpm,
                                    **({"adaptive": True} if spec.adaptive_concurrency and not endpoint.local else {})),
         retry=RetryPolicy(max_tries=spec.max_tries, base_delay=spec.backoff, timeout=timeout),
@@ -128,9 +126,6 @@ class RoleLMs:
     def for_program(self, config: ProgramConfig) -> dict[str, EngineLM]:
         """Every role's LM; a local server whose model judges with a logprob scheme returns generation logprobs."""
         specs = role_specs(config)
-        judge_logprobs = config.judging.scheme in LOGPROB_SCHEMES
+        judge_logprobs = SCHEMES[config.judging.scheme].logprobs
         needs = {specs["judge"].model_dump_json()} if judge_logprobs else set()
         return {role: self.lm(role, spec, logprobs=spec.model_dump_json() in needs) for role, spec in specs.items()}
-
-
-LOGPROB_SCHEMES = ("logprob-pairwise", "pointwise-logprob")  # read the judge's answer-token log-probabilities

@@ -37,7 +37,7 @@ import dspy
 
 from codeclm.models.config import OptimizeSettings
 from codeclm.errors import EndpointError, StepError
-from codeclm.judging.scales import SCALES
+from codeclm.judging.schemes import SCHEMES
 from codeclm.optimize.fit import Fit, benchmark_fit
 from codeclm.optimize.leakage import Leak, LeakGuard
 from codeclm.optimize.validity import Validity, check_validity
@@ -116,7 +116,7 @@ class OptimizeMetric:
         config = program.config
         self.program, self.pool, self.guard, self.settings = program, pool, guard, settings
         self.scheme, self.theta = config.judging.scheme, config.theta
-        self.gap_max = SCALES[self.scheme].gap_max
+        self.gap_max = SCHEMES[self.scheme].gap_max
         self.slots = config.instructions_per_metadata
         weights = settings.weights
         total = weights.contrast + weights.fit + weights.validity
@@ -262,7 +262,8 @@ class OptimizeMetric:
             return f"0 because it could not be scored ({a.error[:200]})."
         parts = []
         if a.gap is not None:
-            measure = (f"the target's loss on the strong answer is {a.gap:.2f} nats/token" if self.scheme == "target-loss"
+            measure = (f"the target's loss on the strong answer is {a.gap:.2f} nats/token"
+                       if SCHEMES[self.scheme].scores_with == "target"
                        else f"the judge's gap strong - target is {a.gap:+.2f}")
             if a.kept:
                 parts.append(f"contrast {a.contrast:.2f} ({measure}, above the filter's threshold {self.theta:g}: "

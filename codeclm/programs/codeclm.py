@@ -9,8 +9,7 @@ import dspy
 from codeclm.models.config import ProgramConfig
 from codeclm.errors import StepError
 from codeclm.steps.guards import GuardCounts, check_instruction
-from codeclm.judging.scales import SCALES
-from codeclm.judging.schemes import make_judge
+from codeclm.judging.schemes import SCHEMES, make_judge
 from codeclm.programs.base import DataProgram, Stages
 from codeclm.programs.quota import drop_near_duplicates, fill_records, output_index
 from codeclm.output.records import AnswerCheck, Attempt, Dropped, Record, Seed, content_id
@@ -73,7 +72,7 @@ class CodecLM(DataProgram):
         self.decode = Decode(prompts["decode"], strong, num_instructions=config.instructions_per_metadata, **common, **gen)
         self.rubrics = SelfRubrics(prompts["rubrics"], strong, num_rubrics=config.num_rubrics, **common, **gen)
         self.improve = Improve(prompts["improve"], strong, **common, **gen)
-        judging, scale = config.judging, SCALES[config.judging.scheme]
+        judging, scale = config.judging, SCHEMES[config.judging.scheme]
         self.guard_counts = GuardCounts()
         self.contrastive_filter = ContrastiveFilter(
             respond_strong=Respond(prompts["respond"], strong, role="strong", ask_again_when_cut=True,
@@ -88,7 +87,7 @@ class CodecLM(DataProgram):
 
     def template_names(self) -> dict[str, str]:
         names = {step: step for step in ("encode", "decode", "rubrics", "improve", "respond")}
-        names["judge"] = SCALES[self.config.judging.scheme].template
+        names["judge"] = SCHEMES[self.config.judging.scheme].template
         if not self.config.ablation.metadata:
             names["self_instruct"] = "self_instruct"
         return names

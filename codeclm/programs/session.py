@@ -20,12 +20,6 @@ from codeclm.programs import DataProgram, build_program
 from codeclm.models.roles import RoleLMs, role_batch_discounts, role_prices
 
 
-def default_cache_path() -> Path:
-    from codeclm.local.weights import cache_dir  # pure Python: the user cache folder
-
-    return cache_dir() / "calls.sqlite"
-
-
 @dataclass
 class Session:
     """An open program: its engine, its role LMs and the program itself. Close it (or use `with`) to stop
@@ -61,8 +55,7 @@ def open_program(config: ProgramConfig, *, lms: dict[str, Any] | None = None, tu
     stack = ExitStack()
     try:
         if engine is None:
-            cache_path = (config.resolve(config.cache.path) if config.cache.path else default_cache_path()) if config.cache.enabled else None
-            engine = open_engine(stack, cache_path, role_prices(config), role_batch_discounts(config), config.caps())
+            engine = open_engine(stack, config.call_cache_path(), role_prices(config), role_batch_discounts(config), config.caps())
         roles = RoleLMs(engine, stack, config.source)
         bound = lms if lms is not None else roles.for_program(config)
         program = build_program(config, bound)

@@ -14,7 +14,7 @@ from codeclm.errors import JudgeCalibrationError
 from codeclm.steps.guards import Answer, check
 from codeclm.check.grading import Case, report, run_check, wilson
 from codeclm.check.cases import CheckItem, load_check_items, solved
-from codeclm.judging.target_loss import TargetLossJudge
+from codeclm.judging.schemes import make_judge
 from codeclm.run import manifest_path, run
 from codeclm.steps.contrast import ContrastiveFilter
 from codeclm.prompting.templates import PromptLibrary
@@ -64,7 +64,7 @@ def filter_by(loss_of):
         n = int(text.split("Task ")[1].split("?")[0]) if "Task " in text else 0
         return -loss_of(n)
 
-    judge = TargetLossJudge(PromptLibrary("prompts").render("respond"), ScriptedLM(lambda s, m: "", scorer=word_scores(logprob)))
+    judge = make_judge("target-loss", PromptLibrary("prompts").render("respond"), ScriptedLM(lambda s, m: "", scorer=word_scores(logprob)))
     return ContrastiveFilter(None, None, judge)  # answers are given: nothing is asked
 
 

@@ -8,8 +8,7 @@ Runs against: a cassette recorded from the real Qwen2.5-Coder-1.5B (llama.cpp).
 import dspy
 import pytest
 
-from codeclm.judging.scales import SCALES
-from codeclm.judging.schemes import make_judge
+from codeclm.judging.schemes import SCHEMES, make_judge
 from codeclm.prompting.templates import PromptLibrary
 
 INSTRUCTION = "What is the capital of France?"
@@ -25,7 +24,7 @@ def lm(recorded_api_base):
 
 @pytest.mark.vcr
 def test_logprob_pairwise_reads_label_probabilities_in_both_orders(lm, root):
-    judge = make_judge("logprob-pairwise", PromptLibrary(root / "prompts").render(SCALES["logprob-pairwise"].template), lm, max_attempts=1)
+    judge = make_judge("logprob-pairwise", PromptLibrary(root / "prompts").render(SCHEMES["logprob-pairwise"].template), lm, max_attempts=1)
     verdict = judge(instruction=INSTRUCTION, strong=GOOD, target=CUT, key="cassette")
     assert verdict.scheme == "logprob-pairwise" and [o.order for o in verdict.orders] == ["strong_first", "target_first"]
     for order in verdict.orders:
@@ -36,7 +35,7 @@ def test_logprob_pairwise_reads_label_probabilities_in_both_orders(lm, root):
 
 @pytest.mark.vcr
 def test_pointwise_logprob_reads_an_expected_rating(lm, root):
-    judge = make_judge("pointwise-logprob", PromptLibrary(root / "prompts").render(SCALES["pointwise-logprob"].template), lm, max_attempts=1)
+    judge = make_judge("pointwise-logprob", PromptLibrary(root / "prompts").render(SCHEMES["pointwise-logprob"].template), lm, max_attempts=1)
     verdict = judge(instruction=INSTRUCTION, strong=GOOD, target=CUT, key="cassette")
     (order,) = verdict.orders
     assert order.order == "pointwise" and verdict.orders_agree

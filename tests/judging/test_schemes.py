@@ -8,8 +8,7 @@ from fakes import ScriptedLM, WithLogprobs, chat_answer
 from helpers import pointwise, positional_pairwise, preference
 
 from codeclm.errors import StepError
-from codeclm.judging.scales import SCALES
-from codeclm.judging.schemes import make_judge
+from codeclm.judging.schemes import SCHEMES, make_judge
 from codeclm.prompting.templates import PromptLibrary
 
 STRONG, TARGET = "Paris is the capital of France.", "I don't know."
@@ -17,7 +16,7 @@ STRONG, TARGET = "Paris is the capital of France.", "I don't know."
 
 def judge(root, scheme, answer, max_attempts=3):
     lm = ScriptedLM(lambda step, messages: answer(messages))
-    return make_judge(scheme, PromptLibrary(root / "prompts").render(SCALES[scheme].template), lm, max_attempts=max_attempts), lm
+    return make_judge(scheme, PromptLibrary(root / "prompts").render(SCHEMES[scheme].template), lm, max_attempts=max_attempts), lm
 
 
 def verdict(root, scheme, answer):
@@ -88,13 +87,13 @@ def test_logprob_schemes_ask_for_logprobs_and_render_their_own_template(root):
     j, lm = judge(root, "logprob-pairwise", preference(0.5, strong_text=STRONG, p_strong=0.9))
     j(instruction="q", strong=STRONG, target=TARGET, key="k")
     kwargs = lm.calls[0][2]
-    assert kwargs["logprobs"] is True and kwargs["top_logprobs"] == 20 and kwargs["max_tokens"] == SCALES["logprob-pairwise"].max_tokens
+    assert kwargs["logprobs"] is True and kwargs["top_logprobs"] == 20 and kwargs["max_tokens"] == SCHEMES["logprob-pairwise"].max_tokens
     assert "Reply with a single letter: A or B." in lm.calls[0][1][0]["content"]
 
 
 def test_every_scheme_is_a_savable_dspy_module(root, tmp_path):
     """LLM judges have one prompt to tune; target-loss asks no prompt (the target scores the answer)."""
-    for scheme in SCALES:
+    for scheme in SCHEMES:
         j, _ = judge(root, scheme, positional_pairwise)
         assert [name for name, _ in j.named_predictors()] == ([] if scheme == "target-loss" else ["predict"])
         j.save(tmp_path / f"{scheme}.json")

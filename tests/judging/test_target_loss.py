@@ -6,7 +6,7 @@ Runs against: fake LMs (tests/fakes.py ScriptedLM: scripted answers per step), n
 from fakes import ScriptedLM, word_scores
 
 from codeclm.engine.chat_formats import prompt_prefix
-from codeclm.judging.target_loss import TargetLossJudge
+from codeclm.judging.schemes import make_judge
 from codeclm.steps.contrast import ContrastiveFilter
 from codeclm.steps.respond import Respond
 from codeclm.prompting.templates import PromptLibrary
@@ -16,7 +16,7 @@ def test_only_the_answer_tokens_count_and_the_text_is_in_the_targets_chat_format
     prompt = PromptLibrary(root / "prompts").render("respond")
     answer = "Paris is the capital."
     lm = ScriptedLM(lambda s, m: "", scorer=word_scores(lambda text, token: -1.5 if token in answer.split() else -9.0))
-    verdict = TargetLossJudge(prompt, lm, chat_template="chatml")(instruction="Capital of France?", strong=answer)
+    verdict = make_judge("target-loss", prompt, lm, chat_template="chatml")(instruction="Capital of France?", strong=answer)
     assert verdict.scheme == "target-loss" and verdict.gap == 1.5  # the prompt's tokens (loss 9) never count
     assert verdict.orders[0].raw.startswith("3 of 4 answer tokens in new words")  # "capital." restates the question
     assert lm.scored == [prompt_prefix("chatml", prompt.instructions, "Capital of France?") + answer]
@@ -28,7 +28,7 @@ def test_the_target_is_not_asked_to_answer_under_target_loss(root):
     strong = ScriptedLM(lambda s, m: {"response": "A long strong answer."})
     target = ScriptedLM(lambda s, m: {"response": "never asked"}, scorer=word_scores(lambda t, tok: -2.0))
     f = ContrastiveFilter(Respond(prompt, strong, role="strong"), Respond(prompt, target, role="target"),
-                          TargetLossJudge(prompt, target))
+                          make_judge("target-loss", prompt, target))
     contrast = f(instruction="Explain TCP.", key="k")
     assert contrast.target is None and contrast.verdict.gap == 2.0 and target.calls == [] and len(target.scored) == 1
 

@@ -8,7 +8,7 @@ import base64
 import pytest
 from fakes import ScriptedLM, word_scores
 
-from codeclm.judging.target_loss import TargetLossJudge
+from codeclm.judging.schemes import make_judge
 from codeclm.judging.token_losses import pack, unpack
 from codeclm.prompting.templates import PromptLibrary
 
@@ -29,7 +29,7 @@ def test_a_target_loss_verdict_stores_every_answer_token(root):
     prompt = PromptLibrary(root / "prompts").render("respond")
     answer = "Paris is the capital."
     lm = ScriptedLM(lambda s, m: "", scorer=word_scores(lambda text, token: -1.5 if token in answer.split() else -9.0))
-    verdict = TargetLossJudge(prompt, lm, chat_template="chatml")(instruction="Capital of France?", strong=answer)
+    verdict = make_judge("target-loss", prompt, lm, chat_template="chatml")(instruction="Capital of France?", strong=answer)
     tokens = unpack(verdict.orders[0].tokens)
     assert [start for _, start in tokens] == [0, 6, 9, 13]  # Paris| is| the| capital.
     assert [loss for loss, _ in tokens] == [1.5, 1.5, 1.5, 1.5]

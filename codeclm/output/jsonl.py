@@ -6,9 +6,13 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from codeclm.errors import CodecLMError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class JsonlError(CodecLMError):
@@ -62,6 +66,23 @@ def parse_line(path: Path, number: int, line: str | bytes, fix: str) -> dict[str
     if not isinstance(row, dict):
         raise JsonlError(f"{path}:{number}: not a JSON object; {fix}")
     return row
+
+
+def validated(model: type[M], row: dict[str, Any], path: Path, number: int, *, what: str, fix: str) -> M:
+    """`row` as `model`; JsonlError `file:line: not <what> (<field>: <problem>); <fix>` otherwise."""
+    try:
+        return model.model_validate(row)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "line"
+        raise JsonlError(f"{path}:{number}: not {what} ({where}: {first['msg']}); {fix}") from None
+
+
+def validated_rows(path: str | Path, model: type[M], *, what: str, fix: str = "fix or delete that line",
+                   repair: bool = True) -> list[M]:
+    """Every non-blank line of `path` as `model` (see `numbered_rows` and `validated`)."""
+    return [validated(model, row, Path(path), number, what=what, fix=fix)
+            for number, row in numbered_rows(path, fix=fix, repair=repair)]
 
 
 def iter_rows(path: str | Path, *, fix: str = "fix or delete that line") -> Iterator[tuple[int, int, dict[str, Any]]]:

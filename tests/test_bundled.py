@@ -27,7 +27,7 @@ def test_bundled_names(root):
 def test_a_bundled_program_by_name_writes_to_the_current_folder(tmp_path, monkeypatch, root):
     monkeypatch.chdir(tmp_path)
     config = load_config("codeclm")
-    assert config.bundled and config.output == str(tmp_path / "data" / "codeclm.output.jsonl")
+    assert config.bundled and config.output == str(tmp_path / "data" / "codeclm.jsonl")
     assert config.resolve(config.prompts) == root / "prompts"
     assert load_config("self_instruct.yaml", ["output=out/x.jsonl"]).output == str(tmp_path / "out" / "x.jsonl")
     # a file of that name in the current folder wins over the bundled program
@@ -47,7 +47,7 @@ def test_init_writes_an_editable_copy_that_runs_use(tmp_path, monkeypatch, capsy
     program = tmp_path / "mine" / "codeclm.yaml"
     config = load_config(program)
     assert not config.bundled and config.resolve(config.prompts) == tmp_path / "mine" / "prompts"
-    assert config.resolve(config.output) == tmp_path / "mine" / "data" / "codeclm.output.jsonl"
+    assert config.resolve(config.output) == tmp_path / "mine" / "data" / "codeclm.jsonl"
     assert "# CodecLM program" in program.read_text()  # the comments that explain each setting are kept
     respond = tmp_path / "mine" / "prompts" / "respond.jinja"
     respond.write_text("Answer in exactly one word.")

@@ -23,7 +23,7 @@ def manifest_for(tmp_path: Path, **changes) -> dict:
                                      "models.target={model: my-llama, api_base: 'http://gpu:8000/v1', chat_template: llama3}",
                                      f"cache.path={tmp_path / 'calls.sqlite'}"])
     manifest = {
-        "program": "codeclm", "output": str(tmp_path / "codeclm.output.jsonl"), "dropped_output": str(tmp_path / "codeclm.dropped.jsonl"),
+        "program": "codeclm", "output": str(tmp_path / "codeclm.jsonl"), "dropped_output": str(tmp_path / "codeclm.dropped.jsonl"),
         "kept": 2, "dropped": 1, "dropped_by_reason": {"filtered at guard": 1}, "iterations": {"1": 1, "2": 1},
         "kept_by_source": {"strong": 2}, "models": {"strong": "gpt-4o-mini", "target": "openai/my-llama", "judge": "openai/my-llama"},
         "judge": {"scheme": "target-loss", "theta": 1.0, "check": CHECK},
@@ -42,7 +42,7 @@ def manifest_for(tmp_path: Path, **changes) -> dict:
 
 def write_run(tmp_path: Path, **changes) -> Path:
     """A run's three files as `codeclm run` writes them: kept records, dropped items, manifest."""
-    data = tmp_path / "codeclm.output.jsonl"
+    data = tmp_path / "codeclm.jsonl"
     data.write_text("".join(json.dumps({"id": f"m{i}-i0", "instruction": f"Task {i}.", "response": f"Answer {i}.",
                                         "response_source": "strong", "iteration": i}) + "\n" for i in (1, 2)))
     (tmp_path / "codeclm.dropped.jsonl").write_text(json.dumps({"id": "m3-i0", "kind": "filtered", "stage": "guard",
@@ -75,7 +75,7 @@ def test_program_file_in_the_card_loads_back(tmp_path):
     text = program_yaml(manifest)
     config = ProgramConfig.model_validate(yaml.safe_load(text))
     assert config.models.strong.model == "gpt-4o-mini" and config.models.target.chat_template == "llama3"
-    assert config.prompts == "prompts" and config.output == "data/codeclm.output.jsonl" and "null" not in text
+    assert config.prompts == "prompts" and config.output == "data/codeclm.jsonl" and "null" not in text
 
 
 def test_check_not_run_is_said(tmp_path):

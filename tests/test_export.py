@@ -68,7 +68,7 @@ def test_export_writes_the_dataset_card_beside_and_every_row_traces_to_its_recor
     data = write_run(tmp_path)
     out = tmp_path / "ft" / f"train.{fmt}"
     assert main(["export", str(data), "--format", fmt, "--out", str(out)]) == 0
-    card = (tmp_path / "ft" / "codeclm.publish.card.md").read_text()
+    card = (tmp_path / "ft" / "codeclm.card.md").read_text()
     assert "49/60 right at theta 1" in card and "| kept | 2 |" in card and "the dataset card" in capsys.readouterr().err
     if fmt == "openai-chat":
         ids = (tmp_path / "ft" / f"train.{fmt}.ids.txt").read_text().splitlines()

@@ -42,7 +42,7 @@ def test_push_uploads_kept_pairs_card_and_manifest_privately(hub, tmp_path, caps
                                {"config_name": "dropped", "data_files": [{"split": "train", "path": "dropped/train.jsonl"}]}]
     assert "49/60 right at theta 1" in card and "n = 60" in card and "70%-89%" in card
     manifest = json.loads(files["codeclm/manifest.json"])
-    assert manifest["output"] == "codeclm.output.jsonl" and str(tmp_path) not in files["codeclm/manifest.json"].decode()
+    assert manifest["output"] == "codeclm.jsonl" and str(tmp_path) not in files["codeclm/manifest.json"].decode()
     # The token went out as the bearer header only: never into a file, a log line or the output.
     out = capsys.readouterr()
     assert all(TOKEN not in blob.decode() for blob in files.values())

@@ -94,7 +94,7 @@ def test_installed_codeclm_runs_from_an_empty_folder(installed, tmp_path):
     settings = [arg for s in RUN_SETTINGS for arg in ("--set", s)]
     sh(bin_ / "python", replay, CASSETTE, "run", "codeclm", *settings, "--set", f"cache.path={tmp_path / 'a.sqlite'}",
        cwd=empty, env=env)
-    kept = [json.loads(line) for line in (empty / "data" / "codeclm.output.jsonl").read_text().splitlines()]
+    kept = [json.loads(line) for line in (empty / "data" / "codeclm.jsonl").read_text().splitlines()]
     manifest = json.loads((empty / "data" / "codeclm.manifest.json").read_text())
     assert len(kept) == manifest["kept"] == 4 and manifest["status"] == "finished"
     assert manifest["versions"]["codeclm"] == codeclm.__version__
@@ -102,6 +102,6 @@ def test_installed_codeclm_runs_from_an_empty_folder(installed, tmp_path):
     # the init copy is a program of its own: same templates, so the same requests; its output stays beside it
     sh(bin_ / "python", replay, CASSETTE, "run", "mine/codeclm.yaml", *settings, "--set", f"cache.path={tmp_path / 'b.sqlite'}",
        cwd=empty, env=env)
-    copied = [json.loads(line) for line in (empty / "mine" / "data" / "codeclm.output.jsonl").read_text().splitlines()]
+    copied = [json.loads(line) for line in (empty / "mine" / "data" / "codeclm.jsonl").read_text().splitlines()]
     assert sorted(r["id"] for r in copied) == sorted(r["id"] for r in kept)
     assert all(r["templates"] == kept[0]["templates"] for r in copied)

@@ -43,7 +43,7 @@ def push(data: str | Path, repo_id: str, *, private: bool = True, dropped: bool 
     if "/" not in repo_id or repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise PushError(f"{repo_id}: expected a dataset repo id NAMESPACE/NAME, e.g. my-user/codeclm-data")
     if not data.is_file():
-        raise PushError(f"{data}: not found; give the JSONL `codeclm run` wrote (e.g. data/codeclm.output.jsonl)")
+        raise PushError(f"{data}: not found; give the JSONL `codeclm run` wrote (e.g. data/codeclm.jsonl)")
     manifest = read_manifest(data)
     try:
         from huggingface_hub import CommitOperationAdd, HfApi

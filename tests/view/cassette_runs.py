@@ -25,7 +25,7 @@ STRICT = ["theta=1.8", "max_iterations=1"]
 
 
 def make_runs(folder: Path) -> dict[str, Path]:
-    """Replay the cassette into `folder`/codeclm.output.jsonl and `folder`/strict.jsonl (with their dropped files and manifests)."""
+    """Replay the cassette into `folder`/codeclm.jsonl and `folder`/strict.jsonl (with their dropped files and manifests)."""
     replay = vcr.VCR(record_mode="none", match_on=["method", "path", "body"], decode_compressed_response=True)
     outputs = {}
     for name, extra in (("codeclm", []), ("strict", STRICT)):

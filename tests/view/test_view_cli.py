@@ -158,4 +158,4 @@ def test_coverage_counts_output_and_seed_metadata(outputs, tmp_path):
         for skill in row["metadata"]["skills"]:
             assert cov[(row["metadata"]["use_case"].lower(), skill)] == (0, 1)
     html = write_html([strict], tmp_path / "v.html", benchmark=str(outputs["codeclm"]))
-    assert '"benchmark":"codeclm.output.jsonl"' in html.read_text()
+    assert '"benchmark":"codeclm.jsonl"' in html.read_text()

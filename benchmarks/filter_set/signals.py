@@ -102,26 +102,6 @@ def compute(judges: bool) -> None:
     print(f"signals.jsonl: {len(out)} items")
 
 
-def balanced(decided: list[str], labels: list[str]) -> float:
-    from codeclm.check.baselines import balanced_accuracy
-
-    return balanced_accuracy(decided, labels)
-
-
-def fit(values: list[float], labels: list[str]) -> tuple[float, int, float]:
-    """(threshold, direction, dev balanced accuracy): keep when direction * (value - threshold) > 0, as the product's
-    trivial rules and `codeclm judge calibrate` fit (codeclm.check.baselines, calibration)."""
-    points = sorted(set(values))
-    cuts = [points[0] - 1] + [(a + b) / 2 for a, b in zip(points, points[1:])] + [points[-1] + 1]
-    best = (cuts[0], 1, -1.0)
-    for cut in cuts:
-        for direction in (1, -1):
-            score = balanced(["keep" if direction * (v - cut) > 0 else "send_back" for v in values], labels)
-            if score > best[2]:
-                best = (cut, direction, score)
-    return best
-
-
 def auc(values: list[float], labels: list[str]) -> float:
     pos, neg = [v for v, l in zip(values, labels) if l == "keep"], [v for v, l in zip(values, labels) if l != "keep"]
     if not pos or not neg:
@@ -131,17 +111,18 @@ def auc(values: list[float], labels: list[str]) -> float:
 
 def category_rule(dev: list[dict]):
     """The trivial category baseline: each use case's majority label on dev (the overall majority for a new one)."""
-    overall = Counter(r["label"] for r in dev).most_common(1)[0][0]
-    per = {}
-    for r in dev:
-        per.setdefault(r["metadata"]["use_case"], Counter())[r["label"]] += 1
-    return lambda r: (per[r["metadata"]["use_case"]].most_common(1)[0][0] if r["metadata"]["use_case"] in per else overall)
+    from codeclm.check.baselines import majority_by_use_case
+
+    by_use_case = majority_by_use_case([r["label"] for r in dev], [r["metadata"]["use_case"] for r in dev])
+    return lambda r: by_use_case(r["metadata"]["use_case"])
 
 
 def table() -> dict:
     import datetime
     import os
     import platform
+
+    from codeclm.check.baselines import balanced_accuracy as balanced, fit_threshold as fit
 
     rows = frozen_rows()
     signals = {r["id"]: r for r in read_jsonl(HERE / "signals.jsonl")} if (HERE / "signals.jsonl").exists() else {}

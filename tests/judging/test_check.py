@@ -93,6 +93,16 @@ def test_a_signal_no_better_than_a_length_rule_fails():
     assert result.baseline["check_accuracy"] == 1.0
 
 
+def test_trivial_rules_use_case_majority_and_threshold_fit():
+    from codeclm.check.baselines import fit_threshold, majority_by_use_case
+
+    rule = majority_by_use_case(["keep", "keep", "send_back", "send_back", "send_back", "keep", "keep"],
+                                ["code", "code", "code", "math", "math", "chat", "chat"])
+    assert [rule(u) for u in ("code", "math", "chat", "unseen")] == ["keep", "send_back", "keep", "keep"]
+    assert fit_threshold([1, 2, 8, 9], ["send_back", "send_back", "keep", "keep"]) == (5.0, 1, 1.0)
+    assert fit_threshold([1, 2, 8, 9], ["keep", "keep", "send_back", "send_back"]) == (5.0, -1, 1.0)
+
+
 def test_guards_drop_invalid_instructions_and_bad_answers_and_are_counted():
     bad = [case(100, "invalid", instruction="Summarize the following paragraph in one sentence. Task 100?"),
            case(101, "bad_answer", strong="I'm sorry, but as an AI language model I cannot do Task 101."),

@@ -38,3 +38,12 @@ def harder_wins(messages):
     strong_first = field_value(messages, "answer_1") == "STRONG answer"
     s, t = (9, 2) if hard else (7, 7)
     return {"score_1": s if strong_first else t, "score_2": t if strong_first else s, "explanation": "ok"}
+
+
+def half_kept(messages):
+    """As `harder_wins`, but "number 2" instructions (the second of each metadata's two) stay too easy: dropped."""
+    instruction = field_value(messages, "instruction")
+    hard = "[harder:" in instruction and "number 2" not in instruction
+    strong_first = field_value(messages, "answer_1") == "STRONG answer"
+    s, t = (9, 2) if hard else (7, 7)
+    return {"score_1": s if strong_first else t, "score_2": t if strong_first else s, "explanation": "ok"}

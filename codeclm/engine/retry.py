@@ -168,7 +168,7 @@ class RetryPolicy:
         """Run ``fn`` until it succeeds, fails for good, or tries run out (last error re-raised).
 
         The first try runs outside tenacity: nearly every call succeeds at once, and building
-        tenacity's state per call cost ~40 µs of CPU here. After a retryable failure, tenacity
+        tenacity's state per call costs CPU (docs/speed.md). After a retryable failure, tenacity
         runs the remaining tries, numbered from 2 in waits and in ``on_retry``.
         """
 

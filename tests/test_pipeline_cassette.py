@@ -16,7 +16,6 @@ from codeclm.models.config import load_config
 from codeclm.output.records import Dropped, Record
 from codeclm.run import manifest_path, run
 from codeclm.output.sink import dropped_path
-from codeclm.prompting.templates import PromptLibrary
 
 STRONG, TARGET = "qwen2.5-coder-1.5b-instruct", "smollm2-135m-instruct"
 # NOT YET what issue 23 asks: the cassette was recorded at the scheme's theta (1.0), where SmolLM2 finds all four
@@ -63,7 +62,6 @@ def test_codeclm_program_end_to_end(tmp_path, root, endpoints, vcr):
     assert len(ids) == len(set(ids)) == 4  # 2 metadata x 2 instructions, each kept or dropped once
     assert all(i.startswith("m") and "-i" in i for i in ids)  # content-derived ids
 
-    prompts = PromptLibrary(config.resolve(config.prompts), config.template_variables())
     from codeclm.programs import build_program
 
     hashes = {step: sha for step, sha in build_program(config).templates.items() if step != "judge"}

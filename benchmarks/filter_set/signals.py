@@ -117,6 +117,11 @@ def category_rule(dev: list[dict]):
     return lambda r: by_use_case(r["metadata"]["use_case"])
 
 
+def threshold_rule(name: str, cut: float, direction: int):
+    """keep / send_back by the signal `name` (None for an item without it)."""
+    return lambda r: ("keep" if direction * (r["signals"][name] - cut) > 0 else "send_back") if name in r["signals"] else None
+
+
 def table() -> dict:
     import datetime
     import os
@@ -144,8 +149,7 @@ def table() -> dict:
         if len(d) < 10 or not c:
             continue
         cut, direction, dev_score = fit([r["signals"][name] for r in d], [r["label"] for r in d])
-        rules[name] = (lambda cut, direction, name: lambda r: (
-            "keep" if direction * (r["signals"][name] - cut) > 0 else "send_back") if name in r["signals"] else None)(cut, direction, name)
+        rules[name] = threshold_rule(name, cut, direction)
         results.append({"signal": name, "trivial": name in trivial_names, "threshold": cut, "direction": ">" if direction > 0 else "<",
                         "dev_balanced": dev_score, "check_auc": auc([r["signals"][name] for r in c], [r["label"] for r in c])})
     best_trivial = max((r for r in results if r["trivial"]), key=lambda r: r["dev_balanced"])["signal"]

@@ -80,7 +80,7 @@ def settings_with(config: ProgramConfig, **overrides: Any) -> ProgramConfig:
     try:
         merged = OptimizeSettings.model_validate({**config.optimize.model_dump(), **given})
     except Exception as exc:  # pydantic ValidationError: one line naming the setting
-        errors = getattr(exc, "errors", lambda: [{"loc": ("optimize",), "msg": str(exc)}])()
+        errors = exc.errors() if hasattr(exc, "errors") else [{"loc": ("optimize",), "msg": str(exc)}]
         first = errors[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"optimize.{where}: {first['msg'].removeprefix('Value error, ')}") from None

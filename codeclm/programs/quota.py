@@ -286,7 +286,7 @@ def fill_records(program, seeds: list, stages, *, too_easy_type: type, instructi
         instructions = [instruction_item(o.item, text) for o in decoded for text in o.value]
         instructions = drop_near_duplicates(program, stages, instructions, index)
         too_easy: list = []
-        collect = lambda value: too_easy.append(value) if isinstance(value, too_easy_type) else None  # noqa: E731
+        collect = lambda value, too_easy=too_easy: too_easy.append(value) if isinstance(value, too_easy_type) else None  # noqa: E731
         program.final_stage(stages, "filter", gated, instructions, pending=collect)
         if too_easy and not quotas.done:
             pool_items = list({t.item.source.id: t.item.source for t in too_easy}.values())

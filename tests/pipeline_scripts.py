@@ -15,7 +15,8 @@ def strong_script(judge=None):
             topic = f"{field_value(messages, 'use_case')} using {field_value(messages, 'skills')}"
             return {"new_instructions": [f"Task about {topic} number 1", f"Explain {topic} to a beginner, as number 2"]}
         if step == "rubrics":
-            return {"rubrics": ["many constraints", "deep reasoning", "rare facts"], "actions": ["add a constraint", "require reasoning steps", "ask for rare facts"]}
+            return {"rubrics": ["many constraints", "deep reasoning", "rare facts"],
+                    "actions": ["add a constraint", "require reasoning steps", "ask for rare facts"]}
         if step == "improve":
             return {"improved_instruction": field_value(messages, "instruction") + " [harder: " + field_value(messages, "action") + "]"}
         if step == "respond":

@@ -8,7 +8,6 @@ Runs against: a cassette recorded from real local models (Qwen2.5-Coder-1.5B str
 import json
 import os
 from contextlib import ExitStack
-from pathlib import Path
 
 import pytest
 

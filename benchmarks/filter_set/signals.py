@@ -103,7 +103,8 @@ def compute(judges: bool) -> None:
 
 
 def auc(values: list[float], labels: list[str]) -> float:
-    pos, neg = [v for v, l in zip(values, labels) if l == "keep"], [v for v, l in zip(values, labels) if l != "keep"]
+    pos = [v for v, label in zip(values, labels) if label == "keep"]
+    neg = [v for v, label in zip(values, labels) if label != "keep"]
     if not pos or not neg:
         return float("nan")
     return sum((p > q) + 0.5 * (p == q) for p in pos for q in neg) / (len(pos) * len(neg))
@@ -161,12 +162,12 @@ def table() -> dict:
 
     for res in results:
         mine, base = decided[res["signal"]], decided[best_trivial]
-        right = [m == l for m, l in zip(mine, labels)]
+        right = [m == label for m, label in zip(mine, labels)]
         k, n = sum(right), len(check)
         lo, hi = wilson(k, n)
         diffs = sorted(balanced([mine[i] for i in idx], [labels[i] for i in idx]) - balanced([base[i] for i in idx], [labels[i] for i in idx])
                        for idx in boot)
-        per = {d: (sum(rr for rr, l in zip(right, labels) if l == d), labels.count(d)) for d in DECISIONS}
+        per = {d: (sum(rr for rr, label in zip(right, labels) if label == d), labels.count(d)) for d in DECISIONS}
         res.update({"check_right": k, "check_n": n, "check_accuracy": k / n, "ci": [lo, hi], "balanced": balanced(mine, labels),
                     "keep_right": f"{per['keep'][0]}/{per['keep'][1]}", "send_back_right": f"{per['send_back'][0]}/{per['send_back'][1]}",
                     "vs_best_trivial": [diffs[50], diffs[1949]]})

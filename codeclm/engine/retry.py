@@ -176,7 +176,7 @@ class RetryPolicy:
             try:
                 return fn()
             except Exception as exc:
-                raise self._checked(exc)
+                raise self._checked(exc)  # noqa: B904 - exc itself, or an error whose __cause__ it already is
 
         try:
             return attempt()

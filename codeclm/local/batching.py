@@ -8,7 +8,8 @@ answers generated together come out faster than one after another (figures: docs
 (no tools, response format, grammar, logit bias or logprobs) joins the running batch: up to ``slots``
 sequences, each admitted between steps when the context has room for its prompt and ``max_tokens``.
 Every other request takes llama-cpp-python's own path, which waits while a batch runs (the two share
-the server's lock). Each prefill and step takes the machine-wide turn (codeclm.local.turns). Sampling is llama.cpp's sampler chain with the request's parameters and the
+the server's lock). Each prefill and step takes the machine-wide turn (codeclm.local.turns). Sampling is
+llama.cpp's sampler chain with the request's parameters and the
 server's defaults (top_k 40, top_p 0.95, min_p 0.05, repeat penalty 1.1 over 64 tokens), seeded per
 request. Replies have the server's shapes, with usage and timings (each sequence's share of the step
 time), streamed or not; a client that disconnects frees its slot at the next step.
@@ -24,7 +25,6 @@ import asyncio
 import json
 import random
 import sys
-import threading
 import time
 import uuid
 from collections import deque

@@ -200,7 +200,8 @@ def optimize(
         usage = session.engine.ledger.summary()
         wall = round(time.time() - started, 1)
         summary = {
-            "program": Path(config.source).stem if config.bundled else _relative(config.source, out.parent), "steps": list(steps_), "optimizer": settings.optimizer,
+            "program": Path(config.source).stem if config.bundled else _relative(config.source, out.parent),
+            "steps": list(steps_), "optimizer": settings.optimizer,
             "benchmark": name, "split": settings.split, "seed": config.seed, "train": len(examples.train),
             "heldout": len(examples.heldout), "weights": settings.weights.model_dump(), "scheme": config.judging.scheme,
             "theta": config.theta, "filter_check": check_line, "comparison": comparison.to_dict(),

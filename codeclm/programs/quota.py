@@ -15,7 +15,6 @@ everything the run did ask is cached and in the output, so it resumes like any r
 
 from __future__ import annotations
 
-import math
 import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -178,7 +177,7 @@ class Quotas:
             scored = [(self.score(m.metadata), i, m) for i, m in enumerate(candidates) if self._room(m.metadata, in_flight=False)]
             scored.sort(key=lambda t: (-t[0], t[1]))
             chosen, expected, per_case = [], 0.0, {}
-            for score, _, item in scored:
+            for _score, _, item in scored:
                 if expected >= need or (limit is not None and len(chosen) >= limit):
                     break
                 case = cells_of(item.metadata)[0] if item.metadata is not None else None

@@ -85,7 +85,7 @@ def test_a_constant_signal_cannot_pass(loss):
 def test_a_signal_no_better_than_a_length_rule_fails():
     """Keep items have long strong answers: the signal is right, but so is 'strong answer words > x'."""
     def long_if_keep(n, split):
-        return case(n, split=split, strong=("The answer is ans%d, " % n) + ("and here is why " * 8 if n % 2 else ""))
+        return case(n, split=split, strong=f"The answer is ans{n}, " + ("and here is why " * 8 if n % 2 else ""))
 
     cases, dev = [long_if_keep(n, "check") for n in range(30)], [long_if_keep(n, "dev") for n in range(30)]
     result = run_check(filter_by(lambda n: 0.1 if n % 2 == 0 else 2.0), cases, theta=0.45, min_accuracy=0.7, dev=dev)

@@ -10,7 +10,8 @@ Each run opens the program with a fresh call cache (every call paid) and maps al
            2 worker actors x C/2 items each, cluster-wide cache actor and endpoint limiter actors
 
 After one untimed warm-up run of each (imports, first connections), repeats run both, back to back,
-alternating which goes first, and each repeat's ratio uses that repeat's threads wall time, so load from other work on the machine hits A and B alike. Reported per run:
+alternating which goes first, and each repeat's ratio uses that repeat's threads wall time, so load from
+other work on the machine hits A and B alike. Reported per run:
 `stages` (the program's stages; for Ray: the workers already up) and `total` (+ Ray's worker start), and
 this process's CPU time per call (local: all the work; Ray: the driver's share, which bounds how many
 calls one driver can feed).
@@ -202,8 +203,8 @@ def main() -> None:
                   f"{remote['stages'] / local['total']:>13.3f} {remote['total'] / local['total']:>12.3f} "
                   f"{local['max_in_flight']:>6}/{remote['max_in_flight']:<7} "
                   f"{local['cpu'] * 1000 / local['calls']:>14.2f}, {remote['cpu'] * 1000 / remote['calls']:.2f}")
-        stages = [r['stages'] / l['total'] for _, _, l, r in rows]
-        totals = [r['total'] / l['total'] for _, _, l, r in rows]
+        stages = [r['stages'] / t['total'] for _, _, t, r in rows]
+        totals = [r['total'] / t['total'] for _, _, t, r in rows]
         print(f"median ratio ray/threads: stages {statistics.median(stages):.3f}, total with worker start {statistics.median(totals):.3f} "
               f"(target: <= 1.10)")
         if args.parts:

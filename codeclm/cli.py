@@ -412,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # bad arguments (one line, exit 2), --help
         return exc.code if isinstance(exc.code, int) else 2
-    gc.freeze()  # dspy + litellm leave ~1e6 long-lived objects; full collections of them cost ~130 ms each
+    gc.freeze()  # dspy + litellm leave ~1e6 long-lived objects: full collections stop scanning them (docs/speed.md)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:  # DSPy warns on every capped reply; the judges' 3-token caps are deliberate
         logging.getLogger("dspy.clients.lm").setLevel(logging.ERROR)

@@ -49,6 +49,16 @@ def root() -> Path:
     return ROOT
 
 
+@pytest.fixture
+def cache(tmp_path):
+    """An empty call cache in the test's own folder (tests/local/conftest.py has its own `cache`: a cache dir)."""
+    from codeclm.engine import CallCache
+
+    calls = CallCache(tmp_path / "calls.sqlite")
+    yield calls
+    calls.close()
+
+
 # ---- Cassettes (pytest-recording / vcrpy) -------------------------------------------------
 # What each cassette was recorded against (real local models, the scripted optimize world, or written by hand
 # from an API reference) is said in its test module's docstring and in tests/README.md. Requests match on method, path and body

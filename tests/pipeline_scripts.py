@@ -15,7 +15,8 @@ def strong_script(judge=None):
             topic = f"{field_value(messages, 'use_case')} using {field_value(messages, 'skills')}"
             return {"new_instructions": [f"Task about {topic} number 1", f"Explain {topic} to a beginner, as number 2"]}
         if step == "rubrics":
-            return {"rubrics": ["many constraints", "deep reasoning", "rare facts"], "actions": ["add a constraint", "require reasoning steps", "ask for rare facts"]}
+            return {"rubrics": ["many constraints", "deep reasoning", "rare facts"],
+                    "actions": ["add a constraint", "require reasoning steps", "ask for rare facts"]}
         if step == "improve":
             return {"improved_instruction": field_value(messages, "instruction") + " [harder: " + field_value(messages, "action") + "]"}
         if step == "respond":
@@ -35,6 +36,15 @@ def default_judge(messages):
 def harder_wins(messages):
     """Gap 0 for basic instructions; a clear gap once an action made the instruction harder."""
     hard = "[harder:" in field_value(messages, "instruction")
+    strong_first = field_value(messages, "answer_1") == "STRONG answer"
+    s, t = (9, 2) if hard else (7, 7)
+    return {"score_1": s if strong_first else t, "score_2": t if strong_first else s, "explanation": "ok"}
+
+
+def half_kept(messages):
+    """As `harder_wins`, but "number 2" instructions (the second of each metadata's two) stay too easy: dropped."""
+    instruction = field_value(messages, "instruction")
+    hard = "[harder:" in instruction and "number 2" not in instruction
     strong_first = field_value(messages, "answer_1") == "STRONG answer"
     s, t = (9, 2) if hard else (7, 7)
     return {"score_1": s if strong_first else t, "score_2": t if strong_first else s, "explanation": "ok"}

@@ -61,7 +61,8 @@ def test_overrides_parse_yaml_values(tmp_path):
         ({"max_iterations": 0}, r"program\.yaml: max_iterations: "),
         ({"models": {"strong": {"model": "x", "local": "y"}, "target": {"local": "y"}}}, r"models\.strong: give exactly one of"),
         ({"models": {"strong": {"model": "x", "api_key_env": "sk-abc123"}, "target": {"local": "y"}}}, r"models\.strong\.api_key_env: must be the NAME"),
-        ({"models": {"strong": {"model": "x", "temprature": 1}, "target": {"local": "y"}}}, r"models\.strong\.temprature: unknown key; did you mean temperature\?"),
+        ({"models": {"strong": {"model": "x", "temprature": 1}, "target": {"local": "y"}}},
+         r"models\.strong\.temprature: unknown key; did you mean temperature\?"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, change, message):

@@ -37,7 +37,6 @@ def test_a_cut_off_strong_answer_is_asked_again_with_twice_the_cap(root):
 
 
 def test_a_strong_answer_still_cut_is_dropped_with_its_reason_and_counted(root, tmp_path):
-    from fakes import field_value
 
     from codeclm.models.config import load_config
     from codeclm.run import run

@@ -5,7 +5,8 @@ Nothing is downloaded or built again: the wheel is built without build isolation
 installed with --no-deps, and the fresh venv reaches its dependencies through a .pth line pointing at this
 interpreter's site-packages (a path line only: the checkout's editable install there is not activated).
 
-Runs against: a cassette recorded from real local models (tests/test_pipeline_cassette.py's: Qwen2.5-Coder-1.5B, SmolLM2-135M), replayed by the installed package.
+Runs against: a cassette recorded from real local models (tests/test_pipeline_cassette.py's: Qwen2.5-Coder-1.5B,
+SmolLM2-135M), replayed by the installed package.
 """
 
 import json

@@ -9,7 +9,6 @@ Runs against: a cassette recorded from real local models (Qwen2.5-Coder-1.5B str
 import json
 import os
 from contextlib import ExitStack
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +16,6 @@ from codeclm.models.config import load_config
 from codeclm.output.records import Dropped, Record
 from codeclm.run import manifest_path, run
 from codeclm.output.sink import dropped_path
-from codeclm.prompting.templates import PromptLibrary
 
 STRONG, TARGET = "qwen2.5-coder-1.5b-instruct", "smollm2-135m-instruct"
 # theta 1.8 sits between the recorded iteration-1 gaps (1.75, 1.77 | 1.85, 2.32): two items of one metadata are too easy,
@@ -62,7 +60,6 @@ def test_codeclm_program_end_to_end(tmp_path, root, endpoints):
     assert len(ids) == len(set(ids)) == 4  # 2 metadata x 2 instructions, each kept or dropped once
     assert all(i.startswith("m") and "-i" in i for i in ids)  # content-derived ids
 
-    prompts = PromptLibrary(config.resolve(config.prompts), config.template_variables())
     from codeclm.programs import build_program
 
     hashes = {step: sha for step, sha in build_program(config).templates.items() if step != "judge"}

@@ -5,23 +5,14 @@ Runs against: a stub server (tests/stub_server.py on 127.0.0.1: scripted pipelin
 
 import json
 
-from fakes import chat_answer, field_value, is_plain, step_from_request as step_of, to_plain
-from pipeline_scripts import strong_script
+from fakes import chat_answer, is_plain, step_from_request as step_of, to_plain
+from pipeline_scripts import half_kept, strong_script
 from stub_server import StubServer
 from test_run_resume import SECRET, write_program
 
 from codeclm.cli import main
 from codeclm.run import manifest_path
 from codeclm.output.sizing import plan_path, project, wilson
-
-
-def half_kept(messages):
-    """Only the first instruction of each metadata becomes hard enough; the second stays too easy (dropped)."""
-    instruction = field_value(messages, "instruction")
-    hard = "[harder:" in instruction and "number 2" not in instruction
-    strong_first = field_value(messages, "answer_1") == "STRONG answer"
-    s, t = (9, 2) if hard else (7, 7)
-    return {"score_1": s if strong_first else t, "score_2": t if strong_first else s, "explanation": "ok"}
 
 
 def responder(body):

@@ -78,7 +78,8 @@ def test_a_local_logprob_judge_gets_a_server_with_generation_logprobs(monkeypatc
 
     opened = []
     monkeypatch.setattr(codeclm.local, "open_endpoint",
-                        lambda name, stack, logprobs=False: opened.append((name, logprobs)) or codeclm.local.LocalEndpoint(f"http://127.0.0.1:9/{name}", name, name, True))
+                        lambda name, stack, logprobs=False: opened.append((name, logprobs))
+                        or codeclm.local.LocalEndpoint(f"http://127.0.0.1:9/{name}", name, name, True))
     for scheme, expected in (("target-loss", False), ("pointwise-logprob", True)):
         opened.clear()
         config = load_config(root / "programs" / "codeclm.yaml", [f"judging.scheme={scheme}"])
@@ -93,7 +94,8 @@ def test_a_logprob_judge_asked_for_later_gets_its_own_local_server(monkeypatch):
 
     opened = []
     monkeypatch.setattr(codeclm.local, "open_endpoint",
-                        lambda name, stack, logprobs=False: opened.append(logprobs) or codeclm.local.LocalEndpoint(f"http://127.0.0.1:9/{len(opened)}", name, name, True))
+                        lambda name, stack, logprobs=False: opened.append(logprobs)
+                        or codeclm.local.LocalEndpoint(f"http://127.0.0.1:9/{len(opened)}", name, name, True))
     roles = RoleLMs(Engine(cache=None, ledger=UsageLedger()), ExitStack(), "p.yaml")
     spec = ModelSpec(local="qwen2.5-coder-1.5b-instruct")
     first, again, judge = roles.lm("strong", spec), roles.lm("strong", spec), roles.lm("judge", spec, logprobs=True)

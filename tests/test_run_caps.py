@@ -6,7 +6,6 @@ Runs against: a stub server (tests/stub_server.py on 127.0.0.1: scripted pipelin
 import json
 from pathlib import Path
 
-import yaml
 from stub_server import StubServer
 from test_run_resume import SECRET, records, respond_as_pipeline, write_program
 

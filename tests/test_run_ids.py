@@ -41,7 +41,8 @@ def lms(fail_encode_for: str | None = None, fail_rubrics: bool = False):
 def config(root, tmp_path, seeds: int, metadata: int, *more):
     (tmp_path / "seeds.txt").write_text("\n".join(SEEDS[:seeds]))
     return load_config(root / "programs" / "codeclm.yaml", [f"seeds.path={tmp_path / 'seeds.txt'}", f"num_metadata={metadata}",
-                                                             "seeds.limit=null", "instructions_per_metadata=2", "max_iterations=2", "judging.check.enabled=false",
+                                                             "seeds.limit=null", "instructions_per_metadata=2", "max_iterations=2",
+                                                             "judging.check.enabled=false",
                                                              f"cache.path={tmp_path / 'calls.sqlite'}", *more])
 
 

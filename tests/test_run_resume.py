@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fakes import field_value, step_from_request as step_of
+from fakes import step_from_request as step_of
 from pipeline_scripts import harder_wins, strong_script
 from stub_server import StubServer
 

@@ -17,8 +17,9 @@ def test_formats(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps([{"instruction": "one"}, {"instruction": "two"}]))
     (tmp_path / "a.csv").write_text("instruction,other\none,x\ntwo,y\n")
     (tmp_path / "a.txt").write_text("one\n\ntwo\n")
+    (tmp_path / "strings.jsonl").write_text('"one"\n"two"\n')  # a JSONL line may be the text itself
     assert [s.text for s in read_seeds(tmp_path / "a.jsonl", field="text")] == ["one", "two"]
-    for name in ("a.json", "a.csv", "a.txt"):
+    for name in ("a.json", "a.csv", "a.txt", "strings.jsonl"):
         assert [s.text for s in read_seeds(tmp_path / name)] == ["one", "two"]
 
 
@@ -57,7 +58,7 @@ def test_input_field_is_appended(tmp_path):
 @pytest.mark.parametrize(
     "name, content, kwargs, message",
     [
-        ("s.jsonl", '{"text": "ok"}\n{broken\n', {"field": "text"}, r"s\.jsonl:2: invalid JSON line"),
+        ("s.jsonl", '{"text": "ok"}\n{broken\n', {"field": "text"}, r"s\.jsonl:2: not a JSON line \(Expecting"),
         ("s.jsonl", '{"text": "ok"}\n', {}, r"s\.jsonl: row 1 has no field 'instruction' \(fields: text\); set seeds\.field"),
         ("s.jsonl", "", {}, r"s\.jsonl: no seeds in file"),
         ("s.json", '{"a": 1}', {}, r"s\.json: expected a JSON list"),

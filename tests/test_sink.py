@@ -37,5 +37,5 @@ def test_a_failed_item_kept_later_is_kept_and_compaction_keeps_the_latest(tmp_pa
 def test_a_line_that_is_not_a_record_is_one_clear_error(tmp_path):
     out = tmp_path / "data.jsonl"
     out.write_text(record("a").model_dump_json() + "\n" + '{"id": "x"}\n')
-    with pytest.raises(JsonlError, match=r"data\.jsonl: line 2 is not a codeclm record .*write to a new output \(--out\)"):
+    with pytest.raises(JsonlError, match=r"data\.jsonl:2: not a codeclm record .*write to a new output \(--out\)"):
         OutputState(out)

@@ -1,6 +1,7 @@
 """`codeclm run --trace mlflow`: every DSPy module call traced through mlflow.dspy.autolog; off by default.
 
-Runs against: a cassette recorded from real local models (tests/test_pipeline_cassette.py's: Qwen2.5-Coder-1.5B, SmolLM2-135M), replayed; mlflow's local sqlite store.
+Runs against: a cassette recorded from real local models (tests/test_pipeline_cassette.py's: Qwen2.5-Coder-1.5B,
+SmolLM2-135M), replayed; mlflow's local sqlite store.
 """
 
 from __future__ import annotations

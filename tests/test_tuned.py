@@ -3,7 +3,6 @@
 Runs against: fake LMs (tests/fakes.py ScriptedLM: scripted answers per step), no server.
 """
 
-import json
 
 import pytest
 from fakes import ScriptedLM

@@ -163,7 +163,7 @@ def merge() -> None:
     rows.sort(key=lambda r: r["id"])
     (HERE / "labels.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
     by = Counter((r["split"], r["label"]) for r in rows)
-    print(f"labels.jsonl: {len(rows)} items; " + ", ".join(f"{s}/{l} {n}" for (s, l), n in sorted(by.items())))
+    print(f"labels.jsonl: {len(rows)} items; " + ", ".join(f"{s}/{label} {n}" for (s, label), n in sorted(by.items())))
 
 
 def disagreements() -> None:

@@ -101,28 +101,9 @@ def compute(judges: bool) -> None:
     print(f"signals.jsonl: {len(out)} items")
 
 
-def balanced(decided: list[str], labels: list[str]) -> float:
-    from codeclm.check.baselines import balanced_accuracy
-
-    return balanced_accuracy(decided, labels)
-
-
-def fit(values: list[float], labels: list[str]) -> tuple[float, int, float]:
-    """(threshold, direction, dev balanced accuracy): keep when direction * (value - threshold) > 0, as the product's
-    trivial rules and `codeclm judge calibrate` fit (codeclm.check.baselines, calibration)."""
-    points = sorted(set(values))
-    cuts = [points[0] - 1] + [(a + b) / 2 for a, b in zip(points, points[1:])] + [points[-1] + 1]
-    best = (cuts[0], 1, -1.0)
-    for cut in cuts:
-        for direction in (1, -1):
-            score = balanced(["keep" if direction * (v - cut) > 0 else "send_back" for v in values], labels)
-            if score > best[2]:
-                best = (cut, direction, score)
-    return best
-
-
 def auc(values: list[float], labels: list[str]) -> float:
-    pos, neg = [v for v, l in zip(values, labels) if l == "keep"], [v for v, l in zip(values, labels) if l != "keep"]
+    pos = [v for v, label in zip(values, labels) if label == "keep"]
+    neg = [v for v, label in zip(values, labels) if label != "keep"]
     if not pos or not neg:
         return float("nan")
     return sum((p > q) + 0.5 * (p == q) for p in pos for q in neg) / (len(pos) * len(neg))
@@ -130,17 +111,23 @@ def auc(values: list[float], labels: list[str]) -> float:
 
 def category_rule(dev: list[dict]):
     """The trivial category baseline: each use case's majority label on dev (the overall majority for a new one)."""
-    overall = Counter(r["label"] for r in dev).most_common(1)[0][0]
-    per = {}
-    for r in dev:
-        per.setdefault(r["metadata"]["use_case"], Counter())[r["label"]] += 1
-    return lambda r: (per[r["metadata"]["use_case"]].most_common(1)[0][0] if r["metadata"]["use_case"] in per else overall)
+    from codeclm.check.baselines import majority_by_use_case
+
+    by_use_case = majority_by_use_case([r["label"] for r in dev], [r["metadata"]["use_case"] for r in dev])
+    return lambda r: by_use_case(r["metadata"]["use_case"])
+
+
+def threshold_rule(name: str, cut: float, direction: int):
+    """keep / send_back by the signal `name` (None for an item without it)."""
+    return lambda r: ("keep" if direction * (r["signals"][name] - cut) > 0 else "send_back") if name in r["signals"] else None
 
 
 def table() -> dict:
     import datetime
     import os
     import platform
+
+    from codeclm.check.baselines import balanced_accuracy as balanced, fit_threshold as fit
 
     rows = frozen_rows()
     signals = {r["id"]: r for r in read_jsonl(HERE / "signals.jsonl")} if (HERE / "signals.jsonl").exists() else {}
@@ -162,8 +149,7 @@ def table() -> dict:
         if len(d) < 10 or not c:
             continue
         cut, direction, dev_score = fit([r["signals"][name] for r in d], [r["label"] for r in d])
-        rules[name] = (lambda cut, direction, name: lambda r: (
-            "keep" if direction * (r["signals"][name] - cut) > 0 else "send_back") if name in r["signals"] else None)(cut, direction, name)
+        rules[name] = threshold_rule(name, cut, direction)
         results.append({"signal": name, "trivial": name in trivial_names, "threshold": cut, "direction": ">" if direction > 0 else "<",
                         "dev_balanced": dev_score, "check_auc": auc([r["signals"][name] for r in c], [r["label"] for r in c])})
     best_trivial = max((r for r in results if r["trivial"]), key=lambda r: r["dev_balanced"])["signal"]
@@ -175,12 +161,12 @@ def table() -> dict:
 
     for res in results:
         mine, base = decided[res["signal"]], decided[best_trivial]
-        right = [m == l for m, l in zip(mine, labels)]
+        right = [m == label for m, label in zip(mine, labels)]
         k, n = sum(right), len(check)
         lo, hi = wilson(k, n)
         diffs = sorted(balanced([mine[i] for i in idx], [labels[i] for i in idx]) - balanced([base[i] for i in idx], [labels[i] for i in idx])
                        for idx in boot)
-        per = {d: (sum(rr for rr, l in zip(right, labels) if l == d), labels.count(d)) for d in DECISIONS}
+        per = {d: (sum(rr for rr, label in zip(right, labels) if label == d), labels.count(d)) for d in DECISIONS}
         res.update({"check_right": k, "check_n": n, "check_accuracy": k / n, "ci": [lo, hi], "balanced": balanced(mine, labels),
                     "keep_right": f"{per['keep'][0]}/{per['keep'][1]}", "send_back_right": f"{per['send_back'][0]}/{per['send_back'][1]}",
                     "vs_best_trivial": [diffs[50], diffs[1949]]})

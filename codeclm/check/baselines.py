@@ -46,16 +46,31 @@ class Rule:
     dev_accuracy: float
 
 
-def _threshold_rule(name: str, values: list[float], labels: list[str]) -> Rule:
+def fit_threshold(values: Sequence[float], labels: Sequence[str]) -> tuple[float, int, float]:
+    """(cut, direction, balanced accuracy) of the best rule "keep when direction * (value - cut) > 0", cuts
+    between the observed values (ties: the first found, from the lowest cut, direction 1 before -1)."""
     points = sorted(set(values))
     cuts = [points[0] - 1] + [(a + b) / 2 for a, b in zip(points, points[1:])] + [points[-1] + 1]
-    best = (-1.0, cuts[0], 1)
+    best = (cuts[0], 1, -1.0)
     for cut in cuts:
         for direction in (1, -1):
             score = balanced_accuracy(["keep" if direction * (v - cut) > 0 else "send_back" for v in values], labels)
-            if score > best[0]:
-                best = (score, cut, direction)
-    score, cut, direction = best
+            if score > best[2]:
+                best = (cut, direction, score)
+    return best
+
+
+def majority_by_use_case(labels: Sequence[str], use_cases: Sequence[str]) -> Callable[[str], str]:
+    """use case -> its majority label among these items (the overall majority for a use case not among them)."""
+    majority = Counter(labels).most_common(1)[0][0]
+    per_use_case: dict[str, Counter] = {}
+    for label, use_case in zip(labels, use_cases):
+        per_use_case.setdefault(use_case, Counter())[label] += 1
+    return lambda use_case: per_use_case[use_case].most_common(1)[0][0] if use_case in per_use_case else majority
+
+
+def _threshold_rule(name: str, values: list[float], labels: list[str]) -> Rule:
+    cut, direction, score = fit_threshold(values, labels)
     sign = ">" if direction > 0 else "<"
     return Rule(f"{name} {sign} {cut:g}", lambda c: "keep" if direction * (c.features[name] - cut) > 0 else "send_back", score)
 
@@ -66,13 +81,10 @@ def fit_rules(dev: Sequence) -> list[Rule]:
         return []
     labels = [c.label for c in dev]
     majority = Counter(labels).most_common(1)[0][0]
-    per_use_case: dict[str, Counter] = {}
-    for c in dev:
-        per_use_case.setdefault(c.use_case, Counter())[c.label] += 1
+    use_case_majority = majority_by_use_case(labels, [c.use_case for c in dev])
 
     def by_use_case(c) -> str:
-        counts = per_use_case.get(c.use_case)
-        return counts.most_common(1)[0][0] if counts else majority
+        return use_case_majority(c.use_case)
 
     rules = [Rule(f"always {majority.replace('_', ' ')}", lambda c: majority, balanced_accuracy([majority] * len(labels), labels)),
              Rule("use case's majority on dev", by_use_case, balanced_accuracy([by_use_case(c) for c in dev], labels))]

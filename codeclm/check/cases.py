@@ -16,10 +16,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from codeclm.errors import CodecLMError
-from codeclm.output.jsonl import JsonlError, numbered_rows
+from codeclm.output.jsonl import JsonlError, validated_rows
 
 _NUMBER_WORDS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                  "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
@@ -63,20 +63,12 @@ def bundled_path() -> Path:
     return Path(str(resources.files("codeclm") / "datasets" / "check" / "filter_check.jsonl"))
 
 
-def validated_rows(path: Path, model: type[BaseModel], needs: str) -> list:
+def read_items(path: Path, model: type[BaseModel], what: str, needs: str) -> list:
     """Every line of `path` as `model`; CheckSetError naming file:line and what a line `needs`."""
     try:
-        rows = numbered_rows(path)
+        return validated_rows(path, model, what=what, fix=f"fix or delete that line (each line needs {needs})")
     except JsonlError as exc:
         raise CheckSetError(str(exc)) from None
-    items = []
-    for number, row in rows:
-        try:
-            items.append(model.model_validate(row))
-        except ValidationError as exc:
-            where = ".".join(str(p) for p in exc.errors()[0]["loc"])
-            raise CheckSetError(f"{path}:{number}: {where}: {exc.errors()[0]['msg']} (each line needs {needs})") from None
-    return items
 
 
 def load_check_items(path: str | Path | None = None, split: str | None = "check") -> list[CheckItem]:
@@ -84,5 +76,5 @@ def load_check_items(path: str | Path | None = None, split: str | None = "check"
     path = Path(path) if path else bundled_path()
     if not path.is_file():
         raise CheckSetError(f"{path}: check set not found; fix judging.check.items or remove it to use the bundled set")
-    items = validated_rows(path, CheckItem, "id, instruction, answer, expect")
+    items = read_items(path, CheckItem, "a check item", "id, instruction, answer, expect")
     return [i for i in items if split is None or i.split == split]

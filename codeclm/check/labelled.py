@@ -20,7 +20,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from codeclm.steps.guards import Answer, check
-from codeclm.check.cases import CheckSetError, validated_rows
+from codeclm.check.cases import CheckSetError, read_items
 
 Label = Literal["invalid", "bad_answer", "keep", "send_back"]
 LABELLED_TARGET = "qwen2.5-coder-0.5b-instruct"
@@ -70,6 +70,6 @@ def load_labelled(path: str | Path | None = None, split: str | None = "check") -
         raise CheckSetError(f"{path}: labelled check set not found; fix judging.check.items or remove it to use the bundled set")
     if bundled and BUNDLED_SHA256 and hashlib.sha256(path.read_bytes()).hexdigest() != BUNDLED_SHA256:
         raise CheckSetError(f"{path}: the bundled labels changed after they were frozen (sha256 differs); reinstall codeclm")
-    items = validated_rows(path, LabelledItem, "id, instruction, strong {text, finish_reason}, target {text}, "
-                                               "label: invalid|bad_answer|keep|send_back")
+    items = read_items(path, LabelledItem, "a labelled item", "id, instruction, strong {text, finish_reason}, "
+                                                              "target {text}, label: invalid|bad_answer|keep|send_back")
     return [i for i in items if split is None or i.split == split]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codeclm.errors import JudgeCalibrationError
 from codeclm.executors import ThreadExecutor
@@ -23,6 +24,9 @@ from codeclm.models.roles import role_specs, target_chat_template
 from codeclm.programs.session import Session
 from codeclm.steps.contrast import ContrastiveFilter
 from codeclm.steps.respond import Respond
+
+if TYPE_CHECKING:
+    from codeclm.models.calibrations import Calibration
 
 # Quiz answers are short: on the bundled quizzes no label changes between 80 words (~112 tokens) and 384 tokens.
 QUIZ_ANSWER_TOKENS = 112
@@ -127,7 +131,7 @@ def require_passed(report: CheckReport) -> CheckReport:
     return report
 
 
-def calibrate(session: Session) -> "Calibration":
+def calibrate(session: Session) -> Calibration:
     """Fit theta for the program's target and scheme on dev items (never the check split) and record it beside
     the program (calibrations.json)."""
     from codeclm.check.baselines import fit_theta

@@ -8,7 +8,7 @@ either executor finds it there; and a run started with threads resumes under Ray
 Why not the alternatives: workers opening the file themselves works only on the driver's node (sqlite
 over a network filesystem is unsafe in WAL mode); per-worker shards merged at stage end lose what a
 dead node held, and a worker would not see another's replies until the merge. The price is one
-round trip to the actor per lookup and per put (about 1 ms here), against LLM calls of 100 ms and more.
+round trip to the actor per lookup and per put, small beside an LLM call (docs/speed.md).
 """
 
 from __future__ import annotations

@@ -29,41 +29,35 @@ def _describe(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool, 
     return f"{noun} {'<' if hi_open else '<='} {hi}"
 
 
-def int_range(lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:
-    """An argparse type: a whole number in [lo, hi] (either end may be open-ended: None)."""
-    allowed = _describe(lo, hi, False, False, "a whole number")
+def _number_range(convert: Callable[[str], float], noun: str, name: str, lo: float | None, hi: float | None,
+                  lo_open: bool, hi_open: bool) -> Callable[[str], float]:
+    """An argparse type named `name`: `convert(text)` (int or float), finite, between lo and hi."""
+    allowed = _describe(lo, hi, lo_open, hi_open, noun)
 
-    def parse(text: str) -> int:
+    def parse(text: str) -> float:
         try:
-            value = int(text)
+            value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; allowed: {allowed}") from None
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise argparse.ArgumentTypeError(f"{value} is out of range; allowed: {allowed}")
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}; allowed: {allowed}") from None
+        below = lo is not None and (value <= lo if lo_open else value < lo)
+        above = hi is not None and (value >= hi if hi_open else value > hi)
+        if (isinstance(value, float) and not math.isfinite(value)) or below or above:
+            raise argparse.ArgumentTypeError(f"{text} is out of range; allowed: {allowed}")
         return value
 
-    parse.__name__ = "int_range"
+    parse.__name__ = name
     return parse
+
+
+def int_range(lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number in [lo, hi] (either end may be open-ended: None)."""
+    return _number_range(int, "a whole number", "int_range", lo, hi, False, False)
 
 
 def float_range(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
                 hi_open: bool = False) -> Callable[[str], float]:
     """An argparse type: a finite number between lo and hi (each end closed unless `*_open`)."""
-    allowed = _describe(lo, hi, lo_open, hi_open, "a number")
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number; allowed: {allowed}") from None
-        below = lo is not None and (value <= lo if lo_open else value < lo)
-        above = hi is not None and (value >= hi if hi_open else value > hi)
-        if not math.isfinite(value) or below or above:
-            raise argparse.ArgumentTypeError(f"{text} is out of range; allowed: {allowed}")
-        return value
-
-    parse.__name__ = "float_range"
-    return parse
+    return _number_range(float, "a number", "float_range", lo, hi, lo_open, hi_open)
 
 
 positive_int = int_range(1)

@@ -1,9 +1,9 @@
 """A persistent response cache in one sqlite file (stdlib sqlite3, WAL mode).
 
 Every ``put`` is its own committed transaction, so a process killed at any moment
-leaves a readable file holding every completed put. One connection per thread;
-WAL lets readers run while a writer commits, and ``busy_timeout`` makes
-concurrent writers (threads or processes) wait instead of failing.
+leaves a readable file holding every completed put. One connection per thread
+(engine/sqlite_pool.py: WAL, ``busy_timeout``), so many threads and processes
+can read and write at once.
 
 diskcache (a DSPy dependency) was considered: it is sqlite underneath too, but it
 pickles values (a shared cache file would then execute code on load), evicts by
@@ -21,6 +21,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from codeclm.engine.sqlite_pool import ThreadConnections
 
 logger = logging.getLogger(__name__)
 
@@ -40,30 +42,14 @@ class CallCache:
     def __init__(self, path: str | os.PathLike, *, busy_timeout: float = 30.0):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._busy_ms = int(busy_timeout * 1000)
-        self._local = threading.local()
+        self._connections = ThreadConnections(self.path, busy_timeout=busy_timeout)
         self._lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
         self._hits = self._misses = self._puts = 0
         conn = self._conn()
         conn.execute(_SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            # isolation_level=None: autocommit, each statement is its own transaction.
-            conn = sqlite3.connect(self.path, timeout=self._busy_ms / 1000, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
-            if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
-                logger.warning("cache %s: WAL mode unavailable; concurrent readers will block", self.path)
-            # NORMAL in WAL mode survives process crashes (kill -9); only an OS crash
-            # or power loss can drop the last commits.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
+        return self._connections.get()
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The stored response for ``key``, or None."""
@@ -101,11 +87,7 @@ class CallCache:
 
     def close(self) -> None:
         """Close every connection this instance opened."""
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
-        self._local = threading.local()
+        self._connections.close()
 
     def __deepcopy__(self, memo):  # shared by design; never duplicated with an LM copy
         return self

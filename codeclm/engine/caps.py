@@ -5,7 +5,8 @@ plus the answer cap), and that many tokens priced at the role's higher price. Wh
 reservation is replaced by what the reply really cost (its usage at the ledger's prices); a call that failed
 costs nothing and frees its reservation. A call that would pass a cap even with nothing in flight is not
 made: BudgetReached stops the run. A call that fits only once the calls in flight have settled waits for
-them. So calls in flight together can never pass a cap, and a run stops within one call of it. Cache hits are free and never checked. Models without prices (the embedded local
+them. So calls in flight together can never pass a cap, and a run stops within one call of it. Cache hits
+are free and never checked. Models without prices (the embedded local
 ones) cost 0 USD: cap them by calls, tokens or seconds.
 """
 

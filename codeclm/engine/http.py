@@ -5,13 +5,10 @@ and ``/completions``; this module sends those requests and returns the JSON repl
 ``reply.py``), raising ``HTTPStatusFailure`` for non-2xx replies and ``MalformedReplyError``
 for a 200 that is not JSON. Retries, limits, cache and ledger stay in ``EngineLM``.
 
-Why not litellm for these endpoints: it costs ~5-6 ms of CPU per call (model-info and
-cost lookups, callbacks, pydantic response building), which the GIL serializes across
-threads: EngineLM/raw wall time was 1.32 at 50 ms latency. Alternatives measured on this
-machine against the local stub (sequential calls, client CPU per call):
-``httpx.Client.post`` + ``json.loads`` 0.35-0.45 ms; the ``openai`` client's
-``chat.completions.create`` 0.97-1.04 ms (0.79 ms with ``with_raw_response``), as it builds
-request options and validates the reply into pydantic models we would convert back.
+Why not litellm for these endpoints: its per-call CPU (model-info and cost lookups, callbacks,
+pydantic response building) is several times httpx's, and the GIL serializes it across
+threads. The ``openai`` client builds request options and validates the reply into pydantic
+models we would convert back. The figures: docs/speed.md ("Small costs behind design choices").
 httpx is already installed (litellm and openai depend on it), it pools connections and is
 thread-safe, it streams (needed for cancellation, see ``stream.py``), and vcrpy records it,
 so cassettes keep working. requests/urllib3 would cost about the same but add nothing.

@@ -67,13 +67,11 @@ class EndpointLimiter:
         self._cond = threading.Condition()
         self._requests = _Bucket(rpm, max(1, burst)) if rpm else None
         self._tokens = _Bucket(tpm, max(1.0, tpm / 60.0)) if tpm else None
-        self.waited_seconds = 0.0
 
     def _wait_rate(self, tokens: float) -> None:
         if self._requests is None and self._tokens is None:
             return
         with self._cond:
-            start = time.monotonic()
             while True:
                 now = time.monotonic()
                 delay = max(self._requests.wait_for(1, now) if self._requests else 0.0,
@@ -85,7 +83,6 @@ class EndpointLimiter:
                 self._requests.take(1)
             if self._tokens:
                 self._tokens.take(tokens)
-            self.waited_seconds += time.monotonic() - start
 
     @property
     def concurrency(self) -> int:

@@ -61,9 +61,6 @@ _CONNECTION_TEXT = {"refused": "connection refused (nothing accepted the connect
                     "unreachable": "could not connect",
                     "dropped": "connection dropped before a complete reply"}
 
-# Kept for callers of the earlier private names.
-_to_dict, _from_cache = to_dict, from_cache
-
 
 class EngineLM(dspy.LM):
     """A dspy.LM with a persistent cache, endpoint limits, retries and a usage ledger."""

@@ -23,10 +23,11 @@ from typing import Any, Callable, TypeVar
 
 import tenacity
 
+from codeclm.engine.failures import chain
+
 T = TypeVar("T")
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
-_MAX_CHAIN = 8
 
 
 def parse_retry_after(value: Any) -> float | None:
@@ -48,16 +49,6 @@ def parse_retry_after(value: Any) -> float | None:
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
-def _chain(exc: BaseException):
-    """The exception and its causes (DSPy error -> lm15 error -> litellm/openai error);
-    ``raise ... from None`` ends the chain."""
-    seen = 0
-    while exc is not None and seen < _MAX_CHAIN:
-        yield exc
-        exc = exc.__cause__ if exc.__cause__ is not None or exc.__suppress_context__ else exc.__context__
-        seen += 1
-
-
 def _header(headers: Any, name: str) -> Any:
     if not headers:
         return None
@@ -73,7 +64,7 @@ def _parse_retry_after_ms(value: Any) -> float | None:
 def retry_after(exc: BaseException) -> float | None:
     """The server's wait hint anywhere in the exception chain, in seconds (``retry-after-ms``
     before ``Retry-After``, as openai-python reads them)."""
-    for err in _chain(exc):
+    for err in chain(exc):
         hint = parse_retry_after(getattr(err, "retry_after", None))
         if hint is not None:
             return hint
@@ -95,7 +86,7 @@ def quota_exhausted(exc: BaseException) -> bool:
     """The chain says the account's quota or credit is used up (not a rate limit: waiting does not help)."""
     from dspy.utils.exceptions import LMBillingError
 
-    for err in _chain(exc):
+    for err in chain(exc):
         if isinstance(err, LMBillingError):
             return True
         for value in (getattr(err, "code", None), getattr(err, "error_type", None), getattr(err, "type", None)):
@@ -109,7 +100,7 @@ def quota_exhausted(exc: BaseException) -> bool:
 
 def status_of(exc: BaseException) -> int | None:
     """The HTTP status carried by the exception or its causes, if any."""
-    for err in _chain(exc):
+    for err in chain(exc):
         status = getattr(err, "status", None) or getattr(err, "status_code", None)
         if isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599:
             return status
@@ -133,7 +124,7 @@ def is_retryable(exc: BaseException) -> bool:
         return False
     if isinstance(exc, LMError):
         return is_retryable_lm_error(exc)
-    for err in _chain(exc):
+    for err in chain(exc):
         if isinstance(err, (TimeoutError, ConnectionError, MalformedReplyError)):
             return True
         if type(err).__name__ in {"ConnectError", "ReadTimeout", "ConnectTimeout", "RemoteProtocolError",
@@ -177,7 +168,7 @@ class RetryPolicy:
         """Run ``fn`` until it succeeds, fails for good, or tries run out (last error re-raised).
 
         The first try runs outside tenacity: nearly every call succeeds at once, and building
-        tenacity's state per call cost ~40 µs of CPU here. After a retryable failure, tenacity
+        tenacity's state per call costs CPU (docs/speed.md). After a retryable failure, tenacity
         runs the remaining tries, numbered from 2 in waits and in ``on_retry``.
         """
 
@@ -185,7 +176,7 @@ class RetryPolicy:
             try:
                 return fn()
             except Exception as exc:
-                raise self._checked(exc)
+                raise self._checked(exc)  # noqa: B904 - exc itself, or an error whose __cause__ it already is
 
         try:
             return attempt()

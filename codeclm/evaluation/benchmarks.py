@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from codeclm.errors import CodecLMError, SeedsError
 from codeclm.seeds.readers import BENCHMARK_PREFIX, bundled_path, lookup, rows

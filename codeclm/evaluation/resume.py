@@ -11,13 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from codeclm.errors import CodecLMError
 from codeclm.evaluation.benchmarks import BenchmarkItem
 from codeclm.evaluation.results import ItemJudgment
 from codeclm.output.fingerprint import model_identity
-from codeclm.output.jsonl import JsonlError, numbered_rows
+from codeclm.output.jsonl import JsonlError, validated_rows
 
 FIX = "fix or delete that line, or move the file away (or pass another --out); the file was left as it is"
 ROLES = ("candidate", "reference", "judge")
@@ -31,19 +29,10 @@ def read_judgments(path: Path) -> list[ItemJudgment]:
     """The judgments stored in `path` (none if it does not exist); EvalFileError names file:line and the fix."""
     if not path.exists():
         return []
-    try:
-        rows = numbered_rows(path, fix=FIX, repair=False)  # written whole: a bad last line is reported, not cut
+    try:  # written whole: a bad last line is reported, not cut
+        return validated_rows(path, ItemJudgment, what="an eval judgment", fix=FIX, repair=False)
     except JsonlError as exc:
         raise EvalFileError(str(exc)) from None
-    judged = []
-    for number, row in rows:
-        try:
-            judged.append(ItemJudgment.model_validate(row))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "row"
-            raise EvalFileError(f"{path}:{number}: not an eval judgment ({where}: {first['msg']}); {FIX}") from None
-    return judged
 
 
 def lm_identity(lm: Any) -> str:

@@ -17,7 +17,6 @@ import random
 from typing import Literal, Sequence
 
 WinTieLoss = Literal["win", "tie", "loss"]
-RuleName = Literal["paper", "alpagasus"]
 _RANK = {"win": 0, "tie": 1, "loss": 2}
 
 RULES: dict[str, dict[tuple[str, str], WinTieLoss]] = {

@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from codeclm.engine.collect import DeferredRequest
+from codeclm.engine.sqlite_pool import ThreadConnections
 from codeclm.executors.batch_provider import BatchState
 
 _SCHEMA = """
@@ -78,23 +78,11 @@ class BatchStore:
 
     def __init__(self, path: str | os.PathLike, *, busy_timeout: float = 30.0):
         self.path = Path(path)
-        self._busy = busy_timeout
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections = ThreadConnections(self.path, busy_timeout=busy_timeout)
         self._conn().executescript(_SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=self._busy, isolation_level=None, check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout={int(self._busy * 1000)}")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
+        return self._connections.get()
 
     def add(self, state: BatchState, provider: str, stage: str, requests: Sequence[DeferredRequest]) -> None:
         """A batch the provider just created, with its requests (replacing any older record under the same
@@ -176,11 +164,7 @@ class BatchStore:
                 conn.executemany("UPDATE batches SET consumed = 1, updated = ? WHERE provider = ? AND id = ?", rows)
 
     def close(self) -> None:
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
-        self._local = threading.local()
+        self._connections.close()
 
 
 class _transaction:

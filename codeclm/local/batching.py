@@ -1,15 +1,15 @@
 """Side-by-side generation of plain chat requests in ``llama_cpp.server`` (runs in the server process).
 
 llama-cpp-python 0.3.36 evaluates one request at a time. On a CPU one decoding step over several
-sequences costs little more than a step over one, because the weights are read once per step (on
-this project's 2-core Xeon the 1.5B takes 83 ms for one token, 163 ms for 4 and 233 ms for 8 side by
-side), so answers generated together come out 2-3x faster than one after another.
+sequences costs little more than a step over one, because the weights are read once per step, so
+answers generated together come out faster than one after another (figures: docs/speed.md).
 
 ``install(slots)`` puts a middleware in front of the server. A chat request that asks for text only
 (no tools, response format, grammar, logit bias or logprobs) joins the running batch: up to ``slots``
 sequences, each admitted between steps when the context has room for its prompt and ``max_tokens``.
 Every other request takes llama-cpp-python's own path, which waits while a batch runs (the two share
-the server's lock). Each prefill and step takes the machine-wide turn (codeclm.local.turns). Sampling is llama.cpp's sampler chain with the request's parameters and the
+the server's lock). Each prefill and step takes the machine-wide turn (codeclm.local.turns). Sampling is
+llama.cpp's sampler chain with the request's parameters and the
 server's defaults (top_k 40, top_p 0.95, min_p 0.05, repeat penalty 1.1 over 64 tokens), seeded per
 request. Replies have the server's shapes, with usage and timings (each sequence's share of the step
 time), streamed or not; a client that disconnects frees its slot at the next step.
@@ -25,7 +25,6 @@ import asyncio
 import json
 import random
 import sys
-import threading
 import time
 import uuid
 from collections import deque

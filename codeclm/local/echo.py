@@ -4,8 +4,8 @@ A judging scheme that reads how hard an answer is for the target asks for the lo
 of every prompt token: OpenAI's legacy ``/v1/completions`` with ``echo: true, logprobs: 0,
 max_tokens: <= 1``. llama-cpp-python 0.3.36 answers that request, but only on a server started
 with ``logits_all`` (which slows every other request), and it sorts the whole vocabulary in
-pure Python for every prompt token: 8-10 s for 340 tokens of SmolLM2-135M, whose forward pass
-over the same tokens takes under 1 s. ``install()`` routes exactly that request shape to
+pure Python for every prompt token, many times slower than the forward pass over the same tokens
+(docs/speed.md). ``install()`` routes exactly that request shape to
 ``score``: one forward pass with logits for every position, log-softmax in numpy, the same
 response fields (``tokens``, ``token_logprobs``, ``text_offset``, ``top_logprobs``). Every
 other request takes llama-cpp-python's own path, and the server needs no ``logits_all``.

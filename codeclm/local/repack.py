@@ -6,9 +6,8 @@ turns off the CPU_REPACK buffer, whose interleaved layout makes matrix products 
 tokens cheaper. ``overrides(path)`` puts back the repacked layout without the AMX buffer: it
 reads the tensor types from the GGUF header and names, for llama.cpp's ``tensor_buft_overrides``,
 each weight the x86 repack code converts (Q4_0, Q4_K and IQ4_NL matrices whose row count is a
-multiple of 8, as ``ggml_repack_get_optimal_repack_type`` does with AVX2). Measured with the 1.5B
-on this project's 2-core Xeon: one sequence 83 -> 72 ms per token, 4 side by side 163 -> 98 ms,
-8 side by side 233 -> 175 ms; prompt reading 125 -> 96 tokens/s.
+multiple of 8, as ``ggml_repack_get_optimal_repack_type`` does with AVX2). Generation gets faster,
+prompt reading somewhat slower (figures: docs/speed.md).
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ def settings_with(config: ProgramConfig, **overrides: Any) -> ProgramConfig:
     try:
         merged = OptimizeSettings.model_validate({**config.optimize.model_dump(), **given})
     except Exception as exc:  # pydantic ValidationError: one line naming the setting
-        errors = getattr(exc, "errors", lambda: [{"loc": ("optimize",), "msg": str(exc)}])()
+        errors = exc.errors() if hasattr(exc, "errors") else [{"loc": ("optimize",), "msg": str(exc)}]
         first = errors[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"optimize.{where}: {first['msg'].removeprefix('Value error, ')}") from None
@@ -200,7 +200,8 @@ def optimize(
         usage = session.engine.ledger.summary()
         wall = round(time.time() - started, 1)
         summary = {
-            "program": Path(config.source).stem if config.bundled else _relative(config.source, out.parent), "steps": list(steps_), "optimizer": settings.optimizer,
+            "program": Path(config.source).stem if config.bundled else _relative(config.source, out.parent),
+            "steps": list(steps_), "optimizer": settings.optimizer,
             "benchmark": name, "split": settings.split, "seed": config.seed, "train": len(examples.train),
             "heldout": len(examples.heldout), "weights": settings.weights.model_dump(), "scheme": config.judging.scheme,
             "theta": config.theta, "filter_check": check_line, "comparison": comparison.to_dict(),

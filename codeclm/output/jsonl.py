@@ -6,9 +6,13 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from codeclm.errors import CodecLMError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class JsonlError(CodecLMError):
@@ -40,28 +44,47 @@ def numbered_rows(path: str | Path, *, fix: str = "fix or delete that line",
     path = Path(path)
     if repair:
         repair_torn_tail(path)
-    rows = []
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise JsonlError(f"{path}: not UTF-8 text (byte {exc.start}); {fix}") from None
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            rows.append((number, parse_line(path, number, line, fix)))
-    return rows
+    return parse_lines(path, text, fix)
 
 
-def parse_line(path: Path, number: int, line: str | bytes, fix: str) -> dict[str, Any]:
-    """One line as an object; JsonlError naming file:line when it is not a JSON object."""
+def parse_lines(path: Path, text: str, fix: str, *, objects: bool = True) -> list[tuple[int, Any]]:
+    """(line number, value) for every non-blank line of `text`, read from `path`; see `parse_line`."""
+    return [(number, parse_line(path, number, line, fix, objects=objects))
+            for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+
+
+def parse_line(path: Path, number: int, line: str | bytes, fix: str, *, objects: bool = True) -> Any:
+    """One line's JSON value; JsonlError naming file:line when it is not JSON (or, with `objects`, not an object)."""
     try:
         row = json.loads(line)
     except json.JSONDecodeError as exc:
         raise JsonlError(f"{path}:{number}: not a JSON line ({exc.msg}); {fix}") from None
     except UnicodeDecodeError as exc:
         raise JsonlError(f"{path}:{number}: not UTF-8 text (byte {exc.start} of the line); {fix}") from None
-    if not isinstance(row, dict):
+    if objects and not isinstance(row, dict):
         raise JsonlError(f"{path}:{number}: not a JSON object; {fix}")
     return row
+
+
+def validated(model: type[M], row: dict[str, Any], path: Path, number: int, *, what: str, fix: str) -> M:
+    """`row` as `model`; JsonlError `file:line: not <what> (<field>: <problem>); <fix>` otherwise."""
+    try:
+        return model.model_validate(row)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "line"
+        raise JsonlError(f"{path}:{number}: not {what} ({where}: {first['msg']}); {fix}") from None
+
+
+def validated_rows(path: str | Path, model: type[M], *, what: str, fix: str = "fix or delete that line",
+                   repair: bool = True) -> list[M]:
+    """Every non-blank line of `path` as `model` (see `numbered_rows` and `validated`)."""
+    return [validated(model, row, Path(path), number, what=what, fix=fix)
+            for number, row in numbered_rows(path, fix=fix, repair=repair)]
 
 
 def iter_rows(path: str | Path, *, fix: str = "fix or delete that line") -> Iterator[tuple[int, int, dict[str, Any]]]:

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from pydantic import ValidationError
-
-from codeclm.output.jsonl import Appender, JsonlError, numbered_rows, write_atomic
+from codeclm.output.jsonl import Appender, numbered_rows, validated, write_atomic
 from codeclm.output.records import Dropped, Record
 
 FIX = "fix or delete that line, or write to a new output (--out)"
@@ -75,9 +73,9 @@ class OutputState:
         self.dropped: dict[str, Dropped] = {}
         self._lock = threading.Lock()
         for n, row in numbered_rows(output, fix=FIX) if output.exists() else []:
-            self.add_kept(_parse(Record, row, output, n))
+            self.add_kept(validated(Record, row, output, n, what="a codeclm record", fix=FIX))
         for n, row in numbered_rows(dropped_path(output), fix=FIX) if dropped_path(output).exists() else []:
-            self.add_dropped(_parse(Dropped, row, dropped_path(output), n))
+            self.add_dropped(validated(Dropped, row, dropped_path(output), n, what="a codeclm dropped item", fix=FIX))
 
     def add_kept(self, record: Record) -> None:
         with self._lock:
@@ -123,11 +121,3 @@ class FileSink:
         if self.dropped_output.exists():
             write_atomic(self.dropped_output, "".join(d.model_dump_json() + "\n" for d in self.state.dropped.values()))
 
-
-def _parse(model, row: dict, path: Path, number: int):
-    try:
-        return model.model_validate(row)
-    except ValidationError as exc:
-        where = ".".join(str(p) for p in exc.errors()[0]["loc"]) or "(line)"
-        raise JsonlError(f"{path}: line {number} is not a codeclm {model.__name__.lower()} ({where}: "
-                         f"{exc.errors()[0]['msg']}); {FIX}") from None

@@ -15,7 +15,6 @@ everything the run did ask is cached and in the output, so it resumes like any r
 
 from __future__ import annotations
 
-import math
 import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -178,7 +177,7 @@ class Quotas:
             scored = [(self.score(m.metadata), i, m) for i, m in enumerate(candidates) if self._room(m.metadata, in_flight=False)]
             scored.sort(key=lambda t: (-t[0], t[1]))
             chosen, expected, per_case = [], 0.0, {}
-            for score, _, item in scored:
+            for _score, _, item in scored:
                 if expected >= need or (limit is not None and len(chosen) >= limit):
                     break
                 case = cells_of(item.metadata)[0] if item.metadata is not None else None
@@ -338,7 +337,7 @@ def fill_records(program, seeds: list, stages, *, too_easy_type: type, instructi
         instructions = [instruction_item(o.item, text) for o in decoded for text in o.value]
         instructions = drop_near_duplicates(program, stages, instructions, index)
         too_easy: list = []
-        collect = lambda value: too_easy.append(value) if isinstance(value, too_easy_type) else None  # noqa: E731
+        collect = lambda value, too_easy=too_easy: too_easy.append(value) if isinstance(value, too_easy_type) else None  # noqa: E731
         program.final_stage(stages, "filter", gated, instructions, pending=collect)
         if too_easy and not quotas.done:
             pool_items = list({t.item.source.id: t.item.source for t in too_easy}.values())

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from codeclm.errors import SeedsError
+from codeclm.output.jsonl import JsonlError, parse_lines
 from codeclm.output.records import Seed, seed_id
 from codeclm.seeds.splits import Split, parse_split
 
@@ -63,14 +64,10 @@ def rows(path: Path) -> list[Any]:
         raise SeedsError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 (e.g. iconv -t UTF-8)") from None
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        rows = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise SeedsError(f"{path}:{number}: invalid JSON line: {exc.msg}") from None
-        return rows
+        try:  # a line may hold an object or the instruction's text as a JSON string
+            return [row for _, row in parse_lines(path, text, "fix or delete that line", objects=False)]
+        except JsonlError as exc:
+            raise SeedsError(str(exc)) from None
     if suffix == ".json":
         try:
             data = json.loads(text)

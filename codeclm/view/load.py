@@ -12,10 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from codeclm.errors import CodecLMError
-from codeclm.output.jsonl import JsonlError, iter_rows, read_at
+from codeclm.output.jsonl import JsonlError, iter_rows, read_at, validated
 from codeclm.output.records import Dropped, Record
 from codeclm.output.sink import dropped_path
 
@@ -81,13 +79,8 @@ def _read(path: Path, model, light: list, places: list) -> int:
     """Add each row of `path`, checked to be a `model` (Record or Dropped); returns how many."""
     count = 0
     for number, offset, row in iter_rows(path, fix=FIX):
-        try:
-            model.model_validate(row)
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(p) for p in error["loc"]) or "(line)"
-            raise JsonlError(f"{path}:{number}: not a codeclm {'record' if model is Record else 'dropped item'} "
-                             f"({where}: {error['msg']}); {FIX}") from None
+        validated(model, row, path, number, what="a codeclm record" if model is Record else "a codeclm dropped item",
+                  fix=FIX)
         gaps = [a.get("gap") for a in row.get("history") or [] if a.get("gap") is not None]
         light.append({**{k: v for k, v in row.items() if k not in HEAVY}, "last_gap": gaps[-1] if gaps else None})
         places.append((path, offset))

@@ -26,7 +26,7 @@ import yaml
 ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install -e '.[ray]'")
 
 from fakes import chat_answer, field_value, is_plain, step_from_request, to_plain  # noqa: E402
-from pipeline_scripts import strong_script  # noqa: E402
+from pipeline_scripts import half_kept, strong_script  # noqa: E402
 from stub_server import StubServer  # noqa: E402
 
 from codeclm.models.config import load_config  # noqa: E402
@@ -52,20 +52,11 @@ def ray_local():
     os.environ.pop(KEY_ENV, None)
 
 
-def judge_by_instruction(messages):
-    """Gap 0 for basic instructions, a clear gap once harder; "number 2" instructions stay too easy (dropped at the cap)."""
-    instruction = field_value(messages, "instruction")
-    hard = "[harder:" in instruction and "number 2" not in instruction
-    strong_first = field_value(messages, "answer_1") == "STRONG answer"
-    s, t = (9, 2) if hard else (7, 7)
-    return {"score_1": s if strong_first else t, "score_2": t if strong_first else s, "explanation": "ok"}
-
-
 def pipeline(body: dict) -> str:
     """A strong model for strong requests, a weak answer for the target's (by model id, as a Serve ingress routes)."""
     messages = body["messages"]
     target = body["model"].endswith("target") or body["model"] == VLLM_TARGET
-    answer = {"response": "target answer"} if target else strong_script(judge_by_instruction)(step_from_request(messages), messages)
+    answer = {"response": "target answer"} if target else strong_script(half_kept)(step_from_request(messages), messages)
     return to_plain(answer) if is_plain(messages) else chat_answer(answer)
 
 

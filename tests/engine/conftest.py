@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fake_openai import FakeOpenAI
 
-from codeclm.engine import CallCache, EngineLM, RetryPolicy, UsageLedger
+from codeclm.engine import EngineLM, RetryPolicy, UsageLedger
 from engine_helpers import ANSWER, SECRET, Sleeps
 
 
@@ -18,13 +18,6 @@ def stub():
 @pytest.fixture
 def sleeps() -> Sleeps:
     return Sleeps()
-
-
-@pytest.fixture
-def cache(tmp_path):
-    store = CallCache(tmp_path / "calls.sqlite")
-    yield store
-    store.close()
 
 
 @pytest.fixture

@@ -100,7 +100,7 @@ def test_a_step_that_rejects_the_parse_keeps_nothing(make_lm, stub, cache):
     predict = dspy.Predict("question -> answer: int")
     stub.responder = lambda body: "[[ ## answer ## ]]\nnot a number\n\n[[ ## completed ## ]]"
     with dspy.context(lm=lm), deferred_cache() as pending:
-        with pytest.raises(Exception):
+        with pytest.raises(dspy.utils.exceptions.AdapterParseError):
             predict(question="how many?")
         assert len(pending) >= 1
     assert len(cache) == 0

@@ -1,6 +1,7 @@
 """UsageLedger: per role and per model, prefix-reused prompt tokens, tokens per second.
 
-Runs against: the stub OpenAI-compatible server tests/engine/fake_openai.py on 127.0.0.1 (a test fake, not a model); llama.cpp's timings are hand-written in the stub's replies.
+Runs against: the stub OpenAI-compatible server tests/engine/fake_openai.py on 127.0.0.1 (a test fake, not a model);
+llama.cpp's timings are hand-written in the stub's replies.
 """
 
 from __future__ import annotations

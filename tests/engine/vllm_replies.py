@@ -19,7 +19,7 @@ values are made up (-0.01 * position): these replies test which tokens are read,
 from __future__ import annotations
 
 import uuid
-from functools import lru_cache
+from functools import cache
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
@@ -37,7 +37,7 @@ CORPUS = ["You are a helpful assistant. Answer the question.", "What is the capi
           "Déjà vu: naïve café, 東京 and 🙂 emoji.\n\nNew lines\n"] * 3
 
 
-@lru_cache(maxsize=None)
+@cache
 def tokenizer_for(template: str) -> Tokenizer:
     bos, specials, byte_level = TOKENIZERS[template]
     if byte_level:

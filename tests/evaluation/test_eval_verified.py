@@ -5,10 +5,9 @@ Runs against: fake LMs (tests/fakes.py ScriptedLM judges) and a copied program; 
 """
 
 import json
-import shutil
 
 import pytest
-from eval_helpers import run_eval, write_bench
+from eval_helpers import write_bench
 
 from codeclm.cli import main
 from codeclm.models.config import load_config

@@ -29,6 +29,11 @@ def chat_reply(content: str, prompt_tokens: int = 20, completion_tokens: int = 5
                       "total_tokens": prompt_tokens + completion_tokens}}
 
 
+def question(line: dict[str, Any]) -> str:
+    """The question a batch line asks (its `question` field in DSPy's chat format)."""
+    return field_value(line["body"]["messages"], "question")
+
+
 def answer_field(text: str) -> str:
     return f"[[ ## answer ## ]]\n{text}\n\n[[ ## completed ## ]]"
 

@@ -6,7 +6,7 @@ Runs against: an in-memory fake provider batch API (batch_helpers.FakeBatchAPI) 
 from __future__ import annotations
 
 import pytest
-from batch_helpers import QA, FakeBatchAPI, answer_field, make_lm, nonempty, two_steps
+from batch_helpers import QA, FakeBatchAPI, answer_field, make_lm, nonempty, question, two_steps
 from fakes import field_value
 from stub_server import StubServer
 
@@ -19,24 +19,6 @@ from codeclm.executors.batch_store import BatchStore
 pytestmark = pytest.mark.filterwarnings("ignore:Implementing custom LMs through BaseLM.forward:DeprecationWarning")
 
 QUESTIONS = ["q1", "q2", "q3"]
-
-
-@pytest.fixture
-def cache(tmp_path):
-    store = CallCache(tmp_path / "calls.sqlite")
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def store(cache):
-    batches = BatchStore(cache.path)
-    yield batches
-    batches.close()
-
-
-def question(line) -> str:
-    return field_value(line["body"]["messages"], "question")
 
 
 def executor(api, store, ledger=None, **options) -> BatchExecutor:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from batch_cassette_calls import ANTHROPIC_MODEL, OPENAI_MODEL, QUESTIONS, SECRET, asker, make_lm
 
-from codeclm.engine import CallCache, RetryPolicy, UsageLedger
+from codeclm.engine import RetryPolicy, UsageLedger
 from codeclm.executors.batch import BatchExecutor
 from codeclm.executors.batch_anthropic import AnthropicBatches
 from codeclm.executors.batch_openai import OpenAIBatches
@@ -28,13 +28,6 @@ pytestmark = [pytest.mark.vcr,
               pytest.mark.filterwarnings("ignore:Implementing custom LMs through BaseLM.forward:DeprecationWarning")]
 
 NO_RETRY = RetryPolicy(max_tries=1)
-
-
-@pytest.fixture
-def cache(tmp_path):
-    store = CallCache(tmp_path / "calls.sqlite")
-    yield store
-    store.close()
 
 
 class Wire:

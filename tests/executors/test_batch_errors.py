@@ -8,10 +8,8 @@ Runs against: a fake batch API (tests/executors/batch_helpers.py, hand-written f
 from __future__ import annotations
 
 import pytest
-from batch_helpers import FakeBatchAPI, make_lm, two_steps
-from fakes import field_value
+from batch_helpers import FakeBatchAPI, make_lm, question, two_steps
 
-from codeclm.engine import CallCache
 from codeclm.executors.batch import BatchExecutor, BatchFatalError
 from codeclm.executors.batch_anthropic import _result as anthropic_result
 from codeclm.executors.batch_errors import ERRORS, classify
@@ -96,24 +94,6 @@ def test_unknown_codes_fall_back_on_the_status():
     assert classify("openai", RequestResult("k", "errored", error="x", code="new_code", status=502))[0] == "temporary"
     assert classify("openai", RequestResult("k", "errored", error="x", code="new_code", status=403))[0] == "fatal"
     assert classify("openai", RequestResult("k", "errored", error="x", code="new_code", status=400))[0] == "fail"
-
-
-@pytest.fixture
-def cache(tmp_path):
-    store = CallCache(tmp_path / "calls.sqlite")
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def store(cache):
-    batches = BatchStore(cache.path)
-    yield batches
-    batches.close()
-
-
-def question(line) -> str:
-    return field_value(line["body"]["messages"], "question")
 
 
 def executor(api, store, sleeps=None, **options) -> BatchExecutor:

@@ -85,12 +85,22 @@ def test_a_constant_signal_cannot_pass(loss):
 def test_a_signal_no_better_than_a_length_rule_fails():
     """Keep items have long strong answers: the signal is right, but so is 'strong answer words > x'."""
     def long_if_keep(n, split):
-        return case(n, split=split, strong=("The answer is ans%d, " % n) + ("and here is why " * 8 if n % 2 else ""))
+        return case(n, split=split, strong=f"The answer is ans{n}, " + ("and here is why " * 8 if n % 2 else ""))
 
     cases, dev = [long_if_keep(n, "check") for n in range(30)], [long_if_keep(n, "dev") for n in range(30)]
     result = run_check(filter_by(lambda n: 0.1 if n % 2 == 0 else 2.0), cases, theta=0.45, min_accuracy=0.7, dev=dev)
     assert result.accuracy == 1.0 and not result.passed and "no better than the trivial rule" in result.verdict
     assert result.baseline["check_accuracy"] == 1.0
+
+
+def test_trivial_rules_use_case_majority_and_threshold_fit():
+    from codeclm.check.baselines import fit_threshold, majority_by_use_case
+
+    rule = majority_by_use_case(["keep", "keep", "send_back", "send_back", "send_back", "keep", "keep"],
+                                ["code", "code", "code", "math", "math", "chat", "chat"])
+    assert [rule(u) for u in ("code", "math", "chat", "unseen")] == ["keep", "send_back", "keep", "keep"]
+    assert fit_threshold([1, 2, 8, 9], ["send_back", "send_back", "keep", "keep"]) == (5.0, 1, 1.0)
+    assert fit_threshold([1, 2, 8, 9], ["keep", "keep", "send_back", "send_back"]) == (5.0, -1, 1.0)
 
 
 def test_guards_drop_invalid_instructions_and_bad_answers_and_are_counted():

@@ -26,7 +26,7 @@ import pytest
 
 from codeclm.engine.chat_formats import prompt_prefix
 from codeclm.engine import EngineLM, RetryPolicy
-from codeclm.engine.score import MISALIGNED_FIX, scored_text
+from codeclm.engine.score import MISALIGNED_FIX
 from codeclm.errors import PromptScoringUnsupportedError
 from codeclm.local.net import free_port
 from local_helpers import SMALL

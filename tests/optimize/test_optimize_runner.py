@@ -147,7 +147,8 @@ def test_a_file_tuned_for_decode_and_another_scheme_is_refused_naming_the_step(w
                          "(see codeclm optimize --help)"),
     (["--set", "optimize.split=1.5"], "error: {program}: optimize.split: Input should be less than 1"),
     (["--benchmark", "nope.jsonl"], "error: unknown benchmark 'nope.jsonl': not a bundled set (vicuna, self_instruct) and no such file"),
-    (["--set", "optimize.benchmark=null"], "error: {program}: no benchmark: pass --benchmark vicuna|self_instruct|FILE (or set optimize.benchmark in the YAML)"),
+    (["--set", "optimize.benchmark=null"],
+     "error: {program}: no benchmark: pass --benchmark vicuna|self_instruct|FILE (or set optimize.benchmark in the YAML)"),
     (["--steps", "improve", "--set", "max_iterations=1"], "error: {program}: Self-Rubrics/Improve never run with "
      "ablation.self_rubrics: false or max_iterations < 2 (it is 1); set max_iterations: 2 or tune decode only"),
     (["--set", "optimize.weights={contrast: 0, fit: 0, validity: 0}"],

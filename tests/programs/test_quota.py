@@ -7,7 +7,7 @@ import json
 import threading
 
 import pytest
-from fakes import ScriptedLM, field_value
+from fakes import ScriptedLM
 from pipeline_scripts import harder_wins, strong_script
 
 from codeclm import Metadata, load_config

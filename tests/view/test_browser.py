@@ -3,7 +3,8 @@
 Both ways of opening it are tested: served from 127.0.0.1 and written as one HTML file. Set
 CODECLM_VIEW_SCREENSHOTS=FOLDER to save the screenshots used in docs/viewer.md.
 
-Runs against: outputs replayed from a cassette recorded from real local models (tests/test_pipeline_cassette.py's), in Debian's headless Chromium; no model runs.
+Runs against: outputs replayed from a cassette recorded from real local models (tests/test_pipeline_cassette.py's),
+in Debian's headless Chromium; no model runs.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ def raw_speed(model: str, old_flags: bool) -> dict[str, float]:
     sys.path.insert(0, str(ROOT))
     from codeclm.local import LocalServer
 
-    if old_flags:  # the first wave had no repacked weights on AMX builds (codeclm.local.repack)
+    if old_flags:  # the first wave had no repacked weights on AMX builds (codeclm.local.server.repack)
         os.environ["CODECLM_LLAMA_REPACK"] = "0"
     try:
         with LocalServer(model, prompt_cache_mb=0, logprobs=old_flags, slots=1) as server:  # one sequence: the raw speed

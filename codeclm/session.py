@@ -21,7 +21,7 @@ from codeclm.roles import RoleLMs, role_batch_discounts, role_prices
 
 
 def default_cache_path() -> Path:
-    from codeclm.local.weights import cache_dir  # pure Python: the user cache folder
+    from codeclm.local import cache_dir  # pure Python: the user cache folder
 
     return cache_dir() / "calls.sqlite"
 

@@ -1,5 +1,5 @@
-"""Side-by-side generation in the local server (codeclm.local.batching) and the machine-wide turn
-(codeclm.local.turns): routing, reply shapes and cancellation on fakes; batching, shared prefixes,
+"""Side-by-side generation in the local server (codeclm.local.server.batching) and the machine-wide turn
+(codeclm.local.server.turns): routing, reply shapes and cancellation on fakes; batching, shared prefixes,
 limits and errors on the real SmolLM2 (live).
 Runs against: fakes for routing and shapes; the real SmolLM2-135M on llama.cpp for the tests marked live.
 """
@@ -15,8 +15,9 @@ import time
 import pytest
 
 from codeclm.engine.stream import ChatStream
-from codeclm.local.batching import BatchingMiddleware, Sequence, text_only
-from codeclm.local.turns import Turns
+from codeclm.local.server.batching.http_layer import BatchingMiddleware, text_only
+from codeclm.local.server.batching.sequence import Sequence
+from codeclm.local.server.turns import Turns
 from local_helpers import SMALL
 
 CHAT = {"model": "m", "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi."}]}

@@ -1,7 +1,7 @@
 """Repacked weights on CPUs whose llama.cpp build crashes in its AMX kernels (runs in the server process).
 
 llama-cpp-python 0.3.36 built natively on an AMX CPU segfaults in ``ggml_backend_amx_mul_mat``,
-so codeclm turns llama.cpp's extra weight buffers off there (``codeclm.local._child``). That also
+so codeclm turns llama.cpp's extra weight buffers off there (:mod:`codeclm.local.server.amx`). That also
 turns off the CPU_REPACK buffer, whose interleaved layout makes matrix products over several
 tokens cheaper. ``overrides(path)`` puts back the repacked layout without the AMX buffer: it
 reads the tensor types from the GGUF header and names, for llama.cpp's ``tensor_buft_overrides``,
@@ -16,10 +16,10 @@ from __future__ import annotations
 import ctypes
 import os
 import re
-import struct
 
-_REPACKED = {2: "Q4_0", 12: "Q4_K", 20: "IQ4_NL"}  # ggml type ids the x86 repack code converts (AVX2)
-_SCALAR_BYTES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}  # GGUF metadata value types
+from gguf import GGMLQuantizationType, GGUFReader
+
+_REPACKED = (GGMLQuantizationType.Q4_0, GGMLQuantizationType.Q4_K, GGMLQuantizationType.IQ4_NL)  # the x86 repack code's (AVX2)
 
 
 class _Override(ctypes.Structure):
@@ -27,44 +27,8 @@ class _Override(ctypes.Structure):
 
 
 def tensor_types(path: str) -> dict[str, tuple[int, list[int]]]:
-    """Each tensor's ggml type id and shape, from the GGUF header (the metadata is skipped)."""
-    with open(path, "rb") as f:
-        def u32() -> int:
-            return struct.unpack("<I", f.read(4))[0]
-
-        def u64() -> int:
-            return struct.unpack("<Q", f.read(8))[0]
-
-        def string() -> bytes:
-            return f.read(u64())
-
-        def skip(kind: int) -> None:
-            if kind == 8:
-                string()
-            elif kind == 9:
-                item, count = u32(), u64()
-                if item == 8:
-                    for _ in range(count):
-                        string()
-                else:
-                    f.seek(_SCALAR_BYTES[item] * count, 1)
-            else:
-                f.seek(_SCALAR_BYTES[kind], 1)
-
-        if f.read(4) != b"GGUF":
-            raise ValueError(f"{path} is not a GGUF file")
-        u32()  # version
-        n_tensors, n_kv = u64(), u64()
-        for _ in range(n_kv):
-            string()
-            skip(u32())
-        tensors = {}
-        for _ in range(n_tensors):
-            name = string().decode()
-            shape = [u64() for _ in range(u32())]
-            tensors[name] = (u32(), shape)
-            u64()  # offset
-    return tensors
+    """Each tensor's ggml type id and shape (llama.cpp's order: row length first), from the GGUF header."""
+    return {tensor.name: (int(tensor.tensor_type), [int(n) for n in tensor.shape]) for tensor in GGUFReader(path).tensors}
 
 
 def repacked_names(path: str) -> list[str]:

@@ -9,6 +9,12 @@ each weight the x86 repack code converts (Q4_0, Q4_K and IQ4_NL matrices whose r
 multiple of 8, as ``ggml_repack_get_optimal_repack_type`` does with AVX2). Measured with the 1.5B
 on this project's 2-core Xeon: one sequence 83 -> 72 ms per token, 4 side by side 163 -> 98 ms,
 8 side by side 233 -> 175 ms; prompt reading 125 -> 96 tokens/s.
+
+The header is read here, not with ``gguf.GGUFReader``: the reader turns every metadata array
+element (Qwen2.5's 151k-token vocabulary and its merges) into Python objects, which took 21-29 s
+per read of the 1.5B's file against 0.2 s for this reader (docs/speed.md), and the server reads
+it at every start. ``tests/local/test_server_process.py`` checks this reader against files
+written by ``gguf.GGUFWriter``.
 """
 
 from __future__ import annotations
@@ -16,10 +22,10 @@ from __future__ import annotations
 import ctypes
 import os
 import re
+import struct
 
-from gguf import GGMLQuantizationType, GGUFReader
-
-_REPACKED = (GGMLQuantizationType.Q4_0, GGMLQuantizationType.Q4_K, GGMLQuantizationType.IQ4_NL)  # the x86 repack code's (AVX2)
+_REPACKED = {2: "Q4_0", 12: "Q4_K", 20: "IQ4_NL"}  # ggml type ids the x86 repack code converts (AVX2)
+_SCALAR_BYTES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}  # GGUF metadata value types
 
 
 class _Override(ctypes.Structure):
@@ -27,8 +33,44 @@ class _Override(ctypes.Structure):
 
 
 def tensor_types(path: str) -> dict[str, tuple[int, list[int]]]:
-    """Each tensor's ggml type id and shape (llama.cpp's order: row length first), from the GGUF header."""
-    return {tensor.name: (int(tensor.tensor_type), [int(n) for n in tensor.shape]) for tensor in GGUFReader(path).tensors}
+    """Each tensor's ggml type id and shape, from the GGUF header (the metadata is skipped)."""
+    with open(path, "rb") as f:
+        def u32() -> int:
+            return struct.unpack("<I", f.read(4))[0]
+
+        def u64() -> int:
+            return struct.unpack("<Q", f.read(8))[0]
+
+        def string() -> bytes:
+            return f.read(u64())
+
+        def skip(kind: int) -> None:
+            if kind == 8:
+                string()
+            elif kind == 9:
+                item, count = u32(), u64()
+                if item == 8:
+                    for _ in range(count):
+                        string()
+                else:
+                    f.seek(_SCALAR_BYTES[item] * count, 1)
+            else:
+                f.seek(_SCALAR_BYTES[kind], 1)
+
+        if f.read(4) != b"GGUF":
+            raise ValueError(f"{path} is not a GGUF file")
+        u32()  # version
+        n_tensors, n_kv = u64(), u64()
+        for _ in range(n_kv):
+            string()
+            skip(u32())
+        tensors = {}
+        for _ in range(n_tensors):
+            name = string().decode()
+            shape = [u64() for _ in range(u32())]
+            tensors[name] = (u32(), shape)
+            u64()  # offset
+    return tensors
 
 
 def repacked_names(path: str) -> list[str]:

@@ -186,11 +186,11 @@ def _lm(server):
                     retry=RetryPolicy(max_tries=1, base_delay=0.01))
 
 
-def _batches(server) -> list[tuple[int, int, int]]:
-    """(prefix tokens reused, tokens generated, requests) of each batch this server logged."""
-    text = server.log_path.read_text(errors="replace")
-    return [(int(h), int(n), int(r)) for h, n, r in re.findall(
-        r"codeclm_batch: (\d+) prefix-match hit\n.*\n.*/\s+(\d+) runs \((\d+) requests side by side\)", text)]
+def _batch_sizes(server) -> list[int]:
+    """How many requests each batch ran side by side, from the line the server logs per batch (the replies carry
+    each request's usage and timings, not who shared its steps)."""
+    return [int(n) for n in re.findall(r"codeclm batch: (\d+) requests side by side",
+                                       server.log_path.read_text(errors="replace"))]
 
 
 @pytest.mark.live
@@ -200,7 +200,7 @@ def test_concurrent_requests_share_steps_and_their_prompt_prefixes():
     scoring requests all get their answers."""
     step_a, step_b = "You encode instructions. " * 40, "You decode metadata. " * 40
     with _server(slots=8) as server:
-        before = len(_batches(server))
+        before = len(_batch_sizes(server))
         lm = _lm(server)
 
         def ask(system, i):
@@ -217,8 +217,7 @@ def test_concurrent_requests_share_steps_and_their_prompt_prefixes():
             assert reply.choices[0].finish_reason in ("stop", "length") and reply.usage["completion_tokens"] > 0
         reused = sorted(r.usage["prompt_tokens_details"]["cached_tokens"] for r in replies)
         assert sum(n > 150 for n in reused) >= 4, reused  # all but each step's first
-        batches = _batches(server)[before:]
-        assert max(requests for _, _, requests in batches) >= 2
+        assert max(_batch_sizes(server)[before:]) >= 2
 
 
 @pytest.mark.live

@@ -1,8 +1,8 @@
 """The server process's start-up checks: the llama-cpp-python version its patches are written for, and the
 GGUF header reader that names the repacked weights (checked against the ``gguf`` package's writer and reader).
 
-Runs against: the server entry point (``python -m codeclm.local.server``) in a subprocess with llama-cpp-python's
-version faked; tiny GGUF files written here with ``gguf.GGUFWriter`` (no model weights).
+Runs against: no model: the server entry point (``python -m codeclm.local.server``) in a subprocess with a fake
+llama-cpp-python version; tiny GGUF files written here with ``gguf.GGUFWriter`` (no weights).
 """
 
 import os

@@ -28,7 +28,7 @@ def prompt_cache_default() -> int:
 
     llama-cpp-python's server keeps one KV cache; its RAM cache saves the state after each request
     and restores the longest matching prefix, so each step's long instructions stay warm while the
-    steps alternate (measured 1.4x on alternating prompts of two steps, docs/speed.md).
+    steps alternate (docs/speed.md, "each step's prefix stays warm").
     """
     return _env_int("CODECLM_PROMPT_CACHE_MB", 1024, 0, "0 turns the cache off")
 
@@ -36,8 +36,8 @@ def prompt_cache_default() -> int:
 def batch_slots_default() -> int:
     """Sequences a server generates side by side (CODECLM_LOCAL_SLOTS; 1 turns side-by-side generation off).
 
-    On a CPU one decoding step over 8 sequences costs ~2.8x a step over one (the 1.5B on this
-    project's 2-core Xeon), so a stage's answers come out faster together (codeclm.local.server.batching).
+    On a CPU one decoding step over 8 sequences costs far less than 8 steps over one, so a stage's
+    answers come out faster together (codeclm.local.server.batching; docs/speed.md, "answers side by side").
     """
     return _env_int("CODECLM_LOCAL_SLOTS", 8, 1, "1 sends one request at a time")
 

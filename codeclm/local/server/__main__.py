@@ -49,7 +49,7 @@ def main() -> None:
     if slots > 1:
         batching.install(slots)  # text-only chat requests share decoding steps
     echo.install()  # prompt log-probabilities (echo) at the model's speed, without logits_all
-    prompt_cache.install()  # saved prompt states without 300 MB score copies
+    prompt_cache.install()  # saved prompt states without copies of the score rows
     usage.install()  # usage (streamed replies too) and reused prefix tokens from llama.cpp's counters
     if os.environ.get("CODECLM_COMPUTE_LOCK"):
         turns.install(os.environ["CODECLM_COMPUTE_LOCK"])  # one local server computes at a time on this machine

@@ -6,14 +6,13 @@ turns off the CPU_REPACK buffer, whose interleaved layout makes matrix products 
 tokens cheaper. ``overrides(path)`` puts back the repacked layout without the AMX buffer: it
 reads the tensor types from the GGUF header and names, for llama.cpp's ``tensor_buft_overrides``,
 each weight the x86 repack code converts (Q4_0, Q4_K and IQ4_NL matrices whose row count is a
-multiple of 8, as ``ggml_repack_get_optimal_repack_type`` does with AVX2). Measured with the 1.5B
-on this project's 2-core Xeon: one sequence 83 -> 72 ms per token, 4 side by side 163 -> 98 ms,
-8 side by side 233 -> 175 ms; prompt reading 125 -> 96 tokens/s.
+multiple of 8, as ``ggml_repack_get_optimal_repack_type`` does with AVX2). What it gains:
+docs/speed.md, "repacked weights on AMX CPUs".
 
 The header is read here, not with ``gguf.GGUFReader``: the reader turns every metadata array
-element (Qwen2.5's 151k-token vocabulary and its merges) into Python objects, which took 21-29 s
-per read of the 1.5B's file against 0.2 s for this reader (docs/speed.md), and the server reads
-it at every start. ``tests/local/test_server_process.py`` checks this reader against files
+element (Qwen2.5's 151k-token vocabulary and its merges) into Python objects, about a hundred
+times slower than this reader (docs/speed.md, "Not adopted"), and the server reads it at every
+start. ``tests/local/test_server_process.py`` checks this reader against files
 written by ``gguf.GGUFWriter``.
 """
 

@@ -1,9 +1,9 @@
 """Side-by-side generation of plain chat requests in ``llama_cpp.server`` (runs in the server process).
 
 llama-cpp-python 0.3.36 evaluates one request at a time. On a CPU one decoding step over several
-sequences costs little more than a step over one, because the weights are read once per step (on
-this project's 2-core Xeon the 1.5B takes 83 ms for one token, 163 ms for 4 and 233 ms for 8 side by
-side), so answers generated together come out 2-3x faster than one after another.
+sequences costs little more than a step over one, because the weights are read once per step, so
+answers generated together come out faster than one after another (measured: docs/speed.md,
+"answers side by side").
 
 ``install(slots)`` gives llama.cpp's context room for the batch and puts a middleware in front of
 the server. A chat request that asks for text only (no tools, response format, grammar, logit bias

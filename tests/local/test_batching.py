@@ -40,6 +40,18 @@ def test_only_text_requests_share_a_batch(extra, batched):
     assert text_only({**CHAT, **extra}) is batched
 
 
+def test_a_batched_request_samples_with_the_servers_defaults_where_it_sets_none():
+    """The same defaults llama-cpp-python's own path applies (its request model's), a null meaning the default."""
+    pytest.importorskip("llama_cpp")
+    from codeclm.local.server.batching.sequence import sampling_parameters
+
+    defaults = {"temperature": 0.8, "top_p": 0.95, "min_p": 0.05, "top_k": 40, "repeat_penalty": 1.1,
+                "frequency_penalty": 0.0, "presence_penalty": 0.0}
+    assert sampling_parameters({}) == defaults
+    chosen = sampling_parameters({"temperature": None, "top_k": 5, "seed": 7, "presence_penalty": None})
+    assert chosen == {**defaults, "top_k": 5, "seed": 7}
+
+
 class _FakeBatcher:
     """Takes the sequence and answers it after `delay` seconds (never, when delay is None)."""
 

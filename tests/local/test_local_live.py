@@ -146,7 +146,7 @@ def test_streamed_replies_carry_usage_and_the_prompt_cache_keeps_each_prefix_war
     from codeclm.local import LocalServer
 
     step_a, step_b = "You encode instructions. " * 40, "You decode metadata. " * 40
-    with LocalServer(SMALL, prompt_cache_mb=256, slots=1) as server:  # llama-cpp-python's own path (batching: test_batching.py)
+    with LocalServer(SMALL, prompt_cache_mb=256, slots=1) as server:  # llama-cpp-python's own path (batching: test_server_batching.py)
         first, usage = _stream_chat(server.api_base, SMALL, step_a, "Say hi.")
         assert usage["choices"] == [] and usage["usage"]["prompt_tokens"] > 150 and usage["usage"]["completion_tokens"] > 0
         rss = int(open(f"/proc/{server.pid}/status").read().split("VmRSS:")[1].split()[0]) >> 10

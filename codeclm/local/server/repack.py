@@ -12,7 +12,7 @@ docs/speed.md, "repacked weights on AMX CPUs".
 The header is read here, not with ``gguf.GGUFReader``: the reader turns every metadata array
 element (Qwen2.5's 151k-token vocabulary and its merges) into Python objects, about a hundred
 times slower than this reader (docs/speed.md, "Not adopted"), and the server reads it at every
-start. ``tests/local/test_server_process.py`` checks this reader against files
+start. ``tests/local/test_server_startup.py`` checks this reader against files
 written by ``gguf.GGUFWriter``.
 """
 

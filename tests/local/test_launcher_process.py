@@ -1,4 +1,4 @@
-"""LocalServer life cycle against fake server commands (no llama.cpp, no weights).
+"""LocalServer life cycle (codeclm.local.launcher.process) against fake server commands (no llama.cpp, no weights).
 
 Runs against: fake server commands, no llama.cpp, no weights.
 """

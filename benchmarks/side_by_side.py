@@ -7,7 +7,7 @@ two requests share more than the chat template's prefix; all requests of a round
 once. Prints, per model and number of requests: wall seconds of the round, tokens generated,
 tokens per second over the round, and the ratio to one request at a time. The best of 2 rounds
 after a warm-up. One sequence at a time is llama-cpp-python's own speed; more are
-codeclm.local.batching.
+codeclm.local.server.batching.
 """
 
 from __future__ import annotations

@@ -1,14 +1,21 @@
-"""Zero-configuration embedded local LLM: pinned GGUF weights served by ``llama_cpp.server`` on 127.0.0.1."""
+"""Zero-configuration embedded local LLM: pinned GGUF weights served by ``llama_cpp.server`` on 127.0.0.1.
+
+Two processes, two folders: :mod:`codeclm.local.launcher` is the user's side (weights, starting,
+finding and stopping servers); :mod:`codeclm.local.server` runs inside the server process
+(``python -m codeclm.local.server``: llama-cpp-python with codeclm's patches). This module is
+the public API of the user's side.
+"""
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
 
-from codeclm.local.catalog import CATALOG, PinnedModel, get_spec
-from codeclm.local.running import find_running, serve_forever
-from codeclm.local.server import LocalServer
-from codeclm.local.weights import cache_dir, ensure_weights
+from codeclm.local.launcher import process
+from codeclm.local.launcher.catalog import CATALOG, PinnedModel, get_spec
+from codeclm.local.launcher.process import LocalServer, batch_slots_default
+from codeclm.local.launcher.running import find_running, serve_forever
+from codeclm.local.launcher.weights import cache_dir, ensure_weights
 
 DEFAULT_STRONG = "qwen2.5-coder-1.5b-instruct"
 DEFAULT_TARGET = "qwen2.5-coder-0.5b-instruct"
@@ -39,13 +46,11 @@ def open_endpoint(name: str, stack: contextlib.ExitStack, logprobs: bool = False
 
 def check_started() -> None:
     """Raise LocalModelError (with the log's last lines) if a server started by this process died."""
-    from codeclm.local import server
-
-    for started in list(server._LIVE):
+    for started in list(process._LIVE):
         started.check()
 
 
 __all__ = [
     "CATALOG", "DEFAULT_STRONG", "check_started", "DEFAULT_TARGET", "LocalEndpoint", "LocalServer", "PinnedModel",
-    "cache_dir", "ensure_weights", "find_running", "get_spec", "open_endpoint", "serve_forever",
+    "batch_slots_default", "cache_dir", "ensure_weights", "find_running", "get_spec", "open_endpoint", "serve_forever",
 ]

@@ -105,7 +105,7 @@ def find_check(base_dir: Path | list[Path], scheme: str, judge: str) -> CheckRec
 def record_places(config) -> list[Path]:
     """Where a program's calibrations and checks are looked up: beside the program, then the user's cache folder
     (where they are written for a program shipped inside the installed package)."""
-    from codeclm.local.weights import cache_dir
+    from codeclm.local import cache_dir
 
     return [Path(config.base_dir), cache_dir()]
 

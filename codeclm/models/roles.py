@@ -32,7 +32,7 @@ def target_chat_template(config: ProgramConfig) -> str:
     if spec.chat_template:
         return spec.chat_template
     if spec.local:
-        from codeclm.local.catalog import get_spec
+        from codeclm.local import get_spec
 
         return get_spec(spec.local).chat_template
     return "chatml"
@@ -90,7 +90,7 @@ def make_lm(role: str, spec: ModelSpec, endpoint: ResolvedEndpoint, engine: Engi
     timeout = spec.timeout if (not endpoint.local or "timeout" in spec.model_fields_set) else LOCAL_TIMEOUT
     concurrency = spec.max_concurrency
     if endpoint.local and "max_concurrency" not in spec.model_fields_set:
-        from codeclm.local.server import batch_slots_default
+        from codeclm.local import batch_slots_default
 
         concurrency = batch_slots_default()  # as many requests as the server generates side by side
     lm = EngineLM(

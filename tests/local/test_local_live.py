@@ -37,9 +37,9 @@ def endpoint():
 
 
 def _live_servers():
-    from codeclm.local import server
+    from codeclm.local.launcher import process
 
-    return list(server._LIVE)
+    return list(process._LIVE)
 
 
 def test_chat_completion_with_logprobs(endpoint):
@@ -65,7 +65,7 @@ def _score(ep, text):
 
 
 def test_prompt_log_probabilities_come_back_for_every_token(endpoint):
-    """The server answers echo + logprobs with one forward pass (codeclm.local.echo)."""
+    """The server answers echo + logprobs with one forward pass (codeclm.local.server.echo)."""
     ep, _ = endpoint
     texts = {word: f"<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\nThe capital of France is {word}."
              for word in ("Paris", "Banana")}
@@ -114,7 +114,7 @@ def test_server_dies_with_a_killed_parent(endpoint, tmp_path):
 
 
 def test_the_default_server_scores_prompts_without_logits_all():
-    """A server started for generation only (no logits_all) still answers scoring requests (codeclm.local.echo)."""
+    """A server started for generation only (no logits_all) still answers scoring requests (codeclm.local.server.echo)."""
     if importlib.util.find_spec("llama_cpp") is None:
         pytest.skip("llama-cpp-python is not installed (pip install -e '.[local]')")
     from codeclm.local import LocalServer
@@ -146,7 +146,7 @@ def test_streamed_replies_carry_usage_and_the_prompt_cache_keeps_each_prefix_war
     from codeclm.local import LocalServer
 
     step_a, step_b = "You encode instructions. " * 40, "You decode metadata. " * 40
-    with LocalServer(SMALL, prompt_cache_mb=256, slots=1) as server:  # llama-cpp-python's own path (batching: test_batching.py)
+    with LocalServer(SMALL, prompt_cache_mb=256, slots=1) as server:  # llama-cpp-python's own path (batching: test_server_batching.py)
         first, usage = _stream_chat(server.api_base, SMALL, step_a, "Say hi.")
         assert usage["choices"] == [] and usage["usage"]["prompt_tokens"] > 150 and usage["usage"]["completion_tokens"] > 0
         rss = int(open(f"/proc/{server.pid}/status").read().split("VmRSS:")[1].split()[0]) >> 10

@@ -4,8 +4,8 @@ A judging scheme that reads how hard an answer is for the target asks for the lo
 of every prompt token: OpenAI's legacy ``/v1/completions`` with ``echo: true, logprobs: 0,
 max_tokens: <= 1``. llama-cpp-python 0.3.36 answers that request, but only on a server started
 with ``logits_all`` (which slows every other request), and it sorts the whole vocabulary in
-pure Python for every prompt token, many times slower than the forward pass over the same tokens
-(docs/speed.md). ``install()`` routes exactly that request shape to
+pure Python for every prompt token, many times the forward pass's own time (docs/speed.md,
+"prompt scoring at model speed"). ``install()`` routes exactly that request shape to
 ``score``: one forward pass with logits for every position, log-softmax in numpy, the same
 response fields (``tokens``, ``token_logprobs``, ``text_offset``, ``top_logprobs``). Every
 other request takes llama-cpp-python's own path, and the server needs no ``logits_all``.
@@ -109,8 +109,8 @@ def score(llama, prompt: str, model: str | None, top: int = 0) -> dict[str, Any]
         raise ValueError(f"Requested tokens ({len(tokens)}) exceed context window of {llama.n_ctx()}")
     started = time.perf_counter()
     logprobs, tops = next_token_logprobs(llama, tokens, top)
-    ms = (time.perf_counter() - started) * 1000  # logged like llama.cpp's own lines (benchmarks read server logs)
-    print(f"codeclm echo: prompt eval time = {ms:10.2f} ms / {len(tokens):5d} tokens", file=sys.stderr, flush=True)
+    ms = (time.perf_counter() - started) * 1000  # for people reading the log: programs count the reply's usage
+    print(f"codeclm echo: {len(tokens)} prompt tokens scored in {ms:.0f} ms", file=sys.stderr, flush=True)
     texts, offsets = char_offsets(llama, tokens)
     skip = 1 if tokens and tokens[0] == llama.token_bos() and llama._model.add_bos_token() else 0
     return {

@@ -1,4 +1,5 @@
-"""Start, health-check and stop a local OpenAI-compatible ``llama_cpp.server`` on 127.0.0.1."""
+"""Start, health-check and stop one local ``llama_cpp.server`` process on 127.0.0.1 (the user's side; the
+process runs :mod:`codeclm.local.server`)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import time
 import weakref
 
 from codeclm.errors import LocalModelError
-from codeclm.local import catalog
-from codeclm.local.net import HOST, check_port_free, free_port, healthy
-from codeclm.local.weights import cache_dir, ensure_weights
+from codeclm.local.launcher import catalog
+from codeclm.local.launcher.net import HOST, check_port_free, free_port, healthy
+from codeclm.local.launcher.weights import cache_dir, ensure_weights
 
 log = logging.getLogger(__name__)
 _LIVE: weakref.WeakSet[LocalServer] = weakref.WeakSet()
@@ -27,7 +28,7 @@ def prompt_cache_default() -> int:
 
     llama-cpp-python's server keeps one KV cache; its RAM cache saves the state after each request
     and restores the longest matching prefix, so each step's long instructions stay warm while the
-    steps alternate (the speed-up on alternating prompts of two steps: docs/speed.md).
+    steps alternate (docs/speed.md, "each step's prefix stays warm").
     """
     return _env_int("CODECLM_PROMPT_CACHE_MB", 1024, 0, "0 turns the cache off")
 
@@ -35,8 +36,8 @@ def prompt_cache_default() -> int:
 def batch_slots_default() -> int:
     """Sequences a server generates side by side (CODECLM_LOCAL_SLOTS; 1 turns side-by-side generation off).
 
-    On a CPU one decoding step over 8 sequences costs far less than 8 steps over one (figures:
-    docs/speed.md), so a stage's answers come out faster together (codeclm.local.batching).
+    On a CPU one decoding step over 8 sequences costs far less than 8 steps over one, so a stage's
+    answers come out faster together (codeclm.local.server.batching; docs/speed.md, "answers side by side").
     """
     return _env_int("CODECLM_LOCAL_SLOTS", 8, 1, "1 sends one request at a time")
 
@@ -95,7 +96,7 @@ class LocalServer:
         if self._command is not None:
             return [a.replace("{port}", str(port)) for a in self._command]
         model = ensure_weights(self.spec, self._path)
-        return [sys.executable, "-m", "codeclm.local._child", str(os.getpid()),
+        return [sys.executable, "-m", "codeclm.local.server", str(os.getpid()),
                 "--model", str(model), "--model_alias", self.name, "--host", HOST, "--port", str(port),
                 "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
                 "--n_threads_batch", str(self.n_threads), "--logits_all", "true" if self.logprobs else "false",
@@ -129,7 +130,7 @@ class LocalServer:
         if self.log_path.exists() and self.log_path.stat().st_size > 5 << 20:
             self.log_path.unlink()
         env = {k: v for k, v in os.environ.items() if k not in _SCRUB_ENV}
-        env["CODECLM_LOCAL_SLOTS"] = str(self.slots)  # read by codeclm.local._child
+        env["CODECLM_LOCAL_SLOTS"] = str(self.slots)  # read by the server process (codeclm.local.server)
         env.setdefault("CODECLM_COMPUTE_LOCK", str(cache_dir() / "compute.lock"))  # one local server computes at a time
         t0 = time.monotonic()
         with open(self.log_path, "a") as logf:

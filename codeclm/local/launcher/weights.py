@@ -12,8 +12,8 @@ import platformdirs
 
 from codeclm.errors import LocalModelError
 from codeclm.output.jsonl import write_atomic
-from codeclm.local import catalog
-from codeclm.local.catalog import PinnedModel
+from codeclm.local.launcher import catalog
+from codeclm.local.launcher.catalog import PinnedModel
 from codeclm.console.progress import byte_progress
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
-"""Side-by-side generation in the local server (codeclm.local.batching) and the machine-wide turn
-(codeclm.local.turns): routing, reply shapes and cancellation on fakes; batching, shared prefixes,
+"""Side-by-side generation in the local server (codeclm.local.server.batching) and the machine-wide turn
+(codeclm.local.server.turns): routing, reply shapes and cancellation on fakes; batching, shared prefixes,
 limits and errors on the real SmolLM2 (live).
 Runs against: fakes for routing and shapes; the real SmolLM2-135M on llama.cpp for the tests marked live.
 """
@@ -15,8 +15,9 @@ import time
 import pytest
 
 from codeclm.engine.stream import ChatStream
-from codeclm.local.batching import BatchingMiddleware, Sequence, text_only
-from codeclm.local.turns import Turns
+from codeclm.local.server.batching.http_layer import BatchingMiddleware, text_only
+from codeclm.local.server.batching.sequence import Sequence
+from codeclm.local.server.turns import Turns
 from local_helpers import SMALL
 
 CHAT = {"model": "m", "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi."}]}
@@ -37,6 +38,18 @@ CHAT = {"model": "m", "messages": [{"role": "system", "content": "Be brief."}, {
 ])
 def test_only_text_requests_share_a_batch(extra, batched):
     assert text_only({**CHAT, **extra}) is batched
+
+
+def test_a_batched_request_samples_with_the_servers_defaults_where_it_sets_none():
+    """The same defaults llama-cpp-python's own path applies (its request model's), a null meaning the default."""
+    pytest.importorskip("llama_cpp")
+    from codeclm.local.server.batching.sequence import sampling_parameters
+
+    defaults = {"temperature": 0.8, "top_p": 0.95, "min_p": 0.05, "top_k": 40, "repeat_penalty": 1.1,
+                "frequency_penalty": 0.0, "presence_penalty": 0.0}
+    assert sampling_parameters({}) == defaults
+    chosen = sampling_parameters({"temperature": None, "top_k": 5, "seed": 7, "presence_penalty": None})
+    assert chosen == {**defaults, "top_k": 5, "seed": 7}
 
 
 class _FakeBatcher:
@@ -185,11 +198,11 @@ def _lm(server):
                     retry=RetryPolicy(max_tries=1, base_delay=0.01))
 
 
-def _batches(server) -> list[tuple[int, int, int]]:
-    """(prefix tokens reused, tokens generated, requests) of each batch this server logged."""
-    text = server.log_path.read_text(errors="replace")
-    return [(int(h), int(n), int(r)) for h, n, r in re.findall(
-        r"codeclm_batch: (\d+) prefix-match hit\n.*\n.*/\s+(\d+) runs \((\d+) requests side by side\)", text)]
+def _batch_sizes(server) -> list[int]:
+    """How many requests each batch ran side by side, from the line the server logs per batch (the replies carry
+    each request's usage and timings, not who shared its steps)."""
+    return [int(n) for n in re.findall(r"codeclm batch: (\d+) requests side by side",
+                                       server.log_path.read_text(errors="replace"))]
 
 
 @pytest.mark.live
@@ -199,7 +212,7 @@ def test_concurrent_requests_share_steps_and_their_prompt_prefixes():
     scoring requests all get their answers."""
     step_a, step_b = "You encode instructions. " * 40, "You decode metadata. " * 40
     with _server(slots=8) as server:
-        before = len(_batches(server))
+        before = len(_batch_sizes(server))
         lm = _lm(server)
 
         def ask(system, i):
@@ -216,8 +229,7 @@ def test_concurrent_requests_share_steps_and_their_prompt_prefixes():
             assert reply.choices[0].finish_reason in ("stop", "length") and reply.usage["completion_tokens"] > 0
         reused = sorted(r.usage["prompt_tokens_details"]["cached_tokens"] for r in replies)
         assert sum(n > 150 for n in reused) >= 4, reused  # all but each step's first
-        batches = _batches(server)[before:]
-        assert max(requests for _, _, requests in batches) >= 2
+        assert max(_batch_sizes(server)[before:]) >= 2
 
 
 @pytest.mark.live

@@ -2,9 +2,9 @@
 
 The RAM prompt cache saves the model state after every request and restores the longest
 matching prefix, so each step's long instructions stay warm. llama-cpp-python 0.3.36 copies
-the ``scores`` rows into every saved state (up to 512 x the vocabulary: 311 MB for Qwen2.5's
-152k tokens) although the cache's capacity counts only the KV bytes, so a server's memory grows
-far past the cache's size (docs/speed.md). Without ``logits_all`` those rows are never
+the ``scores`` rows into every saved state (up to 512 x the vocabulary) although the cache's
+capacity counts only the KV bytes, so the server grows far past its cache size (docs/speed.md,
+"no 300 MB copies per saved state"). Without ``logits_all`` those rows are never
 read (sampling reads the context's logits), so ``install()`` saves and restores states
 without them; with ``logits_all`` the library's own behaviour is kept.
 """

@@ -1,13 +1,19 @@
 """Repacked weights on CPUs whose llama.cpp build crashes in its AMX kernels (runs in the server process).
 
 llama-cpp-python 0.3.36 built natively on an AMX CPU segfaults in ``ggml_backend_amx_mul_mat``,
-so codeclm turns llama.cpp's extra weight buffers off there (``codeclm.local._child``). That also
+so codeclm turns llama.cpp's extra weight buffers off there (:mod:`codeclm.local.server.amx`). That also
 turns off the CPU_REPACK buffer, whose interleaved layout makes matrix products over several
 tokens cheaper. ``overrides(path)`` puts back the repacked layout without the AMX buffer: it
 reads the tensor types from the GGUF header and names, for llama.cpp's ``tensor_buft_overrides``,
 each weight the x86 repack code converts (Q4_0, Q4_K and IQ4_NL matrices whose row count is a
-multiple of 8, as ``ggml_repack_get_optimal_repack_type`` does with AVX2). Generation gets faster,
-prompt reading somewhat slower (figures: docs/speed.md).
+multiple of 8, as ``ggml_repack_get_optimal_repack_type`` does with AVX2). What it gains:
+docs/speed.md, "repacked weights on AMX CPUs".
+
+The header is read here, not with ``gguf.GGUFReader``: the reader turns every metadata array
+element (Qwen2.5's 151k-token vocabulary and its merges) into Python objects, about a hundred
+times slower than this reader (docs/speed.md, "Not adopted"), and the server reads it at every
+start. ``tests/local/test_server_startup.py`` checks this reader against files
+written by ``gguf.GGUFWriter``.
 """
 
 from __future__ import annotations

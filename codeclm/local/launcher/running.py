@@ -14,9 +14,10 @@ from pathlib import Path
 
 from codeclm.errors import LocalModelError
 from codeclm.output.jsonl import write_atomic
-from codeclm.local import catalog
-from codeclm.local.server import LocalServer, healthy
-from codeclm.local.weights import cache_dir
+from codeclm.local.launcher import catalog
+from codeclm.local.launcher.net import healthy
+from codeclm.local.launcher.process import LocalServer
+from codeclm.local.launcher.weights import cache_dir
 
 log = logging.getLogger(__name__)
 

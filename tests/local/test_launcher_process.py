@@ -1,4 +1,4 @@
-"""LocalServer life cycle against fake server commands (no llama.cpp, no weights).
+"""LocalServer life cycle (codeclm.local.launcher.process) against fake server commands (no llama.cpp, no weights).
 
 Runs against: fake server commands, no llama.cpp, no weights.
 """
@@ -12,7 +12,8 @@ import urllib.request
 import pytest
 
 from codeclm.errors import LocalModelError
-from codeclm.local.server import LocalServer, check_port_free, free_port
+from codeclm.local.launcher.net import check_port_free, free_port
+from codeclm.local.launcher.process import LocalServer
 from local_helpers import SMALL, fake_command
 
 
@@ -84,7 +85,7 @@ def test_stop_kills_a_server_that_ignores_sigterm(cache):
 def test_guard_exits_when_its_parent_is_not_the_caller():
     import subprocess
 
-    done = subprocess.run([sys.executable, "-m", "codeclm.local._child", "1", "--help"], timeout=60)
+    done = subprocess.run([sys.executable, "-m", "codeclm.local.server", "1", "--help"], timeout=60)
     assert done.returncode == 0
 
 
@@ -94,14 +95,15 @@ def test_a_server_that_died_mid_run_explains_the_failing_run(tmp_path, monkeypat
     import sys
 
     from codeclm.errors import LocalModelError
-    from codeclm.local import check_started, server
+    from codeclm.local import check_started
+    from codeclm.local.launcher import process
 
-    dead = server.LocalServer.__new__(server.LocalServer)
+    dead = process.LocalServer.__new__(process.LocalServer)
     dead.name, dead.log_path = "smollm2-135m-instruct", tmp_path / "server.log"
     dead.log_path.write_text("llama: loaded\nSegmentation fault\n")
     dead.proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(139)"])
     dead.proc.wait()
-    monkeypatch.setattr(server, "_LIVE", {dead})
+    monkeypatch.setattr(process, "_LIVE", {dead})
     with pytest.raises(LocalModelError, match=r"local server for smollm2-135m-instruct .* died with code 139: .*Segmentation fault"):
         check_started()
 
@@ -110,7 +112,7 @@ def test_a_server_that_died_mid_run_explains_the_failing_run(tmp_path, monkeypat
                                          ("CODECLM_PROMPT_CACHE_MB", "-1")])
 def test_a_bad_environment_number_is_one_line_naming_the_variable(monkeypatch, name, value):
     from codeclm.errors import LocalModelError
-    from codeclm.local.server import batch_slots_default, prompt_cache_default
+    from codeclm.local.launcher.process import batch_slots_default, prompt_cache_default
 
     monkeypatch.setenv(name, value)
     with pytest.raises(LocalModelError, match=rf"environment variable {name}='{value}': not a whole number"):

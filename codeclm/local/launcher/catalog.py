@@ -1,7 +1,7 @@
 """Pinned local models: where their bytes come from and the size + sha256 they must have.
 
 Every source (installed packages, a user's GGUF path, a hub download) is checked
-against the same pin by :mod:`codeclm.local.weights` before a server may load it.
+against the same pin by :mod:`codeclm.local.launcher.weights` before a server may load it.
 """
 
 from __future__ import annotations

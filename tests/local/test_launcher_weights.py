@@ -8,7 +8,8 @@ import os
 import pytest
 
 from codeclm.errors import LocalModelError
-from codeclm.local import CATALOG, DEFAULT_STRONG, DEFAULT_TARGET, catalog, ensure_weights, weights
+from codeclm.local import CATALOG, DEFAULT_STRONG, DEFAULT_TARGET, ensure_weights
+from codeclm.local.launcher import catalog, weights
 from local_helpers import make_spec, write_parts
 
 DATA = bytes(range(256)) * 1000 + b"tail"

@@ -11,9 +11,9 @@ import threading
 import pytest
 
 import codeclm.local as local
-from codeclm.local import running
-from codeclm.local.catalog import CATALOG
-from codeclm.local.server import LocalServer
+from codeclm.local.launcher import running
+from codeclm.local.launcher.catalog import CATALOG
+from codeclm.local.launcher.process import LocalServer
 from local_helpers import SMALL, fake_command
 
 

@@ -337,12 +337,12 @@ class ProgramConfig(_Strict):
 
     def call_cache_path(self) -> Path | None:
         """The call cache's sqlite file: `cache.path` (relative to this file), else calls.sqlite in the user cache
-        folder (codeclm.local.weights.cache_dir); None when the cache is off. Every opener of a program asks here."""
+        folder (codeclm.local.cache_dir); None when the cache is off. Every opener of a program asks here."""
         if not self.cache.enabled:
             return None
         if self.cache.path:
             return self.resolve(self.cache.path)
-        from codeclm.local.weights import cache_dir  # pure Python: the user cache folder
+        from codeclm.local import cache_dir  # pure Python: the user cache folder
 
         return cache_dir() / "calls.sqlite"
 

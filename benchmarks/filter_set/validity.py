@@ -2,7 +2,7 @@
 
 The local strong model (Qwen2.5-Coder-1.5B, codeclm's embedded llama.cpp server) is asked ONE short question
 per instruction (validity.jinja: can it be answered as given?) and answers one token; P(valid) is P(yes) /
-(P(yes) + P(no)) over the first token's top_logprobs. An instruction is dropped when P(valid) < t.
+(P(yes) + P(no)) over the first token's top_logprobs (P(no) when the template asks the opposite question). An instruction is dropped when P(valid) < t.
 
     python benchmarks/filter_set/validity.py compute --split dev    # P(valid) per dev item -> validity.jsonl
     python benchmarks/filter_set/validity.py fit                    # t on dev -> validity_threshold.json (commit it)
@@ -46,17 +46,22 @@ MAX_VALID_DROPPED = 0.10
 SLOW_S = 15.0
 
 
+def template():
+    """validity.jinja as a module: `system`, `examples`, `question(instruction)`, `valid_answer` ("yes" or "no")."""
+    return jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(TEMPLATE.read_text()).module
+
+
 def prompt_messages(instruction: str) -> list[dict]:
     """System text, the few-shot examples as chat turns, then the question about `instruction` (validity.jinja)."""
-    module = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(TEMPLATE.read_text()).module
+    module = template()
     messages = [{"role": "system", "content": str(module.system).strip()}]
     for text, answer in module.examples:
         messages += [{"role": "user", "content": str(module.question(text))}, {"role": "assistant", "content": answer}]
     return messages + [{"role": "user", "content": str(module.question(instruction))}]
 
 
-def p_valid(choice: dict) -> tuple[float | None, float]:
-    """(P(yes) / (P(yes) + P(no)), the yes+no mass) from the first token's top_logprobs; None when neither is there."""
+def p_valid(choice: dict, valid_answer: str) -> tuple[float | None, float]:
+    """(P(valid_answer) / (P(yes) + P(no)), the yes+no mass) from the first token's top_logprobs; None when neither is there."""
     top = choice["logprobs"]["content"][0]["top_logprobs"]
     mass = {"yes": 0.0, "no": 0.0}
     for alt in top:
@@ -64,7 +69,7 @@ def p_valid(choice: dict) -> tuple[float | None, float]:
         if word in mass:
             mass[word] += math.exp(alt["logprob"])
     total = mass["yes"] + mass["no"]
-    return (mass["yes"] / total if total > 0 else None), total
+    return (mass[valid_answer] / total if total > 0 else None), total
 
 
 def committed(path: Path) -> str | None:
@@ -112,7 +117,7 @@ def compute(split: str, cores: int) -> None:
                 "temperature": 0.0, "logprobs": True, "top_logprobs": 20})
             reply.raise_for_status()
             choice = reply.json()["choices"][0]
-            p, mass = p_valid(choice)
+            p, mass = p_valid(choice, str(template().valid_answer))
             seconds = time.time() - t0
             out = {"id": row["id"], "split": split, "p_valid": p, "label": row["label"], "yes_no_mass": round(mass, 4),
                    "token": choice["logprobs"]["content"][0]["token"], "seconds": round(seconds, 2), "template": template_sha}

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -35,7 +36,7 @@ import jinja2
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
-from signals import frozen_rows  # noqa: E402  (refuses labels that differ from FROZEN)
+from signals import frozen_rows  # refuses labels that differ from FROZEN
 
 TEMPLATE = HERE / "validity.jinja"
 OUT = HERE / "validity.jsonl"
@@ -49,6 +50,11 @@ SLOW_S = 15.0
 def template():
     """validity.jinja as a module: `system`, `examples`, `question(instruction)`, `valid_answer` ("yes" or "no")."""
     return jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(TEMPLATE.read_text()).module
+
+
+def valid_answer() -> str:
+    """The answer that means "valid" (the template's `valid_answer`; "yes" when it declares none)."""
+    return str(getattr(template(), "valid_answer", "yes"))
 
 
 def prompt_messages(instruction: str) -> list[dict]:
@@ -76,11 +82,11 @@ def committed(path: Path) -> str | None:
     """The last commit touching `path` when the file is tracked and unchanged since; None otherwise."""
     git = ["git", "-C", str(ROOT)]
     rel = str(path.relative_to(ROOT))
-    if subprocess.run(git + ["ls-files", "--error-unmatch", rel], capture_output=True).returncode:
+    if subprocess.run(git + ["ls-files", "--error-unmatch", rel], check=False, capture_output=True).returncode:
         return None
-    if subprocess.run(git + ["diff", "--quiet", "HEAD", "--", rel]).returncode:
+    if subprocess.run(git + ["diff", "--quiet", "HEAD", "--", rel], check=False).returncode:
         return None
-    return subprocess.run(git + ["log", "-1", "--format=%H", "--", rel], capture_output=True, text=True).stdout.strip() or None
+    return subprocess.run(git + ["log", "-1", "--format=%H", "--", rel], check=False, capture_output=True, text=True).stdout.strip() or None
 
 
 def read_rows() -> list[dict]:
@@ -117,7 +123,7 @@ def compute(split: str, cores: int) -> None:
                 "temperature": 0.0, "logprobs": True, "top_logprobs": 20})
             reply.raise_for_status()
             choice = reply.json()["choices"][0]
-            p, mass = p_valid(choice, str(template().valid_answer))
+            p, mass = p_valid(choice, valid_answer())
             seconds = time.time() - t0
             out = {"id": row["id"], "split": split, "p_valid": p, "label": row["label"], "yes_no_mass": round(mass, 4),
                    "token": choice["logprobs"]["content"][0]["token"], "seconds": round(seconds, 2), "template": template_sha}
@@ -142,7 +148,7 @@ def fit_drop_rule(values: list[float], invalid: list[bool], directions: tuple[st
     """The cut that drops the most invalid items while dropping at most MAX_VALID_DROPPED of the valid ones
     (ties: fewer valid dropped, then the lower cut). Drop when value < cut ("<") or value > cut (">")."""
     points = sorted(set(values))
-    cuts = [points[0] - 1] + [(a + b) / 2 for a, b in zip(points, points[1:])] + [points[-1] + 1]
+    cuts = [points[0] - 1] + [(a + b) / 2 for a, b in itertools.pairwise(points)] + [points[-1] + 1]
     allowed = math.floor(MAX_VALID_DROPPED * sum(not i for i in invalid))
     best = None
     for direction in directions:
@@ -215,7 +221,8 @@ def fit() -> None:
                    "validity": figures(rows, check), "guard": figures(rows, guard),
                    "validity_or_guard": figures(rows, [c or g for c, g in zip(check, guard)]),
                    "length_rule": {**length, **figures(rows, decide(rows, length, instruction_words))},
-                   "length_auc": round(auc([float(instruction_words(r)) for r in rows], invalid), 3),
+                   "length_or_guard": figures(rows, [s or g for s, g in zip(decide(rows, length, instruction_words), guard)]),
+                   "length_auc_shorter_is_invalid": round(auc([-float(instruction_words(r)) for r in rows], invalid), 3),
                    "at_thresholds": table, "timing": timing(rows)}}
     THRESHOLD.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
@@ -251,17 +258,20 @@ def report() -> None:
     removed_usable = [k for k in usable if p_or_valid(by_id[k.id]) < t]
     left = len(kept) - len(removed_unusable) - len(removed_usable)
     left_unusable = len(unusable) - len(removed_unusable)
-    cpu = next((line.split(":", 1)[1].strip() for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in subprocess.run(["lscpu"], check=False, capture_output=True, text=True).stdout.splitlines()
                 if line.startswith("Model name")), platform.processor())
     out = {"date": datetime.date.today().isoformat(), "threshold": t, "threshold_commit": committed(THRESHOLD),
            "rule": fixed["rule"], "template_sha": fixed["template_sha"], "model": STRONG,
            "machine": f"{cpu}, {os.cpu_count()} cores (a VM shared with other agents' tests and model runs)",
            "dev": fixed["dev"] | {"timing": timing(dev)},
            "check": {"items": len(rows), "auc_invalid_vs_valid": round(auc([-p_or_valid(r) for r in rows], [r["label"] == "invalid" for r in rows]), 3),
+                     "length_auc_shorter_is_invalid": round(auc([-float(instruction_words(r)) for r in rows],
+                                                                 [r["label"] == "invalid" for r in rows]), 3),
                      "validity": figures(rows, check), "guard": figures(rows, guard),
                      "validity_or_guard": figures(rows, [c or g for c, g in zip(check, guard)]),
                      "length_rule": {"direction": length_rule["direction"], "cut": length_rule["cut"],
                                      **figures(rows, decide(rows, length_rule, instruction_words))},
+                     "length_or_guard": figures(rows, [s or g for s, g in zip(decide(rows, length_rule, instruction_words), guard)]),
                      "timing": timing(rows)},
            "kept_today": {"kept": len(kept), "unusable": len(unusable),
                           "unusable_removed": f"{len(removed_unusable)}/{len(unusable)}",

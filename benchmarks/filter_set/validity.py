@@ -257,6 +257,10 @@ def report() -> None:
     usable = [k for k in kept if k.label not in ("invalid", "bad_answer")]
     removed_usable = [k for k in usable if p_or_valid(by_id[k.id]) < t]
     left = len(kept) - len(removed_unusable) - len(removed_usable)
+
+    def short(item) -> bool:  # the trivial baseline's cut, fit on dev
+        return decide([by_id[item.id]], length_rule, instruction_words)[0]
+
     left_unusable = len(unusable) - len(removed_unusable)
     cpu = next((line.split(":", 1)[1].strip() for line in subprocess.run(["lscpu"], check=False, capture_output=True, text=True).stdout.splitlines()
                 if line.startswith("Model name")), platform.processor())
@@ -280,7 +284,9 @@ def report() -> None:
                           "usable_lost_ci": [round(x, 3) for x in wilson(len(removed_usable), len(usable))],
                           "kept_unusable_after": f"{left_unusable}/{left}",
                           "kept_unusable_after_ci": [round(x, 3) for x in wilson(left_unusable, left)] if left else None,
-                          "removed_ids": sorted(k.id for k in removed_unusable + removed_usable)}}
+                          "removed_ids": sorted(k.id for k in removed_unusable + removed_usable),
+                          "length_rule_unusable_removed": f"{sum(short(k) for k in unusable)}/{len(unusable)}",
+                          "length_rule_usable_lost": f"{sum(short(k) for k in usable)}/{len(usable)}"}}
     RESULTS.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
 

@@ -47,6 +47,12 @@ MAX_VALID_DROPPED = 0.10
 SLOW_S = 15.0
 
 
+def refuse(line: str) -> None:
+    """One line on stderr, exit 2."""
+    print(line, file=sys.stderr)
+    sys.exit(2)
+
+
 def template():
     """validity.jinja as a module: `system`, `examples`, `question(instruction)`, `valid_answer` ("yes" or "no")."""
     return jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(TEMPLATE.read_text()).module
@@ -107,7 +113,7 @@ def compute(split: str, cores: int) -> None:
     os.environ.setdefault("CODECLM_LOCAL_SLOTS", "1")  # a saved state would carry logits_all's scores; one request at a time
 
     if split == "check" and not committed(THRESHOLD):
-        raise SystemExit(f"{THRESHOLD.name} is not committed (or changed since): fit and commit the threshold on dev first")
+        refuse(f"{THRESHOLD.name} is not committed (or changed since): fit and commit the threshold on dev first")
     template_sha = hashlib.sha256(TEMPLATE.read_bytes()).hexdigest()[:12]
     done = {r["id"] for r in read_rows() if r["template"] == template_sha}
     todo = [r for r in frozen_rows() if r["split"] == split and r["id"] not in done]
@@ -194,7 +200,7 @@ def split_rows(split: str) -> list[dict]:
     template_sha = hashlib.sha256(TEMPLATE.read_bytes()).hexdigest()[:12]
     scored = {r["id"]: r for r in read_rows() if r["template"] == template_sha and r["id"] in labels}
     if len(scored) != len(labels):
-        raise SystemExit(f"{len(scored)} of {len(labels)} {split} items scored with this template: run compute --split {split}")
+        refuse(f"{len(scored)} of {len(labels)} {split} items scored with this template: run compute --split {split}")
     return [{**labels[i], **scored[i]} for i in labels]
 
 

@@ -36,7 +36,7 @@ import jinja2
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
-from signals import frozen_rows  # refuses labels that differ from FROZEN
+from signals import frozen_rows  # refuses labels that differ from FROZEN  # noqa: E402 (after the sys.path line above)
 
 TEMPLATE = HERE / "validity.jinja"
 OUT = HERE / "validity.jsonl"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from codeclm.output.jsonl import Appender, numbered_rows, validated, write_atomic
+from codeclm.output.jsonl import Appender, validated_rows, write_atomic
 from codeclm.output.records import Dropped, Record
 
 FIX = "fix or delete that line, or write to a new output (--out)"
@@ -72,10 +72,11 @@ class OutputState:
         self.kept: dict[str, Kept] = {}
         self.dropped: dict[str, Dropped] = {}
         self._lock = threading.Lock()
-        for n, row in numbered_rows(output, fix=FIX) if output.exists() else []:
-            self.add_kept(validated(Record, row, output, n, what="a codeclm record", fix=FIX))
-        for n, row in numbered_rows(dropped_path(output), fix=FIX) if dropped_path(output).exists() else []:
-            self.add_dropped(validated(Dropped, row, dropped_path(output), n, what="a codeclm dropped item", fix=FIX))
+        for record in validated_rows(output, Record, what="a codeclm record", fix=FIX) if output.exists() else []:
+            self.add_kept(record)
+        dropped = dropped_path(output)
+        for item in validated_rows(dropped, Dropped, what="a codeclm dropped item", fix=FIX) if dropped.exists() else []:
+            self.add_dropped(item)
 
     def add_kept(self, record: Record) -> None:
         with self._lock:

@@ -13,7 +13,7 @@ def strong_script(judge=None):
         if step == "decode":
             # distinct per metadata (use case and skills): the run drops near-duplicates across the whole output
             topic = f"{field_value(messages, 'use_case')} using {field_value(messages, 'skills')}"
-            return {"new_instructions": [f"Task about {topic} number 1", f"Explain {topic} to a beginner, as number 2"]}
+            return {"new_instructions": [f"Write a task about {topic}, number 1", f"Explain {topic} to a beginner, as number 2"]}
         if step == "rubrics":
             return {"rubrics": ["many constraints", "deep reasoning", "rare facts"],
                     "actions": ["add a constraint", "require reasoning steps", "ask for rare facts"]}

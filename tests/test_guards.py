@@ -1,12 +1,13 @@
-"""Answer guards: cut-off, empty, refusing and looping answers are caught before any judging; a cut-off
-strong answer is asked again once with twice the cap and is never kept while cut.
+"""Guards: instructions that cannot be answered as given (missing material, the assistant's own situation, not a
+request) are caught before answering; cut-off, empty, refusing, looping and input-asking answers before any judging;
+a cut-off strong answer is asked again once with twice the cap and is never kept while cut.
 Runs against: fake LMs (tests/fakes.py ScriptedLM: scripted answers per step), no server.
 """
 
 import pytest
 from fakes import Cut, ScriptedLM
 
-from codeclm.steps.guards import check
+from codeclm.steps.guards import check, check_instruction
 from codeclm.steps.respond import Respond
 from codeclm.prompting.templates import PromptLibrary
 
@@ -23,9 +24,42 @@ from codeclm.prompting.templates import PromptLibrary
      "current window and the window goes back to its initial size, so the connection probes the network again.", "stop", "ok"),
     ("the cat sat on the mat " * 30, "stop", "repetition"),
     ("Step one.\n" + "Add the flour and stir well.\n" * 5, "stop", "repetition"),
+    ("Sure! Could you please provide the paragraph you would like me to summarize?", "stop", "asks_for_input"),
+    ("I'd need more details about your project to write this. In general, a status update has three parts ...", "stop", "asks_for_input"),
+    ("Here is the summary. Please share it with your team if it helps.", "stop", "ok"),  # past the opening: not a request for input
+    (" ".join(f"Step {n}: stir the sauce for {n} minutes." for n in range(40)) + " Please provide the salt.", "stop", "ok"),
 ])
 def test_guards(text, finish, guard):
     assert check(text, finish) == guard
+
+
+@pytest.mark.parametrize("instruction, guard", [
+    # requests: answerable as given
+    ("Explain TCP.", "ok"),
+    ("Why do airplanes fly?", "ok"),
+    ("Say hi about sql in three words.", "ok"),
+    ("Plan a three-day trip to Lisbon for two students with a budget of 400 euros.", "ok"),
+    ("Given a list of integers, write a Python function that returns the second largest.", "ok"),
+    ("I need a short poem about autumn rain for my class.", "ok"),
+    ("Summarize this update in one sentence: \"The checkout redesign shipped on May 2 and conversion rose to 3.6%.\"", "ok"),
+    ("Create a Python script that reads your website's keywords from user input and prints SEO meta tags.", "ok"),
+    # not a request: fragments, statements, prompts back to the user, monologues
+    ("new game analysis", "not_a_request"),
+    ("The Internet could have been a versatile platform for learning and collaboration.", "not_a_request"),
+    ("I am so happy to have completed this project! I want to share my experience with others.", "ok"),  # "I want": a request
+    ("Coding can be challenging, but it is always rewarding.", "not_a_request"),
+    ("Please provide the dataset to be analyzed.", "not_a_request"),
+    ("To find the capital of France, I will first search online.", "not_a_request"),
+    # the assistant's own situation or experiences
+    ("Analyze the environmental impact of your company's products and suggest improvements.", "personal_experience"),
+    ("Write a meta description for a product that you're selling on Amazon.", "personal_experience"),
+    ("Write a review of the last film you saw.", "personal_experience"),
+    # material it points at but does not give
+    ("Summarize the following paragraph in one sentence.", "missing_input"),
+    ("Revise the paragraph that discusses AI in marketing for clarity.", "missing_input"),
+])
+def test_instruction_guards(instruction, guard):
+    assert check_instruction(instruction) == guard
 
 
 def test_a_cut_off_strong_answer_is_asked_again_with_twice_the_cap(root):

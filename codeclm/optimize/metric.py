@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 import dspy
 
 from codeclm.models.config import OptimizeSettings
 from codeclm.errors import EndpointError, StepError
 from codeclm.judging.schemes import SCHEMES
+from codeclm.steps.guards import InstructionGuard
 from codeclm.optimize.fit import Fit, benchmark_fit
 from codeclm.optimize.leakage import Leak, LeakGuard
 from codeclm.optimize.validity import Validity, check_validity
@@ -208,8 +209,8 @@ class OptimizeMetric:
             except StepError as exc:
                 _raise_if_endpoint(exc)
                 return ContrastResult(error=str(exc))
-        if contrast.verdict is None:
-            return ContrastResult(guard=contrast.strong.guard)
+        if contrast.verdict is None:  # the instruction's guard or the strong answer's
+            return ContrastResult(guard=contrast.instruction_guard if contrast.instruction_guard != "ok" else contrast.strong.guard)
         return ContrastResult(gap=contrast.verdict.gap)
 
     def _fit(self, text: str, key: str) -> "FitResult":
@@ -254,6 +255,9 @@ class OptimizeMetric:
             return f"0 because {a.leak.describe()}; write new tasks, never benchmark items."
         if a.validity is not None and not a.validity.is_instruction:
             return "0 for contrast and fit because it reads like an answer, not an instruction; write only the request."
+        if a.guard in get_args(InstructionGuard):
+            return (f"0 because the instruction failed its guard ({a.guard.replace('_', ' ')}); the program never answers it: "
+                    "write one self-contained request that gives every text, number and detail it needs.")
         if a.guard is not None:
             return (f"0 because the strong model's answer was {a.guard.replace('_', ' ')}"
                     + (" at the token cap even with twice the cap: ask for tasks whose full answer is shorter"

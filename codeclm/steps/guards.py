@@ -4,8 +4,10 @@ An instruction that points at material it does not give ("summarize the followin
 with no paragraph), asks for experiences the assistant cannot have ("the last film you saw"), or
 reads as a plan instead of a request ("To find out, I will first ...") is never answered: a
 strong answer would have to invent what is missing, and an invented answer looks "hard" to any
-filter signal. A strong answer that is cut off (finish_reason "length"), empty, a refusal, or
-degenerate repetition never becomes training data; a target answer with the same defects is only
+filter signal. The same holds for fragments and statements that request nothing, and for tasks about
+the assistant's own situation ("your company's products", "the project you're working on"). A strong
+answer that is cut off (finish_reason "length"), empty, a refusal, degenerate repetition, or a request
+for the input the instruction does not give never becomes training data; a target answer with the same defects is only
 recorded (the target failing is what Contrastive Filtering looks for).
 """
 
@@ -18,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-Guard = Literal["ok", "cut_off", "empty", "refusal", "repetition"]
+Guard = Literal["ok", "cut_off", "empty", "refusal", "repetition", "asks_for_input"]
 InstructionGuard = Literal["ok", "missing_input", "personal_experience", "not_a_request"]
 
 _REFUSAL = re.compile(
@@ -64,6 +66,69 @@ _CODE_TASK = re.compile(r"\b(?:write|create|implement|build|develop|code|design)
                         r"|^\W*read a file\b", re.I)
 
 
+# The assistant's own situation, which no instruction gives: "your company's products", "you're selling".
+_OWN_SITUATION = re.compile(
+    r"\b(?:your|our)\s+(?:own\s+)?(?:strengths|career|product|products|company|company's|business|project|projects|team|manager|boss"
+    r"|goals|item|items|services|offerings|website|resume|cv|plan|skills|colleagues?|clients?|customers?|progress|research|paper"
+    r"|findings|data|work)\b|\byou(?:'re| are)\s+(?:selling|working on|building|writing|developing)\b|\bhow you will\b", re.I)
+# A request: a question, a request phrase, or a sentence opening with a verb of asking or a question word (or a
+# "Given/Using ..." clause before such a verb). Text with none of these is a statement, not a request.
+_IMPERATIVE = frozenset("""
+    act adapt add adjust advise allocate analyse analyze annotate announce answer apologize apply argue arrange ask assess assign assist
+    book brainstorm break bring build calculate categorise categorize change check choose cite clarify classify clean collect combine come
+    compare complete compose compute condense conduct configure congratulate connect consider construct continue contrast convert convince
+    cook copy correct count cover craft create critique cut debug decide decode decrypt defend define delete deliver demonstrate deploy
+    derive describe design detect determine develop devise diagnose discuss distinguish divide document double download draft draw edit
+    elaborate email encode encrypt enumerate establish estimate evaluate examine expand explain explore express extract fill filter find
+    finish fit fix follow forecast format formulate frame generate get give go grade greet guess guide handle help highlight identify
+    illustrate imagine implement improve include increase indicate infer inform insert install integrate interpret introduce invent
+    investigate invite join justify keep label learn let link list locate look maintain make manage map match measure mention merge model
+    modify monitor move multiply name narrate note notify observe obtain offer open optimise optimize order organise organize outline pair
+    paraphrase parse perform persuade pick plan point pose post practice practise predict prepare present pretend print prioritise
+    prioritize process produce program promote proofread propose prove provide put query quote raise rank rate re-write read reason recall
+    recite recognise recognize recommend record reduce refactor refer reflect reformat reframe register relate remind remove render reorder
+    reorganize repeat rephrase replace reply report represent request research resolve respond restate restructure retell retrieve return
+    reverse review revise rewrite role-play roleplay run save say scale scan schedule score script search select send separate set setup
+    share shorten show simplify sing sketch solve sort specify spell split start state store structure study submit subtract suggest sum
+    summarise summarize support swap switch tabulate tag take tally teach tell test thank trace track train transcribe transform translate
+    translating treat turn tweet update upgrade use validate verify visualise visualize walk weigh welcome wrap write
+""".split())
+_QUESTION_WORDS = frozenset("what why how who whom whose when where which can could would will should is are do does did was were may might shall".split())
+_REQUEST_PHRASE = re.compile(
+    r"\b(?:can you|could you|would you|will you|i need|i want|i'd like|i would like|help me|please|i'm looking for|i am looking for"
+    r"|let's|you should|you need to|you must|your task is|the task is|i'd love|i would love|i'm trying|i am trying|i'm planning"
+    r"|i am planning)\b", re.I)
+_LEAD_IN = frozenset("given using based for in with as if after before suppose assume consider imagine".split())
+MIN_INSTRUCTION_WORDS = 5  # "new game analysis", "extract skills from text": fragments, not requests ("Explain TCP." is one)
+
+
+def fragment(text: str) -> bool:
+    """Under MIN_INSTRUCTION_WORDS words and no closing punctuation: a heading or a note, not a request."""
+    return len(text.split()) < MIN_INSTRUCTION_WORDS and not re.search(r"[.?!:)\]\"'`]\s*$", text)
+
+
+def requests_something(text: str) -> bool:
+    """Does `text` ask for something: a question mark, a request phrase, or a sentence that opens with a verb of asking?"""
+    if "?" in text or _REQUEST_PHRASE.search(text):
+        return True
+    for sentence in re.split(r"(?<=[.?!:])\s+|\n+", text):
+        words = [w.lower().strip(",:;\"'*") for w in re.sub(r"^[^A-Za-z]+", "", sentence).split()]
+        if words and (words[0] in _IMPERATIVE or words[0] in _QUESTION_WORDS
+                      or (words[0] in _LEAD_IN and any(w in _IMPERATIVE for w in words[1:]))):
+            return True
+    return False
+
+
+# A strong answer that asks for what the instruction should have given: the instruction is missing its input.
+_ASKS_FOR_INPUT = re.compile(
+    r"(?:please|could you|can you|kindly)\s+(?:\w+\s+){0,2}(?:provide|share|paste|send|specify|give me|tell me)\s+(?:me\s+)?(?:with\s+)?"
+    r"(?:the|your|a|an|some|more|additional|any|which|what)\b(?!\s+(?:feedback|thoughts)\b)"
+    r"|\bi(?:'d| would)? need (?:more|the|some|additional)\s+(?:information|details|context|text|data|code)"
+    r"|\bno (?:text|code|data|passage|paragraph|article|input) (?:was|has been|is) (?:provided|given)"
+    r"|\bwithout (?:the|more|additional) (?:text|details|information|context)", re.I)
+ASKS_FOR_INPUT_WITHIN = 400  # characters: the request for input opens the answer
+
+
 class Answer(BaseModel):
     """One model's answer with what the endpoint said about it and what the guards found."""
 
@@ -101,9 +166,9 @@ def gives_material(instruction: str) -> bool:
 def check_instruction(text: str) -> InstructionGuard:
     """The first instruction guard `text` fails, or "ok" (see the module docstring)."""
     stripped = text.strip()
-    if _PLAN.match(stripped):
+    if _PLAN.match(stripped) or fragment(stripped) or not requests_something(stripped):
         return "not_a_request"
-    if _EXPERIENCE.search(stripped):
+    if _EXPERIENCE.search(stripped) or (_OWN_SITUATION.search(stripped) and not _CODE_TASK.search(stripped)):
         return "personal_experience"
     if _POINTER.search(stripped) and not gives_material(stripped) and not _CODE_TASK.search(stripped):
         return "missing_input"
@@ -121,6 +186,8 @@ def check(text: str, finish_reason: str | None) -> Guard:
         return "refusal"
     if repetitive(stripped):
         return "repetition"
+    if _ASKS_FOR_INPUT.search(stripped[:ASKS_FOR_INPUT_WITHIN]):
+        return "asks_for_input"
     return "ok"
 
 

@@ -130,13 +130,13 @@ def test_no_metadata_ablation(root, tmp_path, seeds_file):
         first_bad = field_value(messages, "answer_1").startswith("bad")
         return {"score_1": 2 if first_bad else 9, "score_2": 9 if first_bad else 2, "explanation": "-"}
     target = FieldLM({"response": lambda m: {"response": "bad answer"}})
-    lm = FieldLM({"new_instructions": lambda m: {"new_instructions": ["New task from " + json.loads(field_value(m, "examples"))[0]]},
+    lm = FieldLM({"new_instructions": lambda m: {"new_instructions": ["Write a new task from " + json.loads(field_value(m, "examples"))[0]]},
                   "response": respond, "score_1": judge})
     cfg = load_config(root / "programs" / "codeclm.yaml", ["ablation.metadata=false", "ablation.self_rubrics=false", "instructions_per_metadata=1",
                                                           "judging.scheme=pairwise-1-10"])
     result = build_program(cfg, {"strong": lm, "target": target, "judge": lm})(seeds=SEEDS)
     assert "encode" not in lm.steps()  # no Encode
-    assert sorted(r.instruction for r in result.records) == sorted("New task from " + s for s in SEEDS)
+    assert sorted(r.instruction for r in result.records) == sorted("Write a new task from " + s for s in SEEDS)
     assert all(r.metadata is None and r.metadata_origin.startswith("seed:") for r in result.records)
     with pytest.raises(ConfigError, match="self_rubrics"):
         load_config(root / "programs" / "codeclm.yaml", ["ablation.metadata=false"])

@@ -8,7 +8,8 @@ valid?"), with a reason per item; two passes give the agreement.
     python benchmarks/decode_validity/decode_validity.py decode --prompts prompts --name A --split check
     python benchmarks/decode_validity/decode_validity.py decode --prompts /path/to/candidate --name B --split check
     python benchmarks/decode_validity/decode_validity.py sheet --names A B          # sheet.jsonl + key.json
-    python benchmarks/decode_validity/decode_validity.py score --passes pass1.jsonl pass2.jsonl
+    python benchmarks/decode_validity/decode_validity.py score --passes pass1.jsonl pass2.jsonl --adjudicated adj.jsonl
+    python benchmarks/decode_validity/decode_validity.py guards --first pass1.jsonl --adjudicated adj.jsonl --old OLD_guards.py
 """
 
 from __future__ import annotations
@@ -149,6 +150,41 @@ def score(args) -> None:
         Path(args.save).write_text(json.dumps(result, indent=1) + "\n")
 
 
+def guards(args) -> None:
+    """Each instruction guard (and the word-count rule fit on the labelled set) on the read instructions: invalid caught,
+    valid dropped, with Wilson intervals. `--old` names a guards module file from an earlier commit."""
+    import importlib.util
+
+    from codeclm.steps import guards as current
+
+    key = json.loads((HERE / f"key_{args.split}.json").read_text())
+    sheet = {(r := json.loads(line))["id"]: r for line in (HERE / f"sheet_{args.split}.jsonl").read_text().splitlines()}
+    final = {(r := json.loads(line))["id"]: r["valid"] for line in Path(args.adjudicated).read_text().splitlines() if line.strip()}
+    first = {(r := json.loads(line))["id"]: r["valid"] for line in Path(args.first).read_text().splitlines() if line.strip()}
+    valid = {i: final.get(i, first[i]) for i in key}
+    rules = {"guards (this commit)": lambda t: current.check_instruction(t) != "ok",
+             f"fewer than {args.words} words (fit on the labelled set's dev split)": lambda t: len(t.split()) < args.words}
+    if args.old:
+        spec = importlib.util.spec_from_file_location("old_guards", args.old)
+        old = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(old)
+        rules = {"guards (before)": lambda t: old.check_instruction(t) != "ok", **rules}
+    n_invalid, n_valid = sum(not v for v in valid.values()), sum(valid.values())
+    table = {}
+    for name, rule in rules.items():
+        caught = sum(1 for i, v in valid.items() if not v and rule(sheet[i]["instruction"]))
+        dropped = sum(1 for i, v in valid.items() if v and rule(sheet[i]["instruction"]))
+        kept = [i for i in valid if not rule(sheet[i]["instruction"])]
+        left_invalid = sum(1 for i in kept if not valid[i])
+        table[name] = {"invalid_caught": [caught, n_invalid, [round(x, 3) for x in wilson(caught, n_invalid)]],
+                       "valid_dropped": [dropped, n_valid, [round(x, 3) for x in wilson(dropped, n_valid)]],
+                       "invalid_share_after": [left_invalid, len(kept), [round(x, 3) for x in wilson(left_invalid, len(kept))]]}
+        print(f"{name}: invalid caught {caught}/{n_invalid}, valid dropped {dropped}/{n_valid}, invalid among the rest "
+              f"{left_invalid}/{len(kept)}")
+    if args.save:
+        Path(args.save).write_text(json.dumps({"split": args.split, "n": len(valid), "rules": table}, indent=1) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -169,8 +205,15 @@ def main() -> None:
     c.add_argument("--split", default="check")
     c.add_argument("--adjudicated")
     c.add_argument("--save")
+    g = sub.add_parser("guards")
+    g.add_argument("--split", default="check")
+    g.add_argument("--first", required=True, help="the first reading pass (labels where the passes agreed)")
+    g.add_argument("--adjudicated", required=True)
+    g.add_argument("--old", help="a guards.py from an earlier commit")
+    g.add_argument("--words", type=float, default=9.5)
+    g.add_argument("--save")
     args = parser.parse_args()
-    {"decode": decode, "sheet": sheet, "score": score}[args.command](args)
+    {"decode": decode, "sheet": sheet, "score": score, "guards": guards}[args.command](args)
 
 
 if __name__ == "__main__":

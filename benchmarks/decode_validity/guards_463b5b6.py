@@ -1,0 +1,172 @@
+"""Guards: deterministic checks before an instruction is answered and before an answer is judged.
+
+An instruction that points at material it does not give ("summarize the following paragraph"
+with no paragraph), asks for experiences the assistant cannot have ("the last film you saw"), or
+reads as a plan instead of a request ("To find out, I will first ...") is never answered: a
+strong answer would have to invent what is missing, and an invented answer looks "hard" to any
+filter signal. A strong answer that is cut off (finish_reason "length"), empty, a refusal, or
+degenerate repetition never becomes training data; a target answer with the same defects is only
+recorded (the target failing is what Contrastive Filtering looks for).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from typing import Literal
+
+from pydantic import BaseModel
+
+Guard = Literal["ok", "cut_off", "empty", "refusal", "repetition"]
+InstructionGuard = Literal["ok", "missing_input", "personal_experience", "not_a_request"]
+
+_REFUSAL = re.compile(
+    r"^\W*(i'?m sorry|i am sorry|sorry,|i apologi[sz]e|i can(?:no|')t|i am (?:not able|unable)|i'm (?:not able|unable)"
+    r"|as an ai\b|i (?:do not|don't) (?:have the ability|feel comfortable))", re.I)
+REFUSAL_MAX_WORDS = 60  # a refusal is short; a long answer that opens with "Sorry, ..." usually goes on to answer
+# ...but an answer that opens by disowning the task ("As an AI language model, I don't have the ability to watch
+# movies. However, ...") hedges at any length: what follows is made up or generic.
+_DISCLAIMER = re.compile(
+    r"^\W*(?:i'?m sorry,?\s*(?:but\s*)?|sorry,?\s*(?:but\s*)?|unfortunately,?\s*)?(?:as an ai\b|as a language model\b"
+    r"|i (?:do not|don't|cannot|can't|am unable to|am not able to) (?:have|watch|browse|access|see|experience|hear|visit"
+    r"|attend|remember|recall) (?:the ability|personal|real-time|access|any|movies|films|the internet|experiences))", re.I)
+
+# Verbs that work on material the user supplies (not verbs that produce it: "write a paragraph" is fine).
+_WORKS_ON = (r"summari[sz]e|rewrite|re-write|revise|paraphrase|translate|translating|transform|convert|condense|shorten|simplify|edit|proofread"
+             r"|correct|fix|debug|refactor|optimi[sz]e|improve|analy[sz]e|review|critique|evaluate|classify|categori[sz]e|label"
+             r"|extract|identify|find|highlight|explain|interpret|annotate|grade|score|rate|count|sort|parse|format|reformat"
+             r"|answer|respond to|reply to|complete|continue|expand|outline|compare|tag|detect|check|read|use|based on")
+_MATERIAL = (r"paragraph|passage|article|text|essay|story|poem|email|e-mail|letter|message|code|snippet|function|program|script"
+             r"|sentence|sentences|document|report|table|dataset|data|list|image|picture|photo|chart|graph|lyrics|song|excerpt"
+             r"|abstract|file|link|url|video|conversation|dialogue|transcript|tweet|post|review|question|questions|statement"
+             r"|input|sql query|query|json|csv|spreadsheet|recipe|speech|summary|page|chapter|book|paper|study")
+_POINTER = re.compile(
+    rf"\b(?:the\s+)?(?:following|given|provided|attached|above|below|accompanying|enclosed|aforementioned)\s+"
+    rf"(?:[\w,.'-]+\s+){{0,3}}?(?:{_MATERIAL})\b"
+    rf"|\b(?:{_WORKS_ON})\s+(?:\w+\s+){{0,2}}?(?:the|this|these|that|those|a|an|my|your|our|their|his|her)\s+(?:[\w,.'-]+\s+){{0,3}}?(?:{_MATERIAL})s?\b"
+    rf"|\b(?:this|these)\s+(?:{_MATERIAL})s?\b"
+    r"|\b(?:in|from|of)\s+(?:their|his|her)\s+(?:\w+\s+)?(?:book|novel|film|movie|article|paper|essay|poem|song|speech)\b", re.I)
+_EXPERIENCE = re.compile(
+    r"\byou(?:'ve| have)?\s+(?:recently\s+|last\s+|just\s+)?(?:saw|seen|watched|read|visited|attended|experienced|bought"
+    r"|tried|went to|ate|listened to|played|stayed at)\b"
+    r"|\byour\s+(?:own\s+)?(?:personal\s+)?(?:experiences?|childhood|last (?:trip|vacation|holiday)|recent (?:trip|visit|vacation))\b"
+    r"|\b(?:the\s+)?(?:last|latest|most recent)\s+(?:\w+\s+){0,3}(?:you|you've)\b", re.I)
+_PLAN = re.compile(r"^\W*(?:to\s[^.?!]{0,120}?,\s*)?(?:i|we)\s+(?:will|would|'ll|am going to|shall|need to|must)\b"
+                   r"|^\W*(?:first,?\s+i\b|let me\b|let's\b|i'll\b)"
+                   # a prompt back to the user, not a request to the assistant
+                   r"|^\W*please\s+(?:provide|select|specify|share|let me know|tell me|choose|enter|give me)\b"
+                   r"|^\W*(?:you can choose|your request\b|this is an? (?:example|sample)\b)", re.I)
+# A task whose input is a parameter of the code it asks for ("a function that counts the words of a given string",
+# "read a file and count ..."): the material is the program's input, not missing.
+_CODE_TASK = re.compile(r"\b(?:write|create|implement|build|develop|code|design)\b[^.?!]{0,60}?\b(?:function|program|script|class|method"
+                        r"|code|api|module|query)\b|\b(?:python|java|javascript|c\+\+|sql|bash)\b.*\b(?:function|script|program)\b"
+                        r"|^\W*read a file\b", re.I)
+
+
+class Answer(BaseModel):
+    """One model's answer with what the endpoint said about it and what the guards found."""
+
+    text: str
+    finish_reason: str | None = None
+    completion_tokens: int | None = None
+    max_tokens: int | None = None
+    guard: Guard = "ok"
+
+    @property
+    def usable(self) -> bool:
+        return self.guard == "ok"
+
+
+def repetitive(text: str, n: int = 4, min_words: int = 40, max_unique_share: float = 0.35) -> bool:
+    """Degenerate repetition: in a text of >= `min_words` words, few distinct word n-grams, or a line said 4+ times."""
+    lines = [line.strip() for line in text.splitlines() if len(line.strip()) > 10]
+    if lines and Counter(lines).most_common(1)[0][1] >= 4:
+        return True
+    words = text.lower().split()
+    if len(words) < min_words:
+        return False
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    return len(set(grams)) / len(grams) < max_unique_share
+
+
+def gives_material(instruction: str) -> bool:
+    """Does the instruction carry its own material: a block after a colon or a line break, or a quoted text, of 6+ words?"""
+    for part in re.split(r":\s|\n", instruction)[1:]:
+        if len(part.split()) >= 6:
+            return True
+    return any(len(q.split()) >= 6 for q in re.findall(r"[\"\u201c]([^\"\u201d]+)[\"\u201d]", instruction))
+
+
+def check_instruction(text: str) -> InstructionGuard:
+    """The first instruction guard `text` fails, or "ok" (see the module docstring)."""
+    stripped = text.strip()
+    if _PLAN.match(stripped):
+        return "not_a_request"
+    if _EXPERIENCE.search(stripped):
+        return "personal_experience"
+    if _POINTER.search(stripped) and not gives_material(stripped) and not _CODE_TASK.search(stripped):
+        return "missing_input"
+    return "ok"
+
+
+def check(text: str, finish_reason: str | None) -> Guard:
+    """The first guard an answer fails, or "ok"."""
+    if finish_reason == "length":
+        return "cut_off"
+    stripped = text.strip()
+    if not stripped:
+        return "empty"
+    if (len(stripped.split()) <= REFUSAL_MAX_WORDS and _REFUSAL.match(stripped)) or _DISCLAIMER.match(stripped):
+        return "refusal"
+    if repetitive(stripped):
+        return "repetition"
+    return "ok"
+
+
+class GuardCounts:
+    """Guard outcomes per role, counted as answers arrive (summary and manifest); safe across threads.
+
+    An answer given with a `key` is counted once however often its item is replayed (the batch
+    executor runs an item again from its start after each batch; cached answers come back).
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[str, Counter] = {}
+        self._seen: set[tuple[str, object]] = set()
+        self._lock = threading.Lock()
+
+    def add(self, role: str, answer: Answer, retried: bool = False, key: object = None) -> None:
+        self.add_guard(role, answer.guard, retried=retried, key=key)
+
+    def add_guard(self, role: str, guard: str, retried: bool = False, key: object = None) -> None:
+        """Count one guard outcome of `role` ("strong", "target", or "instruction" for the instruction guard)."""
+        with self._lock:
+            if key is not None:
+                if (role, key) in self._seen:
+                    return
+                self._seen.add((role, key))
+            counts = self._counts.setdefault(role, Counter())
+            counts[guard] += 1
+            counts["answers" if role != "instruction" else "instructions"] += 1
+            if retried:
+                counts["asked_again_with_more_tokens"] += 1
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {role: dict(sorted(c.items())) for role, c in sorted(self._counts.items())}
+
+    def take_counts(self) -> dict[str, dict[str, int]]:
+        """The counts so far, zeroed here (a Ray worker hands them to the driver's program with `add_counts`)."""
+        with self._lock:
+            taken, self._counts = {role: dict(c) for role, c in self._counts.items()}, {}
+        return taken
+
+    def add_counts(self, counts: dict[str, dict[str, int]]) -> None:
+        """Add counts taken from another program's GuardCounts (`take_counts`)."""
+        with self._lock:
+            for role, c in counts.items():
+                self._counts.setdefault(role, Counter()).update(c)
+
+    def __deepcopy__(self, memo):  # shared by design, like the ledger: a copied program counts into the same place
+        return self

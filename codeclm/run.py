@@ -18,6 +18,7 @@ from typing import Any
 from rich.console import Console
 
 from codeclm.models.config import ProgramConfig, load_config
+from codeclm.models.roles import target_is_strong
 from codeclm.errors import BudgetReached, CodecLMError, ConfigError, EndpointError
 from codeclm.executors import ThreadExecutor
 from codeclm.output.fingerprint import differences, fingerprint
@@ -161,7 +162,7 @@ def run(
 def require_calibrated_theta(config: ProgramConfig) -> None:
     """Under a scheme whose scale is the target's own (target-loss), a filtering run needs theta fit for its target."""
     filters = config.program == "codeclm" and config.ablation.contrastive_filtering
-    if filters and config.theta_source == "uncalibrated":
+    if filters and config.theta_source == "uncalibrated" and not target_is_strong(config):  # gap 0 is under any theta
         raise ConfigError(
             f"{config.source}: theta for target {config.models.target.label} under {config.judging.scheme} is not calibrated: "
             f"run `codeclm judge calibrate {config.source}` (fits theta on labelled dev items for this target; add --items "
@@ -230,7 +231,11 @@ def check_judge(session, console: Console) -> CheckReport | None:
         if report.status in ("passed", "target_strong") and places:
             record_report(session, report, where=places[-1])
     require_passed(report)
-    if report.status == "target_strong":
+    if report.status == "target_strong" and not report.items:
+        console.print(f"[yellow]The target is the strong model itself[/] ({config.models.target.label}): every instruction is too easy "
+                      f"by construction; each is sent back to Self-Rubrics, improved, and dropped at the cap (max_iterations "
+                      f"{config.max_iterations}), so the output will be empty. Choose a weaker target: models.target.", highlight=False)
+    elif report.status == "target_strong":
         console.print(f"[yellow]The target is strong for these instructions[/]: it answers {report.by_decision['send_back'].split('/')[1]} "
                       f"of {report.items} check items about as well as the strong model; expect most instructions to be sent back "
                       f"to Self-Rubrics and dropped at the cap (max_iterations {config.max_iterations}).", highlight=False)

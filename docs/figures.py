@@ -31,6 +31,7 @@ FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"(<!-- figures:(?P<name>[\w-]+) -->\n)(?P<body>.*?)([ \t]*<!-- /figures:(?P=name) -->)", re.S)
 CHECK_CASSETTE = ROOT / "cassettes" / "test_check_cassette" / "test_the_local_defaults_check_replays_on_the_labelled_split.yaml"
 CHECK_TARGET = "qwen2.5-coder-0.5b-instruct"
+CHECK_STRONG = "qwen2.5-coder-1.5b-instruct"  # made the labelled set's strong answers
 FILTER_SET = ROOT / "benchmarks" / "filter_set"
 MAIN_JOB = ROOT / "benchmarks" / "results" / "main_job.json"
 DEDUP_SCALE = ROOT / "benchmarks" / "results" / "dedup_scale_2026-12-07.json"
@@ -42,8 +43,9 @@ def check_settings(api_base: str, cache_path: Path) -> list[str]:
     from codeclm.models.calibrations import find
 
     target = f"{{model: {CHECK_TARGET}, api_base: '{api_base}', max_tries: 1, chat_template: chatml}}"
+    strong = f"{{model: {CHECK_STRONG}, api_base: '{api_base}', max_tries: 1}}"  # never asked: the labelled items carry its answers
     theta = find(ROOT / "programs", f"local:{CHECK_TARGET}", "target-loss").theta
-    return [f"models.target={target}", f"models.strong={target}", f"cache.path={cache_path}", f"theta={theta}"]
+    return [f"models.target={target}", f"models.strong={strong}", f"cache.path={cache_path}", f"theta={theta}"]
 
 
 @cache

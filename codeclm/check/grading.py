@@ -121,6 +121,8 @@ class CheckReport(BaseModel):
 
     def line(self) -> str:
         """'41/60 right at theta 0.45 (68%, 95% CI 56-79%), keep 27/35, send back 14/25, ...: passed'."""
+        if not self.items and self.status == "target_strong":  # the target is the strong model: no item was graded
+            return self.verdict
         kinds = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in self.by_decision.items())
         base = (f"; balanced {self.balanced_accuracy:.0%} vs the best trivial rule ({self.baseline['rule']}) "
                 f"{self.baseline['check_accuracy']:.0%}, difference {self.baseline['difference_ci'][0]:+.0%} to "

@@ -20,7 +20,7 @@ from codeclm.check.grading import Case, CheckReport, run_check
 from codeclm.check.cases import load_check_items, solved
 from codeclm.check.labelled import LABELLED_TARGET, load_labelled
 from codeclm.judging.schemes import SCHEMES, make_judge
-from codeclm.models.roles import role_specs, target_chat_template
+from codeclm.models.roles import role_specs, target_chat_template, target_is_strong
 from codeclm.programs.session import Session
 from codeclm.steps.contrast import ContrastiveFilter
 from codeclm.steps.respond import Respond
@@ -111,11 +111,24 @@ def check_filter(session: Session, *, scheme: str | None = None, split: str = "c
     config = session.config
     scheme = scheme or config.judging.scheme
     contrastive_filter, theta = filter_for(session, scheme)
+    if target_is_strong(config):
+        return same_model_report(config, scheme, theta)
     cases, dev, source = check_cases(session, split)
     at_once = 1 if role_specs(config)["target"].local else config.concurrency
     return run_check(contrastive_filter, cases, theta=theta, min_accuracy=config.judging.check.min_accuracy,
                      executor=ThreadExecutor(at_once), target_model=getattr(session.lms["target"], "model", "?"),
                      dev=dev if split != "dev" else [], source=source)
+
+
+def same_model_report(config, scheme: str, theta: float) -> CheckReport:
+    """The check's answer when the target is the strong model itself: no item can decide otherwise than "send back"."""
+    target = config.models.target.label
+    return CheckReport(scheme=scheme, judge_model="none (the target is the strong model)", target_model=target, theta=theta,
+                       min_accuracy=config.judging.check.min_accuracy, source="none: the target is the strong model",
+                       items=0, correct=0, failed=0, accuracy=0.0, ci_low=0.0, ci_high=0.0, sign_accuracy=0.0, by_decision={},
+                       by_family={}, seconds_per_item=0.0, passed=False, status="target_strong",
+                       verdict=f"target strong: {target} is the strong model itself, so every instruction is too easy by "
+                               f"construction (sent back, improved, dropped at the cap); no check items are needed")
 
 
 def require_passed(report: CheckReport) -> CheckReport:

@@ -26,6 +26,18 @@ def role_specs(config: ProgramConfig) -> dict[str, ModelSpec]:
     return {"strong": models.strong, "target": models.target, "judge": models.judge or models.strong}
 
 
+def same_model(a: ModelSpec, b: ModelSpec) -> bool:
+    """Do two roles name one model: the same embedded model, or the same model id at the same endpoint?"""
+    if a.local or b.local:
+        return a.local == b.local
+    return bool(a.model) and a.model == b.model and (a.api_base or "") == (b.api_base or "")
+
+
+def target_is_strong(config: ProgramConfig) -> bool:
+    """The target is the strong model itself: every instruction is too easy by construction (judging/same_model.py)."""
+    return same_model(config.models.target, config.models.strong)
+
+
 def target_chat_template(config: ProgramConfig) -> str:
     """How the target reads a conversation (target-loss scores answers in it): its spec's, else its catalog entry's."""
     spec = config.models.target

@@ -10,10 +10,11 @@ from codeclm.models.config import ProgramConfig
 from codeclm.errors import StepError
 from codeclm.steps.guards import GuardCounts, check_instruction
 from codeclm.judging.schemes import SCHEMES, make_judge
+from codeclm.judging.same_model import SameModelJudge
 from codeclm.programs.base import DataProgram, Stages
 from codeclm.programs.quota import drop_near_duplicates, fill_records, output_index
 from codeclm.output.records import AnswerCheck, Attempt, Dropped, Record, Seed, content_id
-from codeclm.models.roles import target_chat_template
+from codeclm.models.roles import target_chat_template, target_is_strong
 from codeclm.steps.signatures import Metadata
 from codeclm.steps.contrast import Contrast, ContrastiveFilter, outcome
 from codeclm.steps.decode import Decode
@@ -78,9 +79,10 @@ class CodecLM(DataProgram):
             respond_strong=Respond(prompts["respond"], strong, role="strong", ask_again_when_cut=True,
                                    counts=self.guard_counts, **common, **answer),
             respond_target=Respond(prompts["respond"], target, role="target", counts=self.guard_counts, **common, **answer),
-            judge=make_judge(judging.scheme, prompts["judge"], target if scale.scores_with == "target" else judge,
-                             max_attempts=config.max_attempts, temperature=judging.temperature,
-                             max_tokens=judging.max_tokens, chat_template=target_chat_template(config)),
+            judge=SameModelJudge(judging.scheme, scale.scale) if target_is_strong(config) else
+            make_judge(judging.scheme, prompts["judge"], target if scale.scores_with == "target" else judge,
+                       max_attempts=config.max_attempts, temperature=judging.temperature,
+                       max_tokens=judging.max_tokens, chat_template=target_chat_template(config)),
         )
         if not config.ablation.metadata:  # paper Table 3, "no metadata": instructions from each seed directly
             self.from_seeds = GenerateInstructions(prompts["self_instruct"], strong, num=config.instructions_per_metadata, **common, **gen)

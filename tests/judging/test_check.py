@@ -275,3 +275,30 @@ def test_accuracy_above_min_but_a_wilson_bound_at_or_below_half_fails():
     checked = report("target-loss", "m", "t", results, theta=1.0, min_accuracy=0.6, seconds_per_item=0.0)
     assert checked.accuracy == 15 / 24 and checked.ci_low <= 0.5
     assert not checked.passed and checked.verdict == f"FAILED (95% lower bound {checked.ci_low:.2f} <= 0.5)"
+
+
+def test_the_strong_model_as_its_own_target_is_told_and_every_instruction_goes_back(root, items_file, tmp_path):
+    """Target and strong are one model: no check item is graded (every decision is "send back" by construction), an
+    uncalibrated theta is no reason to refuse, the target is never asked to score, and each instruction is improved
+    and dropped at the cap, with one line saying why the output is empty."""
+    from rich.console import Console
+
+    def never(step, messages):
+        raise AssertionError(f"the target was asked ({step}) though it is the strong model")
+
+    out = tmp_path / "out.jsonl"
+    console = Console(file=open(tmp_path / "console.txt", "w"), width=300)
+    strong = ScriptedLM(program_script)
+    config = load_config(root / "programs" / "codeclm.yaml", ["num_metadata=1", "max_iterations=2", "seeds.limit=2", "cache.enabled=false",
+                                                              "models.target={local: qwen2.5-coder-1.5b-instruct}"])
+    assert config.theta_source == "uncalibrated"  # no calibration for this target: a run would refuse any other target
+    summary = run(config, output=str(out), console=console, lms={"strong": strong, "target": ScriptedLM(never)})
+    console.file.close()
+    said = " ".join((tmp_path / "console.txt").read_text().split())
+    check_row = summary["judge"]["check"]
+    assert check_row["status"] == "target_strong" and check_row["items"] == 0 and "is the strong model itself" in check_row["verdict"]
+    assert "The target is the strong model itself (local:qwen2.5-coder-1.5b-instruct)" in said and "Choose a weaker target" in said
+    assert summary["kept"] == 0 and summary["dropped"] == 2 and "improve" in strong.steps()
+    dropped = [json.loads(line) for line in (tmp_path / "out.dropped.jsonl").read_text().splitlines()]
+    assert all(d["iteration"] == 2 and "after 2 iterations" in d["reason"] for d in dropped)
+    assert all(h["gap"] == 0.0 for d in dropped for h in d["history"])

@@ -97,7 +97,8 @@ def _cmd_judge_check(args: argparse.Namespace) -> int:
                 record_report(session, r)
     print_table(console, table(reports))
     for r in reports:
-        console.print(f"{r.scheme}: {r.line()}; items: {r.source}; kept but unusable {r.kept_unusable}", highlight=False)
+        unusable = f"; kept but unusable {r.kept_unusable}" if r.kept_unusable else ""
+        console.print(f"{r.scheme}: {r.line()}; items: {r.source}{unusable}", highlight=False)
     console.print(NOTE, highlight=False)
     main = next((r for r in reports if r.scheme == config.judging.scheme), reports[0])
     return 0 if main.status in ("passed", "target_strong") else 1

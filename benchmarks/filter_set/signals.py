@@ -45,7 +45,7 @@ def trivial(row: dict) -> dict[str, float]:
     return {**features(row["instruction"], row["strong"]["text"], row["target"]["text"]), "iteration": row["iteration"]}
 
 
-def compute(judges: bool) -> None:
+def compute(judges: bool, judges_only: bool = False) -> None:
     from codeclm.engine.chat_formats import prompt_prefix
     from codeclm.models.config import load_config
     from codeclm.judging.target_loss import new_word_losses
@@ -54,7 +54,7 @@ def compute(judges: bool) -> None:
     rows = [r for r in frozen_rows() if r["label"] in DECISIONS]  # the decisions a signal makes; guards are measured apart
     target_name = rows[0]["models"]["target"].split("/")[-1]  # the wire name: openai/<local name>
     config = load_config(ROOT / "programs/codeclm.yaml", [f"models.target={{local: {target_name}}}", "judging.check.enabled=false"])
-    out = {}
+    out = {r["id"]: {k: v for k, v in r.items() if k != "id"} for r in read_jsonl(HERE / "signals.jsonl")} if judges_only else {}
     with open_program(config) as session:
         program = session.program
         system = program.rendered["respond"].instructions
@@ -69,7 +69,7 @@ def compute(judges: bool) -> None:
             return {"all": sum(every) / max(1, len(every)), "new": sum(new) / len(new) if new else 0.0,
                     "max": max(every, default=0.0)}
 
-        for n, row in enumerate(rows, 1):
+        for n, row in enumerate([] if judges_only else rows, 1):
             instruction, strong = row["instruction"], row["strong"]["text"]
             if not strong.strip():
                 continue
@@ -88,7 +88,7 @@ def compute(judges: bool) -> None:
             for scheme in ("pointwise-logprob", "logprob-pairwise"):
                 lm = session.lm("judge", role_specs(config)["judge"], logprobs=SCHEMES[scheme].logprobs)
                 judge = make_judge(scheme, library.render(SCHEMES[scheme].template), lm, temperature=0.0)
-                for n, row in enumerate(r for r in rows if r["split"] == "check" and r["label"] in DECISIONS):
+                for n, row in enumerate(r for r in rows if r["label"] in DECISIONS):  # dev fits the threshold, check measures
                     try:
                         verdict = judge(instruction=row["instruction"], strong=row["strong"]["text"], target=row["target"]["text"],
                                         key=f"signals/{row['id']}")
@@ -185,9 +185,10 @@ def table() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("command", choices=["compute", "table"])
-    parser.add_argument("--judges", action="store_true", help="also the LLM-judge schemes on the local judge (check split)")
+    parser.add_argument("--judges", action="store_true", help="also the LLM-judge schemes on the local judge (dev and check splits)")
+    parser.add_argument("--judges-only", action="store_true", help="only the LLM-judge schemes, added to the signals.jsonl there is")
     args = parser.parse_args()
-    compute(args.judges) if args.command == "compute" else table()
+    compute(args.judges or args.judges_only, args.judges_only) if args.command == "compute" else table()
 
 
 if __name__ == "__main__":

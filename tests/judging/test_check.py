@@ -302,3 +302,17 @@ def test_the_strong_model_as_its_own_target_is_told_and_every_instruction_goes_b
     dropped = [json.loads(line) for line in (tmp_path / "out.dropped.jsonl").read_text().splitlines()]
     assert all(d["iteration"] == 2 and "after 2 iterations" in d["reason"] for d in dropped)
     assert all(h["gap"] == 0.0 for d in dropped for h in d["history"])
+
+
+def test_judge_check_on_the_strong_model_as_its_own_target_says_so_and_exits_0(root, tmp_path, monkeypatch, capsys):
+    """`codeclm judge check` with one model in both roles (an endpoint nobody listens on: no call may be made)."""
+    from codeclm.cli import main
+
+    monkeypatch.setenv("CODECLM_CACHE_DIR", str(tmp_path))
+    program = tmp_path / "p.yaml"
+    program.write_text((root / "programs" / "codeclm.yaml").read_text().replace("prompts: ../prompts", f"prompts: {root / 'prompts'}"))
+    same = "{model: my-model, api_base: 'http://127.0.0.1:9/v1', max_tries: 1, chat_template: chatml}"
+    assert main(["judge", "check", str(program), "--set", f"models.strong={same}", "--set", f"models.target={same}"]) == 0
+    captured = capsys.readouterr()
+    said = " ".join((captured.out + captured.err).split())
+    assert "my-model is the strong model itself, so every instruction is too easy by construction" in said

@@ -117,3 +117,30 @@ def test_a_bad_environment_number_is_one_line_naming_the_variable(monkeypatch, n
     monkeypatch.setenv(name, value)
     with pytest.raises(LocalModelError, match=rf"environment variable {name}='{value}': not a whole number"):
         batch_slots_default() if name == "CODECLM_LOCAL_SLOTS" else prompt_cache_default()
+
+
+def test_the_prompt_cache_counts_the_score_rows_a_saved_state_carries():
+    """With logits_all (logprob judges), llama-cpp-python copies up to n_tokens x vocabulary scores into every saved
+    state but counts only the KV bytes against the cache's capacity: the server grew ~0.4 GB per request. Installed,
+    the cache evicts by what it really holds."""
+    import numpy as np
+
+    pytest.importorskip("llama_cpp")
+    from llama_cpp.llama import Llama, LlamaState
+    from llama_cpp.llama_cache import LlamaRAMCache
+
+    from codeclm.local.server import prompt_cache
+
+    def state(n: int) -> LlamaState:
+        return LlamaState(input_ids=np.arange(n, dtype=np.intc), scores=np.zeros((n, 1000), dtype=np.single), n_tokens=n,
+                          llama_state=b"kv", llama_state_size=2, seed=0)
+
+    original = LlamaRAMCache.cache_size, Llama.save_state, Llama.load_state
+    try:
+        prompt_cache.install()
+        cache = LlamaRAMCache(capacity_bytes=10 * 1000 * 4 + 100)  # room for the rows of 10 tokens
+        cache[(1, 2, 3, 4, 5, 6)] = state(6)
+        cache[(7, 8, 9, 10, 11, 12)] = state(6)  # 12 tokens of rows: over capacity, the older state goes
+        assert list(cache.cache_state) == [(7, 8, 9, 10, 11, 12)] and cache.cache_size == 6 * 1000 * 4 + 2
+    finally:
+        LlamaRAMCache.cache_size, Llama.save_state, Llama.load_state = original

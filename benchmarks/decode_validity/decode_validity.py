@@ -18,12 +18,17 @@ import argparse
 import json
 import platform
 import random
+import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 LABELLED = ROOT / "codeclm/datasets/check/labelled.jsonl"
+sys.path.insert(0, str(HERE.parent / "filter_set"))
+from labels import kappa  # noqa: E402  (the filter set's Cohen's kappa: any labels, here valid / invalid)
+
+from codeclm.check.grading import wilson  # noqa: E402
 
 
 def metadata_of(split: str) -> list[dict]:
@@ -79,22 +84,6 @@ def sheet(args) -> None:
     (HERE / f"sheet_{args.split}.jsonl").write_text("\n".join(lines) + "\n")
     (HERE / f"key_{args.split}.json").write_text(json.dumps(key, indent=1) + "\n")
     print(f"{len(lines)} instructions -> sheet_{args.split}.jsonl (key apart: key_{args.split}.json)")
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if not n:
-        return (0.0, 1.0)
-    p = k / n
-    centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def kappa(a: list[bool], b: list[bool]) -> float:
-    n = len(a)
-    agree = sum(x == y for x, y in zip(a, b)) / n
-    pa, pb = sum(a) / n, sum(b) / n
-    chance = pa * pb + (1 - pa) * (1 - pb)
-    return (agree - chance) / (1 - chance) if chance < 1 else 1.0
 
 
 def score(args) -> None:

@@ -231,7 +231,7 @@ def check_judge(session, console: Console) -> CheckReport | None:
         if report.status in ("passed", "target_strong") and places:
             record_report(session, report, where=places[-1])
     require_passed(report)
-    if report.status == "target_strong" and not report.items:
+    if report.target_is_the_strong_model:
         console.print(f"[yellow]The target is the strong model itself[/] ({config.models.target.label}): every instruction is too easy "
                       f"by construction; each is sent back to Self-Rubrics, improved, and dropped at the cap (max_iterations "
                       f"{config.max_iterations}), so the output will be empty. Choose a weaker target: models.target.", highlight=False)

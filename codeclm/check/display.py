@@ -15,7 +15,7 @@ def table(reports) -> Table:
                 "guards", "result"):
         t.add_column(col, overflow="fold")
     for r in reports:
-        if not r.items and r.status == "target_strong":  # the strong model as its own target: nothing graded
+        if r.target_is_the_strong_model:
             t.add_row(f"{r.scheme} ({r.judge_model})", "-", "-", "-", "-", "-", "-", r.verdict)
             continue
         base = (f"{r.baseline['rule']}: {r.baseline['check_accuracy']:.0%} ({r.baseline['difference_ci'][0]:+.0%} to "

@@ -119,9 +119,14 @@ class CheckReport(BaseModel):
     calls: int = 0  # paid LLM calls the check made (0 when every answer came from the cache)
     results: list[ItemResult] = []
 
+    @property
+    def target_is_the_strong_model(self) -> bool:
+        """The target is the strong model itself (check/program.same_model_report): nothing was graded."""
+        return self.status == "target_strong" and not self.items
+
     def line(self) -> str:
         """'41/60 right at theta 0.45 (68%, 95% CI 56-79%), keep 27/35, send back 14/25, ...: passed'."""
-        if not self.items and self.status == "target_strong":  # the target is the strong model: no item was graded
+        if self.target_is_the_strong_model:
             return self.verdict
         kinds = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in self.by_decision.items())
         base = (f"; balanced {self.balanced_accuracy:.0%} vs the best trivial rule ({self.baseline['rule']}) "

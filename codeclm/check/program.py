@@ -110,9 +110,9 @@ def check_filter(session: Session, *, scheme: str | None = None, split: str = "c
     """The program's filter (or the same filter with `scheme`'s judge) on the check items of `split`."""
     config = session.config
     scheme = scheme or config.judging.scheme
+    if target_is_strong(config):  # before any judge is built: another scheme's would open its LM for nothing
+        return same_model_report(config, scheme, theta_for(config, scheme))
     contrastive_filter, theta = filter_for(session, scheme)
-    if target_is_strong(config):
-        return same_model_report(config, scheme, theta)
     cases, dev, source = check_cases(session, split)
     at_once = 1 if role_specs(config)["target"].local else config.concurrency
     return run_check(contrastive_filter, cases, theta=theta, min_accuracy=config.judging.check.min_accuracy,

@@ -18,7 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
-from signals import auc, frozen_rows  # noqa: E402
+from signals import auc, frozen_rows, local_judge  # noqa: E402
 
 
 def measure(rows: list[dict], value) -> dict:
@@ -49,17 +49,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--save")
     args = parser.parse_args()
-    from codeclm.judging.schemes import SCHEMES, make_judge
     from codeclm.models.config import load_config
-    from codeclm.models.roles import role_specs
     from codeclm.programs.session import open_program
 
     rows = [r for r in frozen_rows() if r["label"] in ("bad_answer", "keep", "send_back") and r["strong"]["text"].strip()]
     config = load_config(ROOT / "programs/codeclm.yaml", ["judging.check.enabled=false"])
     scheme = "pointwise-logprob"
     with open_program(config) as session:
-        lm = session.lm("judge", role_specs(config)["judge"], logprobs=SCHEMES[scheme].logprobs)
-        judge = make_judge(scheme, config.prompt_library().render(SCHEMES[scheme].template), lm, temperature=0.0)
+        judge = local_judge(session, scheme)
         for n, row in enumerate(rows, 1):  # the same keys as signals.py: its verdicts come from the cache
             verdict = judge(instruction=row["instruction"], strong=row["strong"]["text"], target=row["target"]["text"],
                             key=f"signals/{row['id']}")

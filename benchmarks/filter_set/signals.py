@@ -45,6 +45,17 @@ def trivial(row: dict) -> dict[str, float]:
     return {**features(row["instruction"], row["strong"]["text"], row["target"]["text"]), "iteration": row["iteration"]}
 
 
+def local_judge(session, scheme: str):
+    """`scheme`'s judge on the program's judge model (the local 1.5B), at temperature 0: the verdicts this folder's
+    scripts share through the call cache (keys `signals/<item id>`)."""
+    from codeclm.judging.schemes import SCHEMES, make_judge
+    from codeclm.models.roles import role_specs
+
+    config = session.config
+    lm = session.lm("judge", role_specs(config)["judge"], logprobs=SCHEMES[scheme].logprobs)
+    return make_judge(scheme, config.prompt_library().render(SCHEMES[scheme].template), lm, temperature=0.0)
+
+
 def compute(judges: bool, judges_only: bool = False) -> None:
     from codeclm.engine.chat_formats import prompt_prefix
     from codeclm.models.config import load_config
@@ -81,13 +92,8 @@ def compute(judges: bool, judges_only: bool = False) -> None:
             if n % 20 == 0:
                 print(f"scored {n}/{len(rows)}", flush=True)
         if judges:
-            from codeclm.judging.schemes import SCHEMES, make_judge
-            from codeclm.models.roles import role_specs
-
-            library = config.prompt_library()
             for scheme in ("pointwise-logprob", "logprob-pairwise"):
-                lm = session.lm("judge", role_specs(config)["judge"], logprobs=SCHEMES[scheme].logprobs)
-                judge = make_judge(scheme, library.render(SCHEMES[scheme].template), lm, temperature=0.0)
+                judge = local_judge(session, scheme)
                 for n, row in enumerate(r for r in rows if r["label"] in DECISIONS):  # dev fits the threshold, check measures
                     try:
                         verdict = judge(instruction=row["instruction"], strong=row["strong"]["text"], target=row["target"]["text"],

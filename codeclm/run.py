@@ -111,7 +111,8 @@ def run(
     started = time.time()
     out = Path(output) if output else config.resolve(config.output)
     check_writable(out)
-    seeds = read_seeds(seeds_path or config.resolve(config.seeds.path), config.seeds.field, config.seeds.input_field, config.seeds.limit)
+    seeds = read_seeds(seeds_path or config.resolve(config.seeds.path), config.seeds.field, config.seeds.input_field, config.seeds.limit,
+                       config.seeds.where)
     if seeds_path and config.seeds.limit and len(seeds) >= config.seeds.limit:  # the limit cut the file
         console.print(f"seeds: the first {config.seeds.limit} of {seeds_path} only ({config.source} sets seeds.limit: "
                       f"{config.seeds.limit}; --set seeds.limit=null reads them all)", highlight=False, soft_wrap=True)

@@ -50,6 +50,9 @@ def test_guards(text, finish, guard):
     ("Coding can be challenging, but it is always rewarding.", "not_a_request"),
     ("Please provide the dataset to be analyzed.", "not_a_request"),
     ("To find the capital of France, I will first search online.", "not_a_request"),
+    ("Write a Python script that reverses a file. The new instruction is at most 3 sentences longer than the original.",
+     "not_a_request"),  # Improve's own wording copied in (real, 2026-12-07)
+    ("Explain how a CPU decodes the given instruction set.", "ok"),
     # the assistant's own situation or experiences
     ("Analyze the environmental impact of your company's products and suggest improvements.", "personal_experience"),
     ("Write a meta description for a product that you're selling on Amazon.", "personal_experience"),

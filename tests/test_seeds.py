@@ -109,3 +109,17 @@ def test_non_utf8_seeds_are_one_line(tmp_path):
 def test_seed_ids_come_from_content():
     """The same seed keeps its id whatever comes before it."""
     assert seed_id("Explain TCP.") == seed_id("  Explain   TCP. ") != seed_id("Explain UDP.")
+
+
+def test_where_keeps_the_rows_whose_field_holds_a_value(tmp_path):
+    coding = read_seeds("benchmark:vicuna", field="text", where={"category": "coding"})
+    assert [s.text[:30] for s in coding] == ["Develop a C++ program that rea", "Implement a queue data structu"]
+    (tmp_path / "s.jsonl").write_text('{"instruction": "a", "meta": {"kind": "x"}}\n{"instruction": "b", "meta": {"kind": "y"}}\n'
+                                      '{"instruction": "c"}\n{"instruction": "d", "meta": {"kind": "z"}}\n')
+    assert [s.text for s in read_seeds(tmp_path / "s.jsonl", where={"meta.kind": ["y", "z"]})] == ["b", "d"]
+    assert [s.text for s in read_seeds(tmp_path / "s.jsonl", where={"meta.kind": ["x", "z"]}, limit=1)] == ["a"]
+    with pytest.raises(SeedsError, match=r"s.jsonl: no row has meta.kind = w or v \(seeds.where\); values found: x, y, z$"):
+        read_seeds(tmp_path / "s.jsonl", where={"meta.kind": ["w", "v"]})
+    with pytest.raises(SeedsError, match=r"s.jsonl: no row has the field 'category' named in seeds.where; fix seeds.where "
+                                         r"or remove it \(--set seeds.where=null\)$"):
+        read_seeds(tmp_path / "s.jsonl", where={"category": "coding"})

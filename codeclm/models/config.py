@@ -113,6 +113,9 @@ class SeedsSpec(_Strict):
     path: str = Field(..., description="JSONL/JSON/CSV/text file, or 'benchmark:NAME'")
     field: str = "instruction"
     input_field: str | None = Field(None, description="optional field appended to the instruction as its input")
+    where: dict[str, str | list[str]] | None = Field(
+        None, description="keep only rows whose field (dotted path) equals the value or one of the values, "
+        "e.g. {category: coding}")
     limit: int | None = Field(None, gt=0)
 
 

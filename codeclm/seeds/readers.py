@@ -81,8 +81,10 @@ def rows(path: Path) -> list[Any]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def read_seeds(path: str | Path, field: str = "instruction", input_field: str | None = None, limit: int | None = None) -> list[Seed]:
-    """Read seed instructions (of a bundled benchmark: its split's rows); SeedsError names the file, line or field."""
+def read_seeds(path: str | Path, field: str = "instruction", input_field: str | None = None, limit: int | None = None,
+               where: dict[str, str | list[str]] | None = None) -> list[Seed]:
+    """Read seed instructions (of a bundled benchmark: its split's rows; with `where`, the rows whose fields hold
+    one of the given values); SeedsError names the file, line or field."""
     split = bundled_split(path) if str(path).startswith(BENCHMARK_PREFIX) else None
     path = bundled_path(split.benchmark) if split else Path(path)
     if not path.is_file():
@@ -92,6 +94,8 @@ def read_seeds(path: str | Path, field: str = "instruction", input_field: str | 
         found = [row for number, row in enumerate(found) if split.holds(number)]
     if not found:
         raise SeedsError(f"{path}: no seeds in file")
+    for name, wanted in (where or {}).items():
+        found = _matching(path, found, name, [wanted] if isinstance(wanted, str) else wanted)
     if input_field and not any(isinstance(r, dict) and lookup(r, input_field) is not None for r in found):
         raise SeedsError(f"{path}: no row has the input field '{input_field}' (dotted paths like instances.0.input "
                          f"work); fix seeds.input_field or remove it")
@@ -105,6 +109,20 @@ def read_seeds(path: str | Path, field: str = "instruction", input_field: str | 
     if not seeds:
         raise SeedsError(f"{path}: every seed in field '{field}' is empty")
     return seeds
+
+
+def _matching(path: Path, found: list[Any], name: str, wanted: list[str]) -> list[Any]:
+    """The rows whose field `name` equals one of `wanted`; SeedsError when no row has the field or none matches."""
+    values = [lookup(row, name) if isinstance(row, dict) else None for row in found]
+    present = sorted({str(v) for v in values if v is not None})
+    if not present:
+        raise SeedsError(f"{path}: no row has the field '{name}' named in seeds.where; fix seeds.where or remove it "
+                         "(--set seeds.where=null)")
+    kept = [row for row, value in zip(found, values) if value is not None and str(value) in wanted]
+    if not kept:
+        shown = ", ".join(present[:12]) + (f" (and {len(present) - 12} more)" if len(present) > 12 else "")
+        raise SeedsError(f"{path}: no row has {name} = {' or '.join(wanted)} (seeds.where); values found: {shown}")
+    return kept
 
 
 def _field_text(path: Path, number: int, row: Any, field: str, input_field: str | None) -> str:

@@ -2,7 +2,8 @@
 
 An instruction that points at material it does not give ("summarize the following paragraph"
 with no paragraph), asks for experiences the assistant cannot have ("the last film you saw"), or
-reads as a plan instead of a request ("To find out, I will first ...") is never answered: a
+reads as a plan instead of a request ("To find out, I will first ...") or repeats Improve's own wording ("the new
+instruction is ...") is never answered: a
 strong answer would have to invent what is missing, and an invented answer looks "hard" to any
 filter signal. The same holds for fragments and statements that request nothing, and for tasks about
 the assistant's own situation ("your company's products", "the project you're working on"). A strong
@@ -59,6 +60,9 @@ _PLAN = re.compile(r"^\W*(?:to\s[^.?!]{0,120}?,\s*)?(?:i|we)\s+(?:will|would|'ll
                    # a prompt back to the user, not a request to the assistant
                    r"|^\W*please\s+(?:provide|select|specify|share|let me know|tell me|choose|enter|give me)\b"
                    r"|^\W*(?:you can choose|your request\b|this is an? (?:example|sample)\b)", re.I)
+# Improve's own wording copied into the instruction ("The new instruction is at most 3 sentences longer ...").
+_TEMPLATE_ECHO = re.compile(r"\b(?:the|this|your)\s+(?:new|original|given|improved|rewritten|revised|previous)\s+instruction\b"
+                            r"(?!\s+set)|\bapply(?:ing)?\s+the\s+(?:given\s+)?action\b", re.I)
 # A task whose input is a parameter of the code it asks for ("a function that counts the words of a given string",
 # "read a file and count ..."): the material is the program's input, not missing.
 _CODE_TASK = re.compile(r"\b(?:write|create|implement|build|develop|code|design)\b[^.?!]{0,60}?\b(?:function|program|script|class|method"
@@ -166,7 +170,7 @@ def gives_material(instruction: str) -> bool:
 def check_instruction(text: str) -> InstructionGuard:
     """The first instruction guard `text` fails, or "ok" (see the module docstring)."""
     stripped = text.strip()
-    if _PLAN.match(stripped) or fragment(stripped) or not requests_something(stripped):
+    if _PLAN.match(stripped) or _TEMPLATE_ECHO.search(stripped) or fragment(stripped) or not requests_something(stripped):
         return "not_a_request"
     if _EXPERIENCE.search(stripped) or (_OWN_SITUATION.search(stripped) and not _CODE_TASK.search(stripped)):
         return "personal_experience"

@@ -111,7 +111,8 @@ def _seed_texts(path: Path, manifest: dict[str, Any] | None, seeds: str | Path |
     for candidate in candidates:
         if candidate.startswith("benchmark:") or Path(candidate).is_file():
             try:
-                found = read_seeds(candidate, spec.get("field") or "instruction", spec.get("input_field"))
+                found = read_seeds(candidate, spec.get("field") or "instruction", spec.get("input_field"),
+                                   where=None if seeds else spec.get("where"))
             except CodecLMError as exc:
                 return {}, f"seeds not read: {exc}"
             return {s.id: s.text for s in found}, ""

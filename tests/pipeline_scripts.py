@@ -2,6 +2,8 @@
 
 from fakes import field_value
 
+STRONG_ANSWER = "STRONG answer: the steps, the reasons and one worked example."  # more than a few words (guards.too_short)
+
 
 def strong_script(judge=None):
     """A strong LM that encodes, decodes, writes rubrics, improves and answers; `judge` scores pairs."""
@@ -20,7 +22,7 @@ def strong_script(judge=None):
         if step == "improve":
             return {"improved_instruction": field_value(messages, "instruction") + " [harder: " + field_value(messages, "action") + "]"}
         if step == "respond":
-            return {"response": "STRONG answer"}
+            return {"response": STRONG_ANSWER}
         if step == "judge":
             return (judge or default_judge)(messages)
         raise AssertionError(step)
@@ -29,14 +31,14 @@ def strong_script(judge=None):
 
 
 def default_judge(messages):
-    first_is_strong = field_value(messages, "answer_1") == "STRONG answer"
+    first_is_strong = field_value(messages, "answer_1") == STRONG_ANSWER
     return {"score_1": 9 if first_is_strong else 4, "score_2": 4 if first_is_strong else 9, "explanation": "ok"}
 
 
 def harder_wins(messages):
     """Gap 0 for basic instructions; a clear gap once an action made the instruction harder."""
     hard = "[harder:" in field_value(messages, "instruction")
-    strong_first = field_value(messages, "answer_1") == "STRONG answer"
+    strong_first = field_value(messages, "answer_1") == STRONG_ANSWER
     s, t = (9, 2) if hard else (7, 7)
     return {"score_1": s if strong_first else t, "score_2": t if strong_first else s, "explanation": "ok"}
 
@@ -45,6 +47,6 @@ def half_kept(messages):
     """As `harder_wins`, but "number 2" instructions (the second of each metadata's two) stay too easy: dropped."""
     instruction = field_value(messages, "instruction")
     hard = "[harder:" in instruction and "number 2" not in instruction
-    strong_first = field_value(messages, "answer_1") == "STRONG answer"
+    strong_first = field_value(messages, "answer_1") == STRONG_ANSWER
     s, t = (9, 2) if hard else (7, 7)
     return {"score_1": s if strong_first else t, "score_2": t if strong_first else s, "explanation": "ok"}

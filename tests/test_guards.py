@@ -33,6 +33,27 @@ def test_guards(text, finish, guard):
     assert check(text, finish) == guard
 
 
+HANOI = ("Design a recursive algorithm to solve the Tower of Hanoi problem with at least 10 discs, with a time complexity "
+         "limit of 2^10 seconds. Implement input validation for all user inputs.")
+STORE = ("Design a data structure that can efficiently store and retrieve information from a large list of items, ensuring "
+         "quick access times even when the list size increases dramatically.")
+
+
+@pytest.mark.parametrize("instruction, text, guard", [  # the first two: real strong answers kept on 2026-12-07
+    (HANOI, "Design a recursive algorithm to solve the Tower of Hanoi problem with at least 10 discs and a time complexity "
+            "limit of 2^10 seconds. Implement input validation for all user inputs.", "echo"),
+    (STORE, "Use a hash table.", "too_short"),
+    (STORE, "Use a hash table: O(1) average lookups, and resize it when the load factor passes 0.75.", "ok"),
+    ("What is the sum of the first ten natural numbers?", "The sum of the first ten natural numbers is 55.", "ok"),
+    ("Categorize these emails as spam, promotional or personal: 'WIN A PRIZE NOW'.", "Spam", "ok"),  # a label, not an echo
+    ("Describe the colour of a clear daytime sky in one word.", "Blue.", "ok"),  # asked for brevity
+    ("Write a function that sums a list in Python.", "```python\nsum(xs)\n```", "ok"),  # code is not terse
+])
+def test_answer_guards_that_read_the_instruction(instruction, text, guard):
+    assert check(text, "stop", instruction) == guard
+    assert check(text, "stop") in ("ok", guard if guard not in ("echo", "too_short") else "ok")  # without it: not judged
+
+
 @pytest.mark.parametrize("instruction, guard", [
     # requests: answerable as given
     ("Explain TCP.", "ok"),
@@ -65,11 +86,14 @@ def test_instruction_guards(instruction, guard):
     assert check_instruction(instruction) == guard
 
 
+WHOLE = "TCP gives an ordered, reliable byte stream over IP: a handshake, sequence numbers, acknowledgements, retransmission."
+
+
 def test_a_cut_off_strong_answer_is_asked_again_with_twice_the_cap(root):
-    lm = ScriptedLM(lambda s, m: Cut({"response": "half an ans"}) if len(lm.calls) == 1 else {"response": "A whole answer."})
+    lm = ScriptedLM(lambda s, m: Cut({"response": "half an ans"}) if len(lm.calls) == 1 else {"response": WHOLE})
     respond = Respond(PromptLibrary(root / "prompts").render("respond"), lm, role="strong", ask_again_when_cut=True, max_tokens=100)
     answer = respond(instruction="Explain TCP.", key="k")
-    assert answer.usable and answer.text == "A whole answer." and answer.max_tokens == 200
+    assert answer.usable and answer.text == WHOLE and answer.max_tokens == 200
     assert [c[2]["max_tokens"] for c in lm.calls] == [100, 200]
 
 

@@ -33,10 +33,10 @@ class StoredAnswer(BaseModel):
     completion_tokens: int | None = None
     max_tokens: int | None = None
 
-    def answer(self) -> Answer:
-        """As the filter meets it: the guards of today's code applied to the stored text."""
+    def answer(self, instruction: str) -> Answer:
+        """As the filter meets it: the guards of today's code applied to the stored text (an answer to `instruction`)."""
         return Answer(text=self.text, finish_reason=self.finish_reason, completion_tokens=self.completion_tokens,
-                      max_tokens=self.max_tokens, guard=check(self.text, self.finish_reason))
+                      max_tokens=self.max_tokens, guard=check(self.text, self.finish_reason, instruction))
 
 
 class LabelledItem(BaseModel):

@@ -33,8 +33,8 @@ QUIZ_ANSWER_TOKENS = 112
 
 
 def labelled_case(item) -> Case:
-    return Case(id=item.id, family=item.family, instruction=item.instruction, strong=item.strong.answer(),
-                target=item.target.answer() if item.target else None, label=item.label, use_case=item.use_case,
+    return Case(id=item.id, family=item.family, instruction=item.instruction, strong=item.strong.answer(item.instruction),
+                target=item.target.answer(item.instruction) if item.target else None, label=item.label, use_case=item.use_case,
                 iteration=item.iteration)
 
 
@@ -100,7 +100,7 @@ def _quiz_cases(session: Session, quizzes) -> list[Case]:
     def one(quiz) -> Case:
         answer = target(instruction=quiz.instruction, key=f"check/{quiz.id}")
         return Case(id=quiz.id, family=quiz.family, instruction=quiz.instruction,
-                    strong=Answer(text=quiz.answer, finish_reason="stop", guard=check(quiz.answer, "stop")), target=answer,
+                    strong=Answer(text=quiz.answer, finish_reason="stop", guard=check(quiz.answer, "stop", quiz.instruction)), target=answer,
                     label="send_back" if solved(quiz, answer.text) else "keep", use_case=quiz.family)
 
     return [o.value for o in ThreadExecutor(at_once).map("check answers", one, quizzes) if o.ok]

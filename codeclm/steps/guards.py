@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-Guard = Literal["ok", "cut_off", "empty", "refusal", "repetition", "asks_for_input"]
+Guard = Literal["ok", "cut_off", "empty", "refusal", "repetition", "asks_for_input", "echo", "too_short"]
 InstructionGuard = Literal["ok", "missing_input", "personal_experience", "not_a_request"]
 
 _REFUSAL = re.compile(
@@ -132,6 +132,38 @@ _ASKS_FOR_INPUT = re.compile(
     r"|\bwithout (?:the|more|additional) (?:text|details|information|context)", re.I)
 ASKS_FOR_INPUT_WITHIN = 400  # characters: the request for input opens the answer
 
+# An answer that restates the instruction: nearly all its words are the instruction's, and it is no mere label.
+ECHO_SHARE = 0.95  # of the answer's words found in the instruction
+ECHO_MIN_LENGTH = 0.5  # answer words per instruction word ("Spam" for "Categorize these emails ..." is an answer)
+# A few words for a request that needs a design, an explanation or a piece of writing ("Use a hash table.").
+TERSE_MAX_WORDS = 7
+_OPEN_ENDED = re.compile(
+    r"^\W*(?:please\s+)?(?:design|implement|develop|explain|describe|discuss|compare|outline"
+    r"|(?:write|create|build|compose|draft)\s+(?:a|an)\s+(?:\w+\s+){0,3}?(?:program|function|script|class|essay|article|story"
+    r"|blog|post|guide|plan|tutorial|report|letter|email|algorithm|data structure))\b", re.I)
+_ASKS_FOR_BREVITY = re.compile(r"\b(?:one|single|a few|two|three)\s+words?\b|\bin a word\b|\bone sentence\b|\bbriefly\b"
+                               r"|\bshort\b|\bconcise\b|\bname\b|\bone[- ]liner\b", re.I)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def echoes(answer: str, instruction: str) -> bool:
+    """Does the answer restate the instruction (ECHO_SHARE of its words are the instruction's, ECHO_MIN_LENGTH long)?"""
+    said, asked = _words(answer), _words(instruction)
+    if not said or not asked or len(said) < ECHO_MIN_LENGTH * len(asked):
+        return False
+    given = set(asked)
+    return sum(word in given for word in said) >= ECHO_SHARE * len(said)
+
+
+def too_short(answer: str, instruction: str) -> bool:
+    """A few words (<= TERSE_MAX_WORDS, no code or formula) for a design, explanation or writing task that did not
+    ask for brevity."""
+    return (len(answer.split()) <= TERSE_MAX_WORDS and not re.search(r"[`(){}=;]", answer) and bool(_OPEN_ENDED.match(instruction))
+            and not _ASKS_FOR_BREVITY.search(instruction))
+
 
 class Answer(BaseModel):
     """One model's answer with what the endpoint said about it and what the guards found."""
@@ -179,8 +211,8 @@ def check_instruction(text: str) -> InstructionGuard:
     return "ok"
 
 
-def check(text: str, finish_reason: str | None) -> Guard:
-    """The first guard an answer fails, or "ok"."""
+def check(text: str, finish_reason: str | None, instruction: str | None = None) -> Guard:
+    """The first guard an answer fails, or "ok" (`echo` and `too_short` need the instruction it answers)."""
     if finish_reason == "length":
         return "cut_off"
     stripped = text.strip()
@@ -192,6 +224,10 @@ def check(text: str, finish_reason: str | None) -> Guard:
         return "repetition"
     if _ASKS_FOR_INPUT.search(stripped[:ASKS_FOR_INPUT_WITHIN]):
         return "asks_for_input"
+    if instruction and echoes(stripped, instruction):
+        return "echo"
+    if instruction and too_short(stripped, instruction.strip()):
+        return "too_short"
     return "ok"
 
 

@@ -27,10 +27,10 @@ class Respond(Step):
 
     def forward(self, instruction: str, key: str) -> Answer:
         cap = self.max_tokens()
-        answer = self.ask((self.role, key), lambda p: _answer(p, cap), instruction=instruction)
+        answer = self.ask((self.role, key), lambda p: _answer(p, cap, instruction), instruction=instruction)
         retried = answer.guard == "cut_off" and self.ask_again_when_cut and cap is not None
         if retried:
-            answer = self.ask((self.role, key, "longer"), lambda p: _answer(p, 2 * cap), instruction=instruction,
+            answer = self.ask((self.role, key, "longer"), lambda p: _answer(p, 2 * cap, instruction), instruction=instruction,
                               lm_config={"max_tokens": 2 * cap})
         if self.counts is not None:
             self.counts.add(self.role, answer, retried=retried, key=key)
@@ -41,8 +41,8 @@ class Respond(Step):
         return overrides.get("max_tokens") or self.lm_config.get("max_tokens")
 
 
-def _answer(prediction, cap: int | None) -> Answer:
+def _answer(prediction, cap: int | None, instruction: str) -> Answer:
     text = str(prediction.response or "")
     finish = prediction.get("finish_reason")
     return Answer(text=text.strip(), finish_reason=finish, completion_tokens=prediction.get("completion_tokens"),
-                  max_tokens=cap, guard=check(text, finish))
+                  max_tokens=cap, guard=check(text, finish, instruction))

@@ -25,7 +25,7 @@ def test_only_the_answer_tokens_count_and_the_text_is_in_the_targets_chat_format
 
 def test_the_target_is_not_asked_to_answer_under_target_loss(root):
     prompt = PromptLibrary(root / "prompts").render("respond")
-    strong = ScriptedLM(lambda s, m: {"response": "A long strong answer."})
+    strong = ScriptedLM(lambda s, m: {"response": "A long strong answer about TCP: handshakes, ordering, retransmission, flow control."})
     target = ScriptedLM(lambda s, m: {"response": "never asked"}, scorer=word_scores(lambda t, tok: -2.0))
     f = ContrastiveFilter(Respond(prompt, strong, role="strong"), Respond(prompt, target, role="target"),
                           make_judge("target-loss", prompt, target))

@@ -94,7 +94,7 @@ def respond(instruction: str):
         return Cut({"response": "It begins with a long introduction"})
     if any(w in instruction.lower() for w in ("amortised", "prove", "implement")):
         return {"response": "By a telescoping potential argument the lemma gives monotone bounds at every step."}
-    return {"response": "Hi there, nice day."}
+    return {"response": "Hi there, nice day: here is what you asked, plainly."}  # more than a few words (guards.too_short)
 
 
 def improve(instruction: str, action: str) -> dict:

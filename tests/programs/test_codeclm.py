@@ -9,7 +9,7 @@ import shutil
 import pytest
 import yaml
 from fakes import ScriptedLM, field_value
-from pipeline_scripts import default_judge, harder_wins, strong_script
+from pipeline_scripts import STRONG_ANSWER, default_judge, harder_wins, strong_script
 
 from codeclm import CodecLM, Metadata, load_config
 from codeclm.output.records import seed_id
@@ -34,7 +34,7 @@ def test_kept_records_carry_full_provenance(config):
     out = CodecLM(config, {"strong": strong, "target": target_lm()})(seeds=SEEDS)
     assert len(out.records) == 4 and out.dropped == []
     record = next(r for r in out.records if r.metadata.use_case == "code generation")  # items finish in any order
-    assert record.id.startswith("m") and "-i" in record.id and record.response == "STRONG answer" and record.response_source == "strong"
+    assert record.id.startswith("m") and "-i" in record.id and record.response == STRONG_ANSWER and record.response_source == "strong"
     assert record.response_model == "fake/strong" and record.models == {"strong": "fake/strong", "target": "fake/target", "judge": "fake/strong"}
     assert record.metadata.use_case == "code generation" and record.metadata_origin == f"encoded:{seed_id(SEEDS[0])}"
     assert record.iteration == 1 and record.actions == []
@@ -68,8 +68,8 @@ def test_actions_are_drawn_without_replacement_then_dropped_at_cap(config):
 
 
 def test_target_much_better_keeps_target_answer(config):
-    reverse = lambda m: {"score_1": 1 if field_value(m, "answer_1") == "STRONG answer" else 9,  # noqa: E731
-                         "score_2": 9 if field_value(m, "answer_1") == "STRONG answer" else 1, "explanation": "x"}
+    reverse = lambda m: {"score_1": 1 if field_value(m, "answer_1") == STRONG_ANSWER else 9,  # noqa: E731
+                         "score_2": 9 if field_value(m, "answer_1") == STRONG_ANSWER else 1, "explanation": "x"}
     out = CodecLM(config, {"strong": ScriptedLM(strong_script(reverse)), "target": target_lm()})(seeds=SEEDS)
     assert {r.response_source for r in out.records} == {"target"}
     assert all(r.response == "target answer" and r.gap == -8.0 for r in out.records)

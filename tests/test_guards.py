@@ -74,6 +74,11 @@ def test_answer_guards_that_read_the_instruction(instruction, text, guard):
     ("Write a Python script that reverses a file. The new instruction is at most 3 sentences longer than the original.",
      "not_a_request"),  # Improve's own wording copied in (real, 2026-12-07)
     ("Explain how a CPU decodes the given instruction set.", "ok"),
+    ("Implement a stack in Python to manage a list of tasks using a doubly linked list.\n\n1. Initialize an empty list.\n"
+     "2. Define a node class.\n\n```python\nclass Node:\n    pass\n```", "contains_answer"),  # an Improve rewrite (real, 2026-12-07)
+    ("Explain what this function returns:\n```python\ndef last_two(xs):\n    return xs[-2:] if len(xs) > 1 else xs\n```", "ok"),  # code to work on
+    ("Fix the bug in the code below.\n```js\nlet total = 0; for (let i = 0; i <= xs.length; i++) total += xs[i];\n```", "ok"),
+    ("Plan a three-day trip to Rome for two people with a budget of 900 euros, including:\n- museums\n- food", "ok"),
     # the assistant's own situation or experiences
     ("Analyze the environmental impact of your company's products and suggest improvements.", "personal_experience"),
     ("Write a meta description for a product that you're selling on Amazon.", "personal_experience"),

@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 Guard = Literal["ok", "cut_off", "empty", "refusal", "repetition", "asks_for_input", "echo", "too_short"]
-InstructionGuard = Literal["ok", "missing_input", "personal_experience", "not_a_request"]
+InstructionGuard = Literal["ok", "missing_input", "personal_experience", "not_a_request", "contains_answer"]
 
 _REFUSAL = re.compile(
     r"^\W*(i'?m sorry|i am sorry|sorry,|i apologi[sz]e|i can(?:no|')t|i am (?:not able|unable)|i'm (?:not able|unable)"
@@ -63,6 +63,14 @@ _PLAN = re.compile(r"^\W*(?:to\s[^.?!]{0,120}?,\s*)?(?:i|we)\s+(?:will|would|'ll
 # Improve's own wording copied into the instruction ("The new instruction is at most 3 sentences longer ...").
 _TEMPLATE_ECHO = re.compile(r"\b(?:the|this|your)\s+(?:new|original|given|improved|rewritten|revised|previous)\s+instruction\b"
                             r"(?!\s+set)|\bapply(?:ing)?\s+the\s+(?:given\s+)?action\b", re.I)
+# An instruction that carries a solution of its own: a code block or code line, or a list of steps (Improve's
+# rewrites of the 1.5B: "Implement a stack ... 1. Initialize ... ```class Node```"), unless it asks to work on that
+# material (fix, explain, convert ... this code).
+_CARRIES_CODE = re.compile(r"```|^\s*(?:def|class|import|public|#include)\b", re.M)
+_CARRIES_STEPS = re.compile(r"\bsteps\b[^\n]*\n\s*(?:\*\*)?1\.", re.I)
+_WORKS_ON_IT = re.compile(r"\b(?:fix|debug|explain|review|refactor|optimi[sz]e|convert|translate|analy[sz]e|complete|correct"
+                          r"|rewrite|simplify|comment|document|test|find|identify|what|why|which|does|is there|given|following"
+                          r"|below|this|these)\b", re.I)
 # A task whose input is a parameter of the code it asks for ("a function that counts the words of a given string",
 # "read a file and count ..."): the material is the program's input, not missing.
 _CODE_TASK = re.compile(r"\b(?:write|create|implement|build|develop|code|design)\b[^.?!]{0,60}?\b(?:function|program|script|class|method"
@@ -196,6 +204,8 @@ def gives_material(instruction: str) -> bool:
     for part in re.split(r":\s|\n", instruction)[1:]:
         if len(part.split()) >= 6:
             return True
+    if any(len(block.split()) >= 6 for block in re.findall(r"```(.*?)```", instruction, re.S)):  # code to work on
+        return True
     return any(len(q.split()) >= 6 for q in re.findall(r"[\"\u201c]([^\"\u201d]+)[\"\u201d]", instruction))
 
 
@@ -208,7 +218,17 @@ def check_instruction(text: str) -> InstructionGuard:
         return "personal_experience"
     if _POINTER.search(stripped) and not gives_material(stripped) and not _CODE_TASK.search(stripped):
         return "missing_input"
+    if carries_solution(stripped):
+        return "contains_answer"
     return "ok"
+
+
+def carries_solution(instruction: str) -> bool:
+    """A numbered list announced as steps, or code in an instruction whose first line does not ask to work on given
+    material."""
+    first_line = instruction.split("\n", 1)[0]
+    return bool(_CARRIES_STEPS.search(instruction)) or (bool(_CARRIES_CODE.search(instruction))
+                                                        and not _WORKS_ON_IT.search(first_line))
 
 
 def check(text: str, finish_reason: str | None, instruction: str | None = None) -> Guard:

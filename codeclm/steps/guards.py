@@ -1,15 +1,16 @@
 """Guards: deterministic checks before an instruction is answered and before an answer is judged.
 
-An instruction that points at material it does not give ("summarize the following paragraph"
-with no paragraph), asks for experiences the assistant cannot have ("the last film you saw"), or
-reads as a plan instead of a request ("To find out, I will first ...") or repeats Improve's own wording ("the new
-instruction is ...") is never answered: a
-strong answer would have to invent what is missing, and an invented answer looks "hard" to any
-filter signal. The same holds for fragments and statements that request nothing, and for tasks about
-the assistant's own situation ("your company's products", "the project you're working on"). A strong
-answer that is cut off (finish_reason "length"), empty, a refusal, degenerate repetition, or a request
-for the input the instruction does not give never becomes training data; a target answer with the same defects is only
-recorded (the target failing is what Contrastive Filtering looks for).
+An instruction that points at material it does not give ("summarize the following paragraph" with no
+paragraph), asks for experiences the assistant cannot have ("the last film you saw"), reads as a plan
+instead of a request ("To find out, I will first ...") or repeats Improve's own wording ("the new
+instruction is ...") is never answered: a strong answer would have to invent what is missing, and an
+invented answer looks "hard" to any filter signal. The same holds for fragments and statements that
+request nothing, for tasks about the assistant's own situation ("your company's products"), and for
+instructions that carry their own solution (steps or code). A strong answer that is cut off
+(finish_reason "length"), empty, a refusal, degenerate repetition, a request for the input the
+instruction does not give, a restatement of the instruction, or a few words for a design or an
+explanation never becomes training data; a target answer with the same defects is only recorded (the
+target failing is what Contrastive Filtering looks for).
 """
 
 from __future__ import annotations

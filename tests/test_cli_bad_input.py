@@ -56,6 +56,14 @@ def test_seed_that_is_not_text(tmp_path, capsys):
     assert "seeds.jsonl: row 1 field 'instruction' is list, not text" in error_line(capsys)
 
 
+def test_seeds_where_that_matches_no_row_names_the_values_found(tmp_path, capsys):
+    program = write_program(tmp_path, "http://127.0.0.1:9/v1", tmp_path / "calls.sqlite")  # nothing listens there
+    (tmp_path / "seeds.jsonl").write_text('{"instruction": "a", "topic": "code"}\n{"instruction": "b", "topic": "maths"}\n')
+    edit(program, seeds={"path": "seeds.jsonl", "where": {"topic": "cooking"}})
+    assert main(["run", str(program)]) == 2
+    assert "seeds.jsonl: no row has topic = cooking (seeds.where); values found: code, maths" in error_line(capsys)
+
+
 def test_output_that_cannot_be_written_is_found_before_any_call(tmp_path, capsys):
     program = write_program(tmp_path, "http://127.0.0.1:9/v1", tmp_path / "calls.sqlite")  # nothing listens there
     (tmp_path / "a_file").write_text("x")

@@ -1,5 +1,6 @@
 """Were the filter's "keep" decisions on README's main command right? The local target's own answer to each kept
-instruction of `readme_seeds.py` results, for a blind reader to compare with the strong answer (issue 20, item 6).
+instruction of `readme_seeds.py` results, for a blind reader to compare with the strong answer (issue 20, item 6);
+`--role strong --set answering.temperature=0` asks the strong model again instead (a greedy rollout).
 
 Under `target-loss` the target never answers during a run; this asks it the way a run's Respond step would (the
 program's template, caps and temperature) so a reader can label each kept pair `keep` (the target's answer is
@@ -25,6 +26,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", nargs="+", help="readme_seeds.py --save files")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--role", choices=("target", "strong"), default="target", help="who answers (strong: a new rollout)")
+    parser.add_argument("--set", action="append", default=[], help="program overrides, e.g. answering.temperature=0")
     args = parser.parse_args()
     kept = {}
     for name in args.results:
@@ -32,22 +35,22 @@ def main() -> None:
             for record in run["kept_records"]:
                 kept.setdefault((record["id"], record["instruction"], record["response"]),
                                 {"results": Path(name).name, "seed": run["seed"], **record})
-    config = load_config(ROOT / "programs/codeclm.yaml", ["judging.check.enabled=false", "concurrency=1"])
+    config = load_config(ROOT / "programs/codeclm.yaml", ["judging.check.enabled=false", "concurrency=1", *args.set])
     with open_program(config) as session:
-        respond = session.program.contrastive_filter.respond_target
+        respond = getattr(session.program.contrastive_filter, f"respond_{args.role}")
 
         def answer(record):
-            return respond(instruction=record["instruction"], key=f"readme-target/{record['id']}")
+            return respond(instruction=record["instruction"], key=f"readme-{args.role}/{record['id']}")
 
         rows = []
-        for outcome in ThreadExecutor(1).map("target answers", answer, list(kept.values())):
+        for outcome in ThreadExecutor(1).map(f"{args.role} answers", answer, list(kept.values())):
             record = outcome.item
             target = outcome.value if outcome.ok else None
-            rows.append({**record, "target_response": target.text if target else None,
-                         "target_finish_reason": target.finish_reason if target else None,
-                         "target_guard": target.guard if target else str(outcome.error)})
+            rows.append({**record, "answered_by": args.role, "overrides": args.set, "answer": target.text if target else None,
+                         "answer_finish_reason": target.finish_reason if target else None,
+                         "answer_guard": target.guard if target else str(outcome.error)})
     Path(args.out).write_text("".join(json.dumps(r) + "\n" for r in rows))
-    print(f"{len(rows)} kept records answered by the target -> {args.out}")
+    print(f"{len(rows)} kept records answered by the {args.role} -> {args.out}")
 
 
 if __name__ == "__main__":

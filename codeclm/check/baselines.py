@@ -10,21 +10,14 @@ balanced accuracy (the mean of the keep and the send-back accuracy): on a set wh
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Sequence
-
-_WORD = re.compile(r"[^\W_]+")
-
-
-def _words(text: str | None) -> list[str]:
-    return _WORD.findall((text or "").lower())
-
+from codeclm.words import words
 
 def features(instruction: str, strong: str, target: str | None) -> dict[str, float]:
     """The sizes a trivial rule may read."""
-    s, t, i = _words(strong), _words(target), _words(instruction)
+    s, t, i = words(strong), words(target), words(instruction)
     asked = set(i)
     return {"strong answer words": len(s), "target answer words": len(t), "strong/target length ratio": len(s) / max(1, len(t)),
             "instruction words": len(i), "new words in the strong answer": sum(w not in asked for w in s)}

@@ -11,10 +11,10 @@ item of the bundled benchmarks, both splits (run summary, `codeclm report`).
 from __future__ import annotations
 
 import functools
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
+from codeclm.words import words
 
 NGRAM, ROUGE_THRESHOLD, SEED_NGRAM = 8, 0.7, 3
 RULE = f"a shared run of {NGRAM} words, or ROUGE-L F1 > {ROUGE_THRESHOLD}, with an item of a bundled benchmark"
@@ -28,10 +28,6 @@ class Match:
     item: str
     rouge_l: float
     shared_ngram: bool
-
-
-def words(text: str) -> list[str]:
-    return re.findall(r"[^\W_]+", text.lower())
 
 
 def ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:

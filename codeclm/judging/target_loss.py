@@ -20,7 +20,6 @@ not needed, so the contrastive filter does not ask for it.
 
 from __future__ import annotations
 
-import re
 
 import dspy
 
@@ -30,6 +29,7 @@ from codeclm.judging.schemes import Scheme
 from codeclm.judging.token_losses import pack
 from codeclm.steps.verdict import OrderVerdict, Verdict, combine
 from codeclm.prompting.templates import RenderedPrompt
+from codeclm.words import WORD
 
 
 class TargetLossJudge(dspy.Module):
@@ -83,17 +83,14 @@ class TargetLossJudge(dspy.Module):
         return combine([order], self.scheme, self.scale)
 
 
-_WORD = re.compile(r"[^\W_]+")
-
-
 def new_word_losses(instruction: str, answer: str, tokens: list[tuple[float | None, int]]) -> list[float]:
     """Losses of the answer tokens that fall in a word the instruction does not contain.
 
     `tokens`: (log-probability, offset in `answer`) in order; a token belongs to the words its
     span overlaps (case-insensitive, letters and digits of any script).
     """
-    asked = {w.lower() for w in _WORD.findall(instruction)}
-    new_words = [(m.start(), m.end()) for m in _WORD.finditer(answer) if m.group().lower() not in asked]
+    asked = {w.lower() for w in WORD.findall(instruction)}
+    new_words = [(m.start(), m.end()) for m in WORD.finditer(answer) if m.group().lower() not in asked]
     ends = [offset for _, offset in tokens[1:]] + [len(answer)]
     losses, w = [], 0
     for (logprob, start), end in zip(tokens, ends):

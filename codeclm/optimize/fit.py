@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codeclm.evaluation.overlap import words
+from codeclm.words import words
 from codeclm.steps.signatures import Metadata
 
 STOPWORDS = frozenset(

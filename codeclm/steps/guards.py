@@ -22,6 +22,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from codeclm.words import words
+
 Guard = Literal["ok", "cut_off", "empty", "refusal", "repetition", "asks_for_input", "echo", "too_short"]
 InstructionGuard = Literal["ok", "missing_input", "personal_experience", "not_a_request", "contains_answer"]
 
@@ -154,13 +156,9 @@ _ASKS_FOR_BREVITY = re.compile(r"\b(?:one|single|a few|two|three)\s+words?\b|\bi
                                r"|\bshort\b|\bconcise\b|\bname\b|\bone[- ]liner\b", re.I)
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower())
-
-
 def echoes(answer: str, instruction: str) -> bool:
     """Does the answer restate the instruction (ECHO_SHARE of its words are the instruction's, ECHO_MIN_LENGTH long)?"""
-    said, asked = _words(answer), _words(instruction)
+    said, asked = words(answer), words(instruction)
     if not said or not asked or len(said) < ECHO_MIN_LENGTH * len(asked):
         return False
     given = set(asked)
